@@ -1,0 +1,37 @@
+//! Embedded content about a talk (a tweet, the video), in document order.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "embeds")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub talk_id: Uuid,
+    /// Zero-based order in the document.
+    pub position: i32,
+    /// The document's `type`: `twitter`, `notist_video`, or any other string.
+    pub kind: String,
+    #[sea_orm(column_type = "Text")]
+    pub html: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::talk::Entity",
+        from = "Column::TalkId",
+        to = "super::talk::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Talk,
+}
+
+impl Related<super::talk::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Talk.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

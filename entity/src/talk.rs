@@ -1,0 +1,86 @@
+//! A talk: one row per talk, with its resources and embeds in their own tables.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Whether readers can see a talk.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[sea_orm(string_value = "draft")]
+    Draft,
+    #[sea_orm(string_value = "published")]
+    Published,
+}
+
+/// How a talk came into the database; only imported talks are ever pruned by the importer.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    #[sea_orm(string_value = "import")]
+    Import,
+    #[sea_orm(string_value = "api")]
+    Api,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "talks")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub slug: String,
+    pub title: String,
+    /// The date as the document wrote it (ISO 8601: a date or a date and time).
+    pub date: String,
+    pub event: Option<String>,
+    pub location: Option<String>,
+    pub image: Option<String>,
+    pub pdf: Option<String>,
+    #[sea_orm(unique)]
+    pub notist_id: Option<String>,
+    /// The abstract as HTML, as written.
+    #[sea_orm(column_type = "Text")]
+    pub body: String,
+    pub status: Status,
+    /// Starts at 1 and grows by one on every change.
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    /// Every front-matter key the model does not know, as a JSON object in document order.
+    pub extra: Json,
+    pub origin: Origin,
+    /// Digest of the document content at the last import that wrote this talk.
+    pub import_hash: Option<String>,
+    /// `version` right after the last import that wrote this talk; a different `version`
+    /// means the talk was edited since.
+    pub imported_version: Option<i32>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::resource::Entity")]
+    Resource,
+    #[sea_orm(has_many = "super::embed::Entity")]
+    Embed,
+}
+
+impl Related<super::resource::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Resource.def()
+    }
+}
+
+impl Related<super::embed::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Embed.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,45 @@
+//! `lectern-export`: writes every talk as a document, one file per talk.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use service::db::{DEFAULT_DATABASE_URL, connect, redact_url};
+
+/// Export every talk in Lectern as a talk document (`<slug>.md`), in the format
+/// `lectern-import` reads.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Database to export from (SQLite or PostgreSQL URL).
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    database_url: String,
+    /// Folder to write the documents into (created if needed).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let db = match connect(&args.database_url).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!(
+                "error: cannot open database {}: {e}",
+                redact_url(&args.database_url)
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match importer::export::export(&db, &args.out).await {
+        Ok(count) => {
+            println!("exported {count} talks to {}", args.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

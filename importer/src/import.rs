@@ -1,0 +1,397 @@
+//! Importing a set of documents: each one parsed, repaired, validated and written on its own,
+//! so that a bad document never stops the others.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use service::ServiceError;
+use service::import::{ImportOptions, ImportOutcome, import_talk, prune};
+use service::sea_orm::DatabaseConnection;
+use service::talks::{TalkInput, page_by_slug};
+
+use crate::document::{self, Document, DocumentError};
+use crate::fix::{FieldRepair, observe_record, repair_talk};
+use crate::repair::KnownChars;
+
+/// What to import and how.
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    pub paths: Vec<PathBuf>,
+    pub dry_run: bool,
+    pub repair: bool,
+    pub force: bool,
+    pub prune: bool,
+    pub max_bytes: u64,
+    pub progress: bool,
+}
+
+/// What happened to one document (or, for `pruned`, one stored talk).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped,
+    Conflict,
+    Failed,
+    Pruned,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentReport {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    pub outcome: Outcome,
+    /// Why it was skipped, failed or conflicted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepairReport {
+    pub path: String,
+    #[serde(flatten)]
+    pub repair: FieldRepair,
+}
+
+/// The summary of one run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub dry_run: bool,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub conflicts: usize,
+    pub failed: usize,
+    pub pruned: usize,
+    /// Documents that were skipped, failed or conflicted, and pruned talks.
+    pub problems: Vec<DocumentReport>,
+    pub repairs: Vec<RepairReport>,
+    #[serde(serialize_with = "as_millis")]
+    pub elapsed: Duration,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u128(d.as_millis())
+}
+
+impl Summary {
+    /// True when any document failed or conflicted.
+    pub fn has_problems(&self) -> bool {
+        self.failed > 0 || self.conflicts > 0
+    }
+
+    fn record(&mut self, report: DocumentReport) {
+        match report.outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Conflict => self.conflicts += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Pruned => self.pruned += 1,
+        }
+        if report.message.is_some() || report.outcome == Outcome::Pruned {
+            self.problems.push(report);
+        }
+    }
+}
+
+/// An error that stops the whole run (as opposed to one document).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{path}: no such file or folder")]
+    MissingPath { path: String },
+    #[error("database error: {0}")]
+    Service(#[from] ServiceError),
+}
+
+/// Lists the `*.md` files under `paths` (a file is taken as given), sorted, without duplicates.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, RunError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.exists() {
+            return Err(RunError::MissingPath {
+                path: path.display().to_string(),
+            });
+        }
+        if path.is_file() {
+            files.push(path.clone());
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(path)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
+            match entry {
+                Ok(entry)
+                    if entry.file_type().is_file()
+                        && entry.path().extension().is_some_and(|e| e == "md") =>
+                {
+                    files.push(entry.into_path());
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(
+                    "skipping {}: {e}",
+                    e.path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ),
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Imports every document under `config.paths`, one transaction per document, then prunes if
+/// asked to. Pruning is skipped when any document failed: a talk whose document could not be
+/// read is not gone.
+pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summary, RunError> {
+    let started = Instant::now();
+    let files = collect_files(&config.paths)?;
+    let bar = progress_bar(config.progress, files.len() as u64);
+    let options = ImportOptions {
+        force: config.force,
+        dry_run: config.dry_run,
+    };
+    let mut summary = Summary {
+        dry_run: config.dry_run,
+        ..Summary::default()
+    };
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    let mut known = None;
+    for file in &files {
+        bar.set_message(file.display().to_string());
+        let mut context = Context {
+            config,
+            options,
+            files: &files,
+            seen: &mut seen,
+            known: &mut known,
+        };
+        let report = import_file(db, &mut context, file, &mut summary.repairs).await?;
+        if let (Outcome::Failed | Outcome::Conflict, Some(message)) =
+            (&report.outcome, &report.message)
+        {
+            bar.suspend(|| eprintln!("{}: {message}", report.path));
+        }
+        summary.record(report);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if config.prune {
+        if summary.failed > 0 {
+            eprintln!(
+                "prune skipped: {} document(s) failed, so their talks may not be gone",
+                summary.failed
+            );
+        } else {
+            let keep: HashSet<String> = seen.into_keys().collect();
+            for pruned in prune(db, &keep, options).await? {
+                summary.record(DocumentReport {
+                    path: String::new(),
+                    slug: Some(pruned.slug),
+                    outcome: if pruned.deleted { Outcome::Pruned } else { Outcome::Conflict },
+                    message: (!pruned.deleted).then(|| {
+                        format!(
+                            "document is gone but the talk was edited since its import (version {}); kept, use --force to delete it",
+                            pruned.version
+                        )
+                    }),
+                });
+            }
+        }
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    // Drawn only when stderr is a terminal.
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// What importing one document needs to know of the run.
+struct Context<'a> {
+    config: &'a ImportConfig,
+    options: ImportOptions,
+    files: &'a [PathBuf],
+    /// Slugs seen so far in this run, with their files.
+    seen: &'a mut HashMap<String, PathBuf>,
+    /// Characters of the clean text around: learned at the first repair that must guess.
+    known: &'a mut Option<KnownChars>,
+}
+
+/// Counts the characters of every stored talk and every document of the run. Damaged text
+/// does not hold the characters that lost bytes stand for, so only clean text contributes.
+async fn learn(
+    db: &DatabaseConnection,
+    files: &[PathBuf],
+    max_bytes: u64,
+) -> Result<KnownChars, RunError> {
+    let mut known = KnownChars::default();
+    let mut after: Option<String> = None;
+    loop {
+        let page = page_by_slug(db, after.as_deref(), 200).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.talk.slug.clone());
+        for record in &page {
+            observe_record(&mut known, record);
+        }
+    }
+    for file in files {
+        if let Ok(text) = document::read(file, max_bytes) {
+            known.observe(&text);
+        }
+    }
+    Ok(known)
+}
+
+fn parse_file(file: &Path, max_bytes: u64) -> Result<Document, DocumentError> {
+    let fallback_slug = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    document::read(file, max_bytes).and_then(|text| document::parse(&text, &fallback_slug))
+}
+
+async fn import_file(
+    db: &DatabaseConnection,
+    context: &mut Context<'_>,
+    file: &Path,
+    repairs: &mut Vec<RepairReport>,
+) -> Result<DocumentReport, RunError> {
+    let Context {
+        config, options, ..
+    } = *context;
+    let path = file.display().to_string();
+    let report = |slug: Option<String>, outcome, message: Option<String>| DocumentReport {
+        path: path.clone(),
+        slug,
+        outcome,
+        message,
+    };
+    let mut talk = match parse_file(file, config.max_bytes) {
+        Ok(Document::Talk(talk)) => talk,
+        Ok(Document::NotATalk(reason)) => return Ok(report(None, Outcome::Skipped, Some(reason))),
+        Err(e) => return Ok(report(None, Outcome::Failed, Some(e.to_string()))),
+    };
+    let slug = talk.slug.clone();
+    if let Some(first) = context.seen.get(&slug) {
+        let message = format!("slug {slug:?} is already used by {}", first.display());
+        return Ok(report(Some(slug), Outcome::Failed, Some(message)));
+    }
+    context.seen.insert(slug.clone(), file.to_owned());
+    if config.repair {
+        let mut fixed = repair_talk(
+            &mut talk,
+            context.known.as_ref().unwrap_or(&KnownChars::default()),
+        );
+        if fixed.iter().any(|r| r.guess) && context.known.is_none() {
+            // Lost bytes: choose again, now knowing the clean text around.
+            let known = context
+                .known
+                .insert(learn(db, context.files, config.max_bytes).await?);
+            if let Ok(Document::Talk(again)) = parse_file(file, config.max_bytes) {
+                talk = again;
+                fixed = repair_talk(&mut talk, known);
+            }
+        }
+        repairs.extend(fixed.into_iter().map(|repair| RepairReport {
+            path: path.clone(),
+            repair,
+        }));
+    }
+    let input = match TalkInput::parse(*talk) {
+        Ok(input) => input,
+        Err(e) => return Ok(report(Some(slug), Outcome::Failed, Some(e.to_string()))),
+    };
+    match import_talk(db, &input, options).await {
+        Ok(ImportOutcome::Created { .. }) => Ok(report(Some(slug), Outcome::Created, None)),
+        Ok(ImportOutcome::Updated { .. }) => Ok(report(Some(slug), Outcome::Updated, None)),
+        Ok(ImportOutcome::Unchanged { .. }) => Ok(report(Some(slug), Outcome::Unchanged, None)),
+        Ok(ImportOutcome::Conflict { version }) => Ok(report(
+            Some(slug),
+            Outcome::Conflict,
+            Some(format!(
+                "the talk was changed through the API since its last import (now version {version}); \
+                 left as it is, use --force to overwrite it"
+            )),
+        )),
+        Err(e @ (ServiceError::Duplicate { .. } | ServiceError::Invalid(_))) => {
+            Ok(report(Some(slug), Outcome::Failed, Some(e.to_string())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The summary as people read it.
+pub fn render_text(summary: &Summary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for problem in &summary.problems {
+        let name = if problem.path.is_empty() {
+            problem.slug.as_deref().unwrap_or_default()
+        } else {
+            &problem.path
+        };
+        let outcome = serde_json::to_value(&problem.outcome).ok();
+        let outcome = outcome
+            .as_ref()
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{outcome:>9}  {name}: {}",
+            problem.message.as_deref().unwrap_or("")
+        );
+    }
+    for repair in &summary.repairs {
+        let kind = if repair.repair.guess {
+            "repaired (guess)"
+        } else {
+            "repaired"
+        };
+        let _ = writeln!(
+            out,
+            "{kind}  {} {}: {}",
+            repair.path,
+            repair.repair.field,
+            repair.repair.changes.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}created {}, updated {}, unchanged {}, skipped {}, conflicts {}, failed {}, pruned {}, repairs {} in {:.2?}",
+        if summary.dry_run {
+            "dry run (nothing written): "
+        } else {
+            ""
+        },
+        summary.created,
+        summary.updated,
+        summary.unchanged,
+        summary.skipped,
+        summary.conflicts,
+        summary.failed,
+        summary.pruned,
+        summary.repairs.len(),
+        summary.elapsed,
+    );
+    out
+}

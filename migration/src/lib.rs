@@ -1,0 +1,14 @@
+//! Lectern's schema migrations, one file each, applied in the order listed here.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_talks;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_talks::Migration)]
+    }
+}

@@ -1,0 +1,45 @@
+//! Opening the database: SQLite by default, PostgreSQL when the URL says so.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// The database used when none is configured: `lectern.db` in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://lectern.db?mode=rwc";
+
+/// Connects to `url` and applies every pending migration (idempotent).
+///
+/// SQLite runs in WAL mode with `synchronous = NORMAL` (durable across crashes of the process,
+/// fast commits) and foreign keys on; writers wait up to 10 s for a lock.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    if url.starts_with("sqlite:") {
+        // One writer at a time is all SQLite allows; a small pool avoids lock contention.
+        options.max_connections(4);
+    }
+    let db = Database::connect(options).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Hides the password of a database URL so it can be printed.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("*****"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

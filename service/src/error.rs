@@ -1,0 +1,66 @@
+//! The errors of the domain, mapped once by each front end (HTTP, GraphQL, CLI).
+
+use sea_orm::{DbErr, SqlErr};
+use serde::Serialize;
+
+/// A problem with one field of an input, named by its path (`resources[2].url`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("not found")]
+    NotFound,
+    /// The talk changed since the caller read it (or since it was last imported).
+    #[error("conflict: the talk is at version {current_version}")]
+    Conflict { current_version: i32 },
+    /// A unique value (slug, notist_id) is already taken by another talk.
+    #[error("{field} is already used by another talk")]
+    Duplicate { field: &'static str },
+    #[error("invalid input: {}", join(.0))]
+    Invalid(Vec<FieldError>),
+    #[error("database error")]
+    Db(#[source] DbErr),
+}
+
+fn join(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<DbErr> for ServiceError {
+    fn from(err: DbErr) -> Self {
+        if let Some(SqlErr::UniqueConstraintViolation(message)) = err.sql_err() {
+            let field = if message.contains("notist_id") {
+                "notist_id"
+            } else if message.contains("slug") {
+                "slug"
+            } else {
+                "a unique field"
+            };
+            return ServiceError::Duplicate { field };
+        }
+        ServiceError::Db(err)
+    }
+}

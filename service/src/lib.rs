@@ -1,0 +1,14 @@
+//! Lectern's domain: validated inputs, every query and every write.
+//!
+//! The API and the importer both call this crate; no SQL or business rule lives anywhere else.
+//! Every write runs in one database transaction.
+
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod import;
+pub mod talks;
+
+pub use error::{FieldError, ServiceError};
+/// Re-exported so every crate uses the same SeaORM.
+pub use sea_orm;

@@ -1,0 +1,325 @@
+//! Talks: the validated input every write takes, and the queries that read talks back whole.
+
+use std::collections::HashMap;
+
+use entity::{embed, resource, talk};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::domain::{LinkUrl, Slug, TalkDate, Title};
+use crate::error::{FieldError, ServiceError};
+
+/// A talk as a caller submits it, before validation. Paths in errors name these fields.
+#[derive(Debug, Clone, Default)]
+pub struct NewTalk {
+    pub slug: String,
+    pub title: String,
+    pub date: String,
+    pub event: Option<String>,
+    pub location: Option<String>,
+    pub image: Option<String>,
+    pub pdf: Option<String>,
+    pub notist_id: Option<String>,
+    pub body: String,
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub resources: Vec<NewResource>,
+    pub embeds: Vec<NewEmbed>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewResource {
+    pub title: String,
+    pub url: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewEmbed {
+    pub kind: String,
+    pub html: String,
+}
+
+/// A talk that passed validation. Only [`TalkInput::parse`] builds one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TalkInput {
+    slug: Slug,
+    title: Title,
+    date: TalkDate,
+    event: Option<String>,
+    location: Option<String>,
+    image: Option<String>,
+    pdf: Option<String>,
+    notist_id: Option<String>,
+    body: String,
+    extra: serde_json::Map<String, serde_json::Value>,
+    resources: Vec<ResourceInput>,
+    embeds: Vec<EmbedInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceInput {
+    title: String,
+    url: LinkUrl,
+    description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmbedInput {
+    kind: String,
+    html: String,
+}
+
+/// The largest abstract accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The most resources or embeds one talk may have.
+pub const MAX_CHILDREN: usize = 500;
+
+impl TalkInput {
+    /// Validates every field and reports every problem at once, each with its path.
+    pub fn parse(new: NewTalk) -> Result<Self, ServiceError> {
+        let mut errors = Vec::new();
+        let mut check = |path: String, result: Result<(), String>| {
+            if let Err(message) = result {
+                errors.push(FieldError::new(path, message));
+            }
+        };
+        let slug = Slug::parse(&new.slug);
+        check(
+            "slug".into(),
+            slug.as_ref().map(|_| ()).map_err(ToString::to_string),
+        );
+        let title = Title::parse(&new.title);
+        check(
+            "title".into(),
+            title.as_ref().map(|_| ()).map_err(ToString::to_string),
+        );
+        let date = TalkDate::parse(&new.date);
+        check(
+            "date".into(),
+            date.as_ref().map(|_| ()).map_err(ToString::to_string),
+        );
+        if let Some(id) = &new.notist_id {
+            check(
+                "notist_id".into(),
+                Slug::parse(id).map(|_| ()).map_err(|e| e.to_string()),
+            );
+        }
+        check(
+            "body".into(),
+            if new.body.len() > MAX_BODY_BYTES {
+                Err(format!(
+                    "is {} bytes; at most {MAX_BODY_BYTES} are allowed",
+                    new.body.len()
+                ))
+            } else {
+                Ok(())
+            },
+        );
+        for (name, count) in [
+            ("resources", new.resources.len()),
+            ("embeds", new.embeds.len()),
+        ] {
+            if count > MAX_CHILDREN {
+                check(
+                    name.into(),
+                    Err(format!(
+                        "has {count} items; at most {MAX_CHILDREN} are allowed"
+                    )),
+                );
+            }
+        }
+        let mut resources = Vec::with_capacity(new.resources.len());
+        for (i, r) in new.resources.into_iter().enumerate() {
+            if r.title.trim().is_empty() {
+                check(
+                    format!("resources[{i}].title"),
+                    Err("must not be empty".into()),
+                );
+            }
+            match LinkUrl::parse(&r.url) {
+                Ok(url) => resources.push(ResourceInput {
+                    title: r.title,
+                    url,
+                    description: r.description,
+                }),
+                Err(e) => check(format!("resources[{i}].url"), Err(e.to_string())),
+            }
+        }
+        let mut embeds = Vec::with_capacity(new.embeds.len());
+        for (i, e) in new.embeds.into_iter().enumerate() {
+            if e.kind.trim().is_empty() || e.kind.len() > 64 {
+                check(
+                    format!("embeds[{i}].type"),
+                    Err("must be 1 to 64 characters".into()),
+                );
+            }
+            if e.html.trim().is_empty() {
+                check(format!("embeds[{i}].html"), Err("must not be empty".into()));
+            }
+            embeds.push(EmbedInput {
+                kind: e.kind,
+                html: e.html,
+            });
+        }
+        match (slug, title, date) {
+            (Ok(slug), Ok(title), Ok(date)) if errors.is_empty() => Ok(Self {
+                slug,
+                title,
+                date,
+                event: new.event,
+                location: new.location,
+                image: new.image,
+                pdf: new.pdf,
+                notist_id: new.notist_id,
+                body: new.body,
+                extra: new.extra,
+                resources,
+                embeds,
+            }),
+            _ => Err(ServiceError::Invalid(errors)),
+        }
+    }
+
+    pub fn slug(&self) -> &Slug {
+        &self.slug
+    }
+
+    /// A digest of the whole content: equal digests mean equal talks.
+    pub fn digest(&self) -> String {
+        // Serializing plain strings, options, vectors and JSON cannot fail.
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        format!("{:x}", Sha256::digest(&bytes))
+    }
+
+    pub(crate) fn apply(&self, model: &mut talk::ActiveModel) {
+        use sea_orm::ActiveValue::Set;
+        model.slug = Set(self.slug.as_str().to_owned());
+        model.title = Set(self.title.as_str().to_owned());
+        model.date = Set(self.date.as_str().to_owned());
+        model.event = Set(self.event.clone());
+        model.location = Set(self.location.clone());
+        model.image = Set(self.image.clone());
+        model.pdf = Set(self.pdf.clone());
+        model.notist_id = Set(self.notist_id.clone());
+        model.body = Set(self.body.clone());
+        model.extra = Set(serde_json::Value::Object(self.extra.clone()));
+    }
+
+    pub(crate) fn resource_models(&self, talk_id: Uuid) -> Vec<resource::ActiveModel> {
+        use sea_orm::ActiveValue::Set;
+        (0..)
+            .zip(&self.resources)
+            .map(|(position, r)| resource::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                talk_id: Set(talk_id),
+                position: Set(position),
+                title: Set(r.title.clone()),
+                url: Set(r.url.as_str().to_owned()),
+                description: Set(r.description.clone()),
+            })
+            .collect()
+    }
+
+    pub(crate) fn embed_models(&self, talk_id: Uuid) -> Vec<embed::ActiveModel> {
+        use sea_orm::ActiveValue::Set;
+        (0..)
+            .zip(&self.embeds)
+            .map(|(position, e)| embed::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                talk_id: Set(talk_id),
+                position: Set(position),
+                kind: Set(e.kind.clone()),
+                html: Set(e.html.clone()),
+            })
+            .collect()
+    }
+}
+
+/// A talk with its resources and embeds, in document order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TalkRecord {
+    pub talk: talk::Model,
+    pub resources: Vec<resource::Model>,
+    pub embeds: Vec<embed::Model>,
+}
+
+/// Finds a talk by slug, with its resources and embeds.
+pub async fn find_by_slug<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> Result<Option<TalkRecord>, ServiceError> {
+    let Some(talk) = talk::Entity::find()
+        .filter(talk::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut records = with_children(db, vec![talk]).await?;
+    Ok(records.pop())
+}
+
+/// How many talks there are.
+pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, ServiceError> {
+    Ok(talk::Entity::find().count(db).await?)
+}
+
+/// One page of talks ordered by slug, starting after `after` (exclusive), with their children.
+/// Three queries per page, whatever its size.
+pub async fn page_by_slug<C: ConnectionTrait>(
+    db: &C,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<TalkRecord>, ServiceError> {
+    let mut query = talk::Entity::find()
+        .order_by_asc(talk::Column::Slug)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(talk::Column::Slug.gt(after));
+    }
+    let talks = query.all(db).await?;
+    with_children(db, talks).await
+}
+
+/// Loads the resources and embeds of `talks` in two queries and attaches them in order.
+async fn with_children<C: ConnectionTrait>(
+    db: &C,
+    talks: Vec<talk::Model>,
+) -> Result<Vec<TalkRecord>, ServiceError> {
+    if talks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = talks.iter().map(|t| t.id).collect();
+    let mut resources: HashMap<Uuid, Vec<resource::Model>> = HashMap::new();
+    for r in resource::Entity::find()
+        .filter(resource::Column::TalkId.is_in(ids.clone()))
+        .order_by_asc(resource::Column::TalkId)
+        .order_by_asc(resource::Column::Position)
+        .all(db)
+        .await?
+    {
+        resources.entry(r.talk_id).or_default().push(r);
+    }
+    let mut embeds: HashMap<Uuid, Vec<embed::Model>> = HashMap::new();
+    for e in embed::Entity::find()
+        .filter(embed::Column::TalkId.is_in(ids))
+        .order_by_asc(embed::Column::TalkId)
+        .order_by_asc(embed::Column::Position)
+        .all(db)
+        .await?
+    {
+        embeds.entry(e.talk_id).or_default().push(e);
+    }
+    Ok(talks
+        .into_iter()
+        .map(|talk| TalkRecord {
+            resources: resources.remove(&talk.id).unwrap_or_default(),
+            embeds: embeds.remove(&talk.id).unwrap_or_default(),
+            talk,
+        })
+        .collect())
+}

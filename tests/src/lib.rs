@@ -1,0 +1,173 @@
+//! Helpers for Lectern's black-box tests: a fresh database per test, the shared corpus, and the
+//! built binaries.
+//!
+//! Tests run on SQLite by default. With `LECTERN_TEST_DATABASE_URL=postgres://…` each test gets
+//! its own PostgreSQL database, named by a UUID, created on that server and dropped afterwards.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use service::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tempfile::TempDir;
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    pub db: DatabaseConnection,
+    _dir: Option<TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A new, empty, migrated database.
+    pub async fn new() -> TestDb {
+        match std::env::var("LECTERN_TEST_DATABASE_URL") {
+            Ok(admin) if admin.starts_with("postgres") => {
+                let name = format!("lectern_test_{}", uuid::Uuid::new_v4().simple());
+                let server = Database::connect(&admin)
+                    .await
+                    .expect("cannot reach the PostgreSQL test server");
+                server
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("cannot create a test database");
+                server.close().await.ok();
+                let mut url =
+                    url::Url::parse(&admin).expect("LECTERN_TEST_DATABASE_URL is not a URL");
+                url.set_path(&name);
+                let url = url.to_string();
+                let db = service::db::connect(&url)
+                    .await
+                    .expect("cannot open the test database");
+                TestDb {
+                    url,
+                    db,
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("cannot create a temporary folder");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("lectern.db").display()
+                );
+                let db = service::db::connect(&url)
+                    .await
+                    .expect("cannot open the test database");
+                TestDb {
+                    url,
+                    db,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Dropping runs outside the test's runtime, on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(server) = Database::connect(&admin).await {
+                    let _ = server
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    let _ = server.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The shared corpus (`LECTERN_CORPUS`, else `../shared/corpus` beside the workspace).
+/// Panics with a plain message when it is absent: tests that need it cannot pass without it.
+pub fn corpus() -> PathBuf {
+    let dir = std::env::var_os("LECTERN_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/corpus"));
+    assert!(
+        dir.join("talks").is_dir(),
+        "the talk corpus is absent: expected {}/talks (set LECTERN_CORPUS to the folder that holds talks/ and seed/)",
+        dir.display()
+    );
+    dir
+}
+
+/// The corpus of 124 talk documents.
+pub fn corpus_talks() -> PathBuf {
+    corpus().join("talks")
+}
+
+/// Path of a binary of the workspace, built (once per test process) in the profile of the tests.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        // <target>/<profile>/deps/<test binary>
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(workspace_root())
+            .args(["build", "--quiet", "--workspace", "--all-targets"])
+            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build
+            .status()
+            .expect("cannot run cargo to build the binaries");
+        assert!(status.success(), "building the binaries failed");
+        profile_dir
+    });
+    dir.join(name)
+}
+
+/// Writes `files` (name, bytes) into a new temporary folder.
+pub fn folder_with(files: &[(&str, &[u8])]) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in files {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+    dir
+}
+
+/// A small, valid talk document.
+pub fn talk_doc(slug: &str, title: &str) -> String {
+    format!(
+        "---\ntitle: \"{title}\"\nslug: \"{slug}\"\ndate: 2024-05-02T09:30:00\nevent: \"Øredev\"\nlocation: \"Malmö, Sweden\"\n\
+         resources:\n  - title: \"Slides\"\n    url: \"https://example.com/{slug}\"\n    description: \"The deck\"\n\
+         embeds:\n  - type: \"notist_video\"\n    html: |\n      <iframe src=\"https://example.com/v/{slug}\"></iframe>\n\
+         aliases:\n  - /old/{slug}\n---\n\n<p>About {title}.</p>\n"
+    )
+}

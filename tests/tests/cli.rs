@@ -1,0 +1,177 @@
+use std::process::{Command, Output};
+
+use tests::{TestDb, bin, corpus_talks, folder_with, talk_doc};
+
+fn run(name: &str, db: &TestDb, args: &[&str]) -> Output {
+    Command::new(bin(name))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("cannot start the binary")
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+#[tokio::test]
+async fn lectern_import_prints_a_summary_and_exits_0_when_all_went_well() {
+    let db = TestDb::new().await;
+    let corpus = corpus_talks();
+    let output = run("lectern-import", &db, &[corpus.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("created 121, updated 0, unchanged 0, skipped 3, conflicts 0, failed 0, pruned 0, repairs 0 in "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skipped  ") && stdout.contains("bio.md: no date: not a talk"),
+        "{stdout}"
+    );
+
+    let output = run(
+        "lectern-import",
+        &db,
+        &["--format", "json", corpus.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let summary = json(&output);
+    assert_eq!(summary["unchanged"], 121);
+    assert_eq!(summary["skipped"], 3);
+    assert!(summary["elapsed"].is_u64());
+}
+
+#[tokio::test]
+async fn lectern_import_exits_1_when_a_document_fails_and_names_it_on_stderr() {
+    let db = TestDb::new().await;
+    let dir = folder_with(&[
+        ("good.md", talk_doc("good", "Good").as_bytes()),
+        (
+            "bad.md",
+            b"---\ntitle: \"x\"\ndate: 2020-01-01\nevent: [\n---\n",
+        ),
+    ]);
+    let output = run(
+        "lectern-import",
+        &db,
+        &["--format", "json", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.md: line "), "{stderr}");
+    let summary = json(&output);
+    assert_eq!(
+        (summary["created"].as_u64(), summary["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn lectern_import_exits_2_for_usage_and_connection_errors() {
+    let db = TestDb::new().await;
+    assert_eq!(
+        run("lectern-import", &db, &[]).status.code(),
+        Some(2),
+        "no PATH is a usage error"
+    );
+    assert_eq!(
+        run("lectern-import", &db, &["--bogus", "x"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run("lectern-import", &db, &["/no/such/path"]).status.code(),
+        Some(2)
+    );
+    let output = Command::new(bin("lectern-import"))
+        .args([
+            "--database-url",
+            "postgres://nobody:secret@127.0.0.1:1/none",
+            ".",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot open database"), "{stderr}");
+    assert!(
+        !stderr.contains("secret"),
+        "the password was printed: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn lectern_export_writes_what_lectern_import_reads() {
+    let db = TestDb::new().await;
+    let dir = folder_with(&[
+        ("a.md", talk_doc("a", "A").as_bytes()),
+        ("b.md", talk_doc("b", "B").as_bytes()),
+    ]);
+    assert_eq!(
+        run("lectern-import", &db, &[dir.path().to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = tempfile::tempdir().unwrap();
+    let output = run(
+        "lectern-export",
+        &db,
+        &["--out", out.path().to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("exported 2 talks"));
+    let copy = TestDb::new().await;
+    let output = run(
+        "lectern-import",
+        &copy,
+        &["--format", "json", out.path().to_str().unwrap()],
+    );
+    assert_eq!(json(&output)["created"], 2);
+}
+
+#[tokio::test]
+async fn lectern_migrate_prepares_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fresh.db").display()
+    );
+    let output = Command::new(bin("lectern"))
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("fresh.db").exists());
+}
+
+#[tokio::test]
+async fn lectern_import_dry_run_writes_nothing() {
+    let db = TestDb::new().await;
+    let corpus = corpus_talks();
+    let output = run(
+        "lectern-import",
+        &db,
+        &["--dry-run", corpus.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("dry run (nothing written): created 121")
+    );
+    assert_eq!(service::talks::count(&db.db).await.unwrap(), 0);
+}

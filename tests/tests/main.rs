@@ -1,0 +1,10 @@
+//! All black-box tests, compiled into one binary.
+
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod export;
+mod import_corpus;
+mod import_errors;
+mod import_updates;
+mod support;
