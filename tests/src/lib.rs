@@ -1,5 +1,5 @@
-//! Helpers for Lectern's black-box tests: a fresh database per test, the shared corpus, and the
-//! built binaries.
+//! Helpers for Lectern's black-box tests: a fresh database per test, the shared corpus, and
+//! documents to import.
 //!
 //! Tests run on SQLite by default. With `LECTERN_TEST_DATABASE_URL=postgres://…` each test gets
 //! its own PostgreSQL database, named by a UUID, created on that server and dropped afterwards.
@@ -7,8 +7,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use service::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tempfile::TempDir;
@@ -122,31 +120,6 @@ pub fn corpus() -> PathBuf {
 /// The corpus of 124 talk documents.
 pub fn corpus_talks() -> PathBuf {
     corpus().join("talks")
-}
-
-/// Path of a binary of the workspace, built (once per test process) in the profile of the tests.
-pub fn bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        // <target>/<profile>/deps/<test binary>
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(workspace_root())
-            .args(["build", "--quiet", "--workspace", "--all-targets"])
-            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build
-            .status()
-            .expect("cannot run cargo to build the binaries");
-        assert!(status.success(), "building the binaries failed");
-        profile_dir
-    });
-    dir.join(name)
 }
 
 /// Writes `files` (name, bytes) into a new temporary folder.

@@ -2,7 +2,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod cli;
 mod export;
 mod import_corpus;
 mod import_errors;

@@ -1,6 +1,17 @@
+//! The binaries as a deploy pipeline runs them: arguments, output and exit status.
+
+#![allow(clippy::unwrap_used)]
+
 use std::process::{Command, Output};
 
-use tests::{TestDb, bin, corpus_talks, folder_with, talk_doc};
+use tests::{TestDb, corpus_talks, folder_with, talk_doc};
+
+fn bin(name: &str) -> &'static str {
+    match name {
+        "lectern-import" => env!("CARGO_BIN_EXE_lectern-import"),
+        _ => env!("CARGO_BIN_EXE_lectern-export"),
+    }
+}
 
 fn run(name: &str, db: &TestDb, args: &[&str]) -> Output {
     Command::new(bin(name))
@@ -138,26 +149,6 @@ async fn lectern_export_writes_what_lectern_import_reads() {
         &["--format", "json", out.path().to_str().unwrap()],
     );
     assert_eq!(json(&output)["created"], 2);
-}
-
-#[tokio::test]
-async fn lectern_migrate_prepares_an_empty_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("fresh.db").display()
-    );
-    let output = Command::new(bin("lectern"))
-        .args(["migrate", "--database-url", &url])
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(dir.path().join("fresh.db").exists());
 }
 
 #[tokio::test]
