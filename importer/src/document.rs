@@ -94,7 +94,7 @@ pub fn parse(text: &str, fallback_slug: &str) -> Result<Document, DocumentError>
         return Err(DocumentError::Empty);
     }
     let (yaml, body) = split(text)?;
-    let value: Value = serde_yaml_ng::from_str(yaml).map_err(|e| {
+    let mut value: Value = serde_yaml_ng::from_str(&shield(yaml)).map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
         DocumentError::Yaml {
             // The front matter starts on the file's second line.
@@ -103,6 +103,7 @@ pub fn parse(text: &str, fallback_slug: &str) -> Result<Document, DocumentError>
             message: strip_location(&e.to_string()),
         }
     })?;
+    unshield(&mut value);
     let mut map = match value {
         Value::Mapping(map) => map,
         Value::Null => Mapping::new(),
@@ -148,6 +149,56 @@ pub fn parse(text: &str, fallback_slug: &str) -> Result<Document, DocumentError>
         talk.extra.insert(key, json);
     }
     Ok(Document::Talk(Box::new(talk)))
+}
+
+/// Where C1 control characters are carried through the YAML parser, which refuses them.
+const SHIELD: u32 = 0x10_FF00;
+
+fn is_c1(c: char) -> bool {
+    ('\u{80}'..='\u{9f}').contains(&c)
+}
+
+/// Replaces C1 control characters (text decoded with a wrong code page keeps them where the
+/// code page has no character) by private-use characters, one for one, so lines and columns
+/// stay true. [`unshield`] puts them back, for the repair to read.
+fn shield(yaml: &str) -> std::borrow::Cow<'_, str> {
+    if !yaml.chars().any(is_c1) {
+        return yaml.into();
+    }
+    yaml.chars()
+        .map(|c| {
+            if is_c1(c) {
+                char::from_u32(SHIELD + c as u32).unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+fn unshield(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            let shielded = SHIELD + 0x80..=SHIELD + 0x9f;
+            if s.chars().any(|c| shielded.contains(&(c as u32))) {
+                *s = s
+                    .chars()
+                    .map(|c| {
+                        if shielded.contains(&(c as u32)) {
+                            char::from_u32(c as u32 - SHIELD).unwrap_or(c)
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(unshield),
+        Value::Mapping(map) => map.values_mut().for_each(unshield),
+        Value::Tagged(tagged) => unshield(&mut tagged.value),
+        _ => {}
+    }
 }
 
 /// Splits a document into its front matter and its body.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use service::ServiceError;
-use service::import::{ImportOptions, ImportOutcome, import_talk, prune};
+use service::import::{ImportOptions, ImportOutcome, Importer, prune};
 use service::sea_orm::DatabaseConnection;
 use service::talks::{TalkInput, page_by_slug};
 
@@ -110,6 +110,8 @@ pub enum RunError {
     MissingPath { path: String },
     #[error("database error: {0}")]
     Service(#[from] ServiceError),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Lists the `*.md` files under `paths` (a file is taken as given), sorted, without duplicates.
@@ -154,6 +156,9 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, RunError> {
 /// Imports every document under `config.paths`, one transaction per document, then prunes if
 /// asked to. Pruning is skipped when any document failed: a talk whose document could not be
 /// read is not gone.
+///
+/// Documents stream through a short pipeline: one task reads, parses, repairs and validates
+/// them while this one writes, with at most a few dozen documents in between.
 pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summary, RunError> {
     let started = Instant::now();
     let files = collect_files(&config.paths)?;
@@ -166,26 +171,33 @@ pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summa
         dry_run: config.dry_run,
         ..Summary::default()
     };
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    let mut known = None;
-    for file in &files {
-        bar.set_message(file.display().to_string());
-        let mut context = Context {
-            config,
-            options,
-            files: &files,
-            seen: &mut seen,
-            known: &mut known,
+    let mut importer = Importer::new(db, options).await?;
+    let (sender, mut prepared) = tokio::sync::mpsc::channel(32);
+    let producer = tokio::spawn(prepare_all(db.clone(), config.clone(), files, sender));
+    while let Some(document) = prepared.recv().await {
+        let report = match document {
+            Prepared::Done(report) => report,
+            Prepared::Ready {
+                path,
+                input,
+                repairs,
+            } => {
+                summary.repairs.extend(repairs);
+                write(&mut importer, path, input).await?
+            }
         };
-        let report = import_file(db, &mut context, file, &mut summary.repairs).await?;
         if let (Outcome::Failed | Outcome::Conflict, Some(message)) =
             (&report.outcome, &report.message)
         {
             bar.suspend(|| eprintln!("{}: {message}", report.path));
         }
+        bar.set_message(report.path.clone());
         summary.record(report);
         bar.inc(1);
     }
+    let slugs = producer
+        .await
+        .map_err(|e| RunError::Internal(e.to_string()))??;
     bar.finish_and_clear();
     if config.prune {
         if summary.failed > 0 {
@@ -194,8 +206,7 @@ pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summa
                 summary.failed
             );
         } else {
-            let keep: HashSet<String> = seen.into_keys().collect();
-            for pruned in prune(db, &keep, options).await? {
+            for pruned in prune(db, &slugs, options).await? {
                 summary.record(DocumentReport {
                     path: String::new(),
                     slug: Some(pruned.slug),
@@ -226,15 +237,33 @@ fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
     bar
 }
 
-/// What importing one document needs to know of the run.
-struct Context<'a> {
-    config: &'a ImportConfig,
-    options: ImportOptions,
-    files: &'a [PathBuf],
-    /// Slugs seen so far in this run, with their files.
-    seen: &'a mut HashMap<String, PathBuf>,
-    /// Characters of the clean text around: learned at the first repair that must guess.
-    known: &'a mut Option<KnownChars>,
+/// A document ready to be written, or already settled (skipped or failed).
+enum Prepared {
+    Done(DocumentReport),
+    Ready {
+        path: String,
+        input: Box<TalkInput>,
+        repairs: Vec<RepairReport>,
+    },
+}
+
+/// Reads, parses, repairs and validates every file in order, and returns the slugs seen.
+async fn prepare_all(
+    db: DatabaseConnection,
+    config: ImportConfig,
+    files: Vec<PathBuf>,
+    sender: tokio::sync::mpsc::Sender<Prepared>,
+) -> Result<HashSet<String>, RunError> {
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    // Characters of the clean text around: learned at the first repair that must guess.
+    let mut known: Option<KnownChars> = None;
+    for file in &files {
+        let prepared = prepare(&db, &config, &files, file, &mut seen, &mut known).await?;
+        if sender.send(prepared).await.is_err() {
+            break;
+        }
+    }
+    Ok(seen.into_keys().collect())
 }
 
 /// Counts the characters of every stored talk and every document of the run. Damaged text
@@ -270,74 +299,92 @@ fn parse_file(file: &Path, max_bytes: u64) -> Result<Document, DocumentError> {
     document::read(file, max_bytes).and_then(|text| document::parse(&text, &fallback_slug))
 }
 
-async fn import_file(
+async fn prepare(
     db: &DatabaseConnection,
-    context: &mut Context<'_>,
+    config: &ImportConfig,
+    files: &[PathBuf],
     file: &Path,
-    repairs: &mut Vec<RepairReport>,
-) -> Result<DocumentReport, RunError> {
-    let Context {
-        config, options, ..
-    } = *context;
+    seen: &mut HashMap<String, PathBuf>,
+    known: &mut Option<KnownChars>,
+) -> Result<Prepared, RunError> {
     let path = file.display().to_string();
-    let report = |slug: Option<String>, outcome, message: Option<String>| DocumentReport {
-        path: path.clone(),
-        slug,
-        outcome,
-        message,
+    let done = |slug: Option<String>, outcome, message: String| {
+        Prepared::Done(DocumentReport {
+            path: path.clone(),
+            slug,
+            outcome,
+            message: Some(message),
+        })
     };
     let mut talk = match parse_file(file, config.max_bytes) {
         Ok(Document::Talk(talk)) => talk,
-        Ok(Document::NotATalk(reason)) => return Ok(report(None, Outcome::Skipped, Some(reason))),
-        Err(e) => return Ok(report(None, Outcome::Failed, Some(e.to_string()))),
+        Ok(Document::NotATalk(reason)) => return Ok(done(None, Outcome::Skipped, reason)),
+        Err(e) => return Ok(done(None, Outcome::Failed, e.to_string())),
     };
     let slug = talk.slug.clone();
-    if let Some(first) = context.seen.get(&slug) {
+    if let Some(first) = seen.get(&slug) {
         let message = format!("slug {slug:?} is already used by {}", first.display());
-        return Ok(report(Some(slug), Outcome::Failed, Some(message)));
+        return Ok(done(Some(slug), Outcome::Failed, message));
     }
-    context.seen.insert(slug.clone(), file.to_owned());
+    seen.insert(slug.clone(), file.to_owned());
+    let mut repairs = Vec::new();
     if config.repair {
-        let mut fixed = repair_talk(
-            &mut talk,
-            context.known.as_ref().unwrap_or(&KnownChars::default()),
-        );
-        if fixed.iter().any(|r| r.guess) && context.known.is_none() {
+        let mut fixed = repair_talk(&mut talk, known.as_ref().unwrap_or(&KnownChars::default()));
+        if fixed.iter().any(|r| r.guess) && known.is_none() {
             // Lost bytes: choose again, now knowing the clean text around.
-            let known = context
-                .known
-                .insert(learn(db, context.files, config.max_bytes).await?);
+            let known = known.insert(learn(db, files, config.max_bytes).await?);
             if let Ok(Document::Talk(again)) = parse_file(file, config.max_bytes) {
                 talk = again;
                 fixed = repair_talk(&mut talk, known);
             }
         }
-        repairs.extend(fixed.into_iter().map(|repair| RepairReport {
-            path: path.clone(),
-            repair,
-        }));
+        repairs = fixed
+            .into_iter()
+            .map(|repair| RepairReport {
+                path: path.clone(),
+                repair,
+            })
+            .collect();
     }
-    let input = match TalkInput::parse(*talk) {
-        Ok(input) => input,
-        Err(e) => return Ok(report(Some(slug), Outcome::Failed, Some(e.to_string()))),
-    };
-    match import_talk(db, &input, options).await {
-        Ok(ImportOutcome::Created { .. }) => Ok(report(Some(slug), Outcome::Created, None)),
-        Ok(ImportOutcome::Updated { .. }) => Ok(report(Some(slug), Outcome::Updated, None)),
-        Ok(ImportOutcome::Unchanged { .. }) => Ok(report(Some(slug), Outcome::Unchanged, None)),
-        Ok(ImportOutcome::Conflict { version }) => Ok(report(
-            Some(slug),
+    match TalkInput::parse(*talk) {
+        Ok(input) => Ok(Prepared::Ready {
+            path,
+            input: Box::new(input),
+            repairs,
+        }),
+        Err(e) => Ok(done(Some(slug), Outcome::Failed, e.to_string())),
+    }
+}
+
+/// Writes one validated document.
+async fn write(
+    importer: &mut Importer<'_>,
+    path: String,
+    input: Box<TalkInput>,
+) -> Result<DocumentReport, RunError> {
+    let slug = Some(input.slug().as_str().to_owned());
+    let (outcome, message) = match importer.import(&input).await {
+        Ok(ImportOutcome::Created { .. }) => (Outcome::Created, None),
+        Ok(ImportOutcome::Updated { .. }) => (Outcome::Updated, None),
+        Ok(ImportOutcome::Unchanged { .. }) => (Outcome::Unchanged, None),
+        Ok(ImportOutcome::Conflict { version }) => (
             Outcome::Conflict,
             Some(format!(
                 "the talk was changed through the API since its last import (now version {version}); \
                  left as it is, use --force to overwrite it"
             )),
-        )),
+        ),
         Err(e @ (ServiceError::Duplicate { .. } | ServiceError::Invalid(_))) => {
-            Ok(report(Some(slug), Outcome::Failed, Some(e.to_string())))
+            (Outcome::Failed, Some(e.to_string()))
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(DocumentReport {
+        path,
+        slug,
+        outcome,
+        message,
+    })
 }
 
 /// The summary as people read it.

@@ -1,14 +1,14 @@
 //! Writing imported documents: upsert by slug without ever overwriting an editor's change,
 //! and pruning talks whose documents are gone.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use entity::talk::{self, Origin, Status};
 use entity::{embed, resource};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -58,6 +58,72 @@ pub async fn import_talk(
     Ok(outcome)
 }
 
+/// Imports many documents against one snapshot of what was imported before, read once:
+/// an unchanged document then costs no database work, and a new one skips the lookup.
+/// Every write still runs in a transaction of its own and re-checks what it changes.
+pub struct Importer<'a> {
+    db: &'a DatabaseConnection,
+    options: ImportOptions,
+    /// Slug -> digest of the document last imported into that talk (None: never imported),
+    /// and the talk's version.
+    known: HashMap<String, (Option<String>, i32)>,
+}
+
+impl<'a> Importer<'a> {
+    pub async fn new(
+        db: &'a DatabaseConnection,
+        options: ImportOptions,
+    ) -> Result<Self, ServiceError> {
+        let rows: Vec<(String, Option<String>, i32)> = talk::Entity::find()
+            .select_only()
+            .column(talk::Column::Slug)
+            .column(talk::Column::ImportHash)
+            .column(talk::Column::Version)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let known = rows
+            .into_iter()
+            .map(|(slug, digest, version)| (slug, (digest, version)))
+            .collect();
+        Ok(Self { db, options, known })
+    }
+
+    /// Imports one talk, in one transaction when anything is to be written.
+    pub async fn import(&mut self, input: &TalkInput) -> Result<ImportOutcome, ServiceError> {
+        let digest = input.digest();
+        let outcome = match self.known.get(input.slug().as_str()) {
+            // Unchanged since the snapshot: whatever happened to the talk since, the document
+            // has nothing new to say.
+            Some((Some(known), version)) if *known == digest => {
+                return Ok(ImportOutcome::Unchanged { version: *version });
+            }
+            Some(_) => import_talk(self.db, input, self.options).await?,
+            None => {
+                let txn = self.db.begin().await?;
+                let outcome = match create(&txn, input, &digest).await {
+                    Ok(outcome) => outcome,
+                    // Created by someone else since the snapshot: take the careful path.
+                    Err(ServiceError::Duplicate { field: "slug" }) => {
+                        txn.rollback().await?;
+                        return import_talk(self.db, input, self.options).await;
+                    }
+                    Err(e) => return Err(e),
+                };
+                finish(txn, self.options.dry_run).await?;
+                outcome
+            }
+        };
+        if let (false, ImportOutcome::Created { version } | ImportOutcome::Updated { version }) =
+            (self.options.dry_run, outcome)
+        {
+            self.known
+                .insert(input.slug().as_str().to_owned(), (Some(digest), version));
+        }
+        Ok(outcome)
+    }
+}
+
 async fn finish(txn: DatabaseTransaction, dry_run: bool) -> Result<(), ServiceError> {
     if dry_run {
         txn.rollback().await?;
@@ -82,25 +148,10 @@ async fn upsert(
         .filter(talk::Column::Slug.eq(input.slug().as_str()))
         .one(txn)
         .await?;
-    let now = Utc::now();
     let Some(existing) = existing else {
-        let id = Uuid::now_v7();
-        let mut model = talk::ActiveModel {
-            id: Set(id),
-            status: Set(Status::Published),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-            origin: Set(Origin::Import),
-            import_hash: Set(Some(digest)),
-            imported_version: Set(Some(1)),
-            ..Default::default()
-        };
-        input.apply(&mut model);
-        model.insert(txn).await?;
-        insert_children(txn, input, id).await?;
-        return Ok(ImportOutcome::Created { version: 1 });
+        return create(txn, input, &digest).await;
     };
+    let now = Utc::now();
     if existing.import_hash.as_deref() == Some(digest.as_str()) {
         return Ok(ImportOutcome::Unchanged {
             version: existing.version,
@@ -145,6 +196,33 @@ async fn upsert(
     Ok(ImportOutcome::Updated { version })
 }
 
+/// Inserts a new talk and its children.
+async fn create(
+    txn: &DatabaseTransaction,
+    input: &TalkInput,
+    digest: &str,
+) -> Result<ImportOutcome, ServiceError> {
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let mut model = talk::ActiveModel {
+        id: Set(id),
+        status: Set(Status::Published),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        origin: Set(Origin::Import),
+        import_hash: Set(Some(digest.to_owned())),
+        imported_version: Set(Some(1)),
+        ..Default::default()
+    };
+    input.apply(&mut model);
+    let backend = txn.get_database_backend();
+    let mut statements = vec![talk::Entity::insert(model).build(backend)];
+    statements.extend(children(input, id, backend));
+    run_all(txn, statements).await?;
+    Ok(ImportOutcome::Created { version: 1 })
+}
+
 async fn current_version(txn: &DatabaseTransaction, id: Uuid) -> Result<i32, ServiceError> {
     let version: Option<i32> = talk::Entity::find_by_id(id)
         .select_only()
@@ -160,14 +238,49 @@ async fn insert_children(
     input: &TalkInput,
     talk_id: Uuid,
 ) -> Result<(), ServiceError> {
+    run_all(txn, children(input, talk_id, txn.get_database_backend())).await
+}
+
+/// The statements that insert a talk's resources and embeds (none for an empty list).
+fn children(input: &TalkInput, talk_id: Uuid, backend: DbBackend) -> Vec<Statement> {
+    let mut statements = Vec::with_capacity(2);
     let resources = input.resource_models(talk_id);
     if !resources.is_empty() {
-        resource::Entity::insert_many(resources).exec(txn).await?;
+        statements.push(resource::Entity::insert_many(resources).build(backend));
     }
     let embeds = input.embed_models(talk_id);
     if !embeds.is_empty() {
-        embed::Entity::insert_many(embeds).exec(txn).await?;
+        statements.push(embed::Entity::insert_many(embeds).build(backend));
     }
+    statements
+}
+
+/// Runs insert statements in order. On SQLite they go as one command: its driver binds the
+/// `?` parameters of consecutive statements in order, and each command is a round trip to the
+/// connection's worker thread, the main cost of an import. Elsewhere, one by one.
+async fn run_all(
+    txn: &DatabaseTransaction,
+    statements: Vec<Statement>,
+) -> Result<(), ServiceError> {
+    if txn.get_database_backend() != DbBackend::Sqlite {
+        for statement in statements {
+            txn.execute_raw(statement).await?;
+        }
+        return Ok(());
+    }
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        sql.push_str(&statement.sql);
+        sql.push_str(";\n");
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        sql,
+        values,
+    ))
+    .await?;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ struct Args {
     out: PathBuf,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
     let db = match connect(&args.database_url).await {

@@ -704,7 +704,7 @@ fn score(
         s += 0.4 * (1.0 + f32::from(n)).ln();
     }
     if let Some(n) = ctx.known.count(c) {
-        s += 0.8 * (1.0 + n as f32).ln();
+        s += 1.5 * (1.0 + n as f32).ln();
     }
     if is_emoji(c) && ctx.emoji_pages.contains(&((c as u32) >> 8)) {
         s += 0.5;
@@ -1073,16 +1073,19 @@ mod tests {
         enc.decode_without_bom_handling(&bytes).0.into_owned()
     }
 
-    fn corpus_dir() -> Option<PathBuf> {
-        if let Ok(p) = std::env::var("LECTERN_CORPUS") {
-            let p = PathBuf::from(p);
-            return p.is_dir().then_some(p);
-        }
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        manifest
-            .ancestors()
-            .flat_map(|d| [d.join("../shared/corpus"), d.join("shared/corpus")])
-            .find(|p| p.join("talks").is_dir())
+    /// The shared corpus; its absence fails the test that needs it, with a plain message.
+    fn corpus_dir() -> PathBuf {
+        let dir = std::env::var_os("LECTERN_CORPUS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
+            });
+        assert!(
+            dir.join("talks").is_dir(),
+            "the talk corpus is absent: expected {}/talks (set LECTERN_CORPUS)",
+            dir.display()
+        );
+        dir
     }
 
     #[test]
@@ -1385,16 +1388,11 @@ mod tests {
 
     #[test]
     fn seed_document_lines() {
-        let Some(dir) = corpus_dir() else {
-            println!("corpus not found; skipping seed test (set LECTERN_CORPUS)");
-            return;
-        };
-        let bad = std::fs::read_to_string(dir.join("seed/A4pLsH.mojibake.md"));
-        let good = std::fs::read_to_string(dir.join("talks/A4pLsH.md"));
-        let (Ok(bad), Ok(good)) = (bad, good) else {
-            println!("seed files not found; skipping");
-            return;
-        };
+        let dir = corpus_dir();
+        let bad =
+            std::fs::read_to_string(dir.join("seed/A4pLsH.mojibake.md")).expect("seed is readable");
+        let good = std::fs::read_to_string(dir.join("talks/A4pLsH.md"))
+            .expect("clean original is readable");
         let (bl, gl): (Vec<&str>, Vec<&str>) = (bad.lines().collect(), good.lines().collect());
         assert_eq!(bl.len(), gl.len());
         let mut damaged = 0;
@@ -1427,14 +1425,8 @@ mod tests {
 
     #[test]
     fn clean_corpus_untouched() {
-        let Some(dir) = corpus_dir() else {
-            println!("corpus not found; skipping clean corpus test (set LECTERN_CORPUS)");
-            return;
-        };
-        let Ok(entries) = std::fs::read_dir(dir.join("talks")) else {
-            println!("corpus talks folder unreadable; skipping");
-            return;
-        };
+        let entries =
+            std::fs::read_dir(corpus_dir().join("talks")).expect("corpus talks are readable");
         let mut n = 0;
         for e in entries.flatten() {
             let p = e.path();
@@ -1452,7 +1444,7 @@ mod tests {
         }
         println!("checked {n} clean corpus documents");
         // Speed of the no-damage path: ~10,000 documents.
-        let docs: Vec<String> = std::fs::read_dir(dir.join("talks"))
+        let docs: Vec<String> = std::fs::read_dir(corpus_dir().join("talks"))
             .map(|rd| {
                 rd.flatten()
                     .filter_map(|e| std::fs::read_to_string(e.path()).ok())
