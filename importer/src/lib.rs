@@ -7,3 +7,18 @@ pub mod export;
 pub mod fix;
 pub mod import;
 pub mod repair;
+
+/// Opens (and migrates) the database for a command-line tool, or says on stderr why it cannot,
+/// without printing the password.
+pub async fn open_database(url: &str) -> Option<service::sea_orm::DatabaseConnection> {
+    match service::db::connect(url).await {
+        Ok(db) => Some(db),
+        Err(e) => {
+            eprintln!(
+                "error: cannot open database {}: {e}",
+                service::db::redact_url(url)
+            );
+            None
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use service::db::{DEFAULT_DATABASE_URL, connect, redact_url};
+use service::db::DEFAULT_DATABASE_URL;
 
 /// Export every talk in Lectern as a talk document (`<slug>.md`), in the format
 /// `lectern-import` reads.
@@ -22,15 +22,8 @@ struct Args {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let db = match connect(&args.database_url).await {
-        Ok(db) => db,
-        Err(e) => {
-            eprintln!(
-                "error: cannot open database {}: {e}",
-                redact_url(&args.database_url)
-            );
-            return ExitCode::from(2);
-        }
+    let Some(db) = importer::open_database(&args.database_url).await else {
+        return ExitCode::from(2);
     };
     match importer::export::export(&db, &args.out).await {
         Ok(count) => {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use importer::import::{ImportConfig, render_text, run};
-use service::db::{DEFAULT_DATABASE_URL, connect, redact_url};
+use service::db::DEFAULT_DATABASE_URL;
 
 /// Import talk documents (YAML front matter + HTML abstract) into Lectern.
 ///
@@ -59,15 +59,8 @@ async fn main() -> ExitCode {
         )
         .init();
     let args = Args::parse();
-    let db = match connect(&args.database_url).await {
-        Ok(db) => db,
-        Err(e) => {
-            eprintln!(
-                "error: cannot open database {}: {e}",
-                redact_url(&args.database_url)
-            );
-            return ExitCode::from(2);
-        }
+    let Some(db) = importer::open_database(&args.database_url).await else {
+        return ExitCode::from(2);
     };
     let config = ImportConfig {
         paths: args.paths,
