@@ -103,9 +103,15 @@ impl TalkInput {
             date.as_ref().map(|_| ()).map_err(ToString::to_string),
         );
         if let Some(id) = &new.notist_id {
+            let valid =
+                !id.is_empty() && id.len() <= 200 && id.chars().all(|c| c.is_ascii_graphic());
             check(
                 "notist_id".into(),
-                Slug::parse(id).map(|_| ()).map_err(|e| e.to_string()),
+                if valid {
+                    Ok(())
+                } else {
+                    Err("must be 1 to 200 visible ASCII characters".into())
+                },
             );
         }
         check(
