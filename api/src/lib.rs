@@ -1,3 +1,7 @@
-//! Lectern's HTTP service. For now the binary opens the database and applies migrations.
+//! Lectern's HTTP service: GraphQL for frontends, health and readiness for operators.
 
 pub mod cli;
+pub mod graphql;
+pub mod html;
+pub mod routes;
+pub mod startup;

@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use api::cli::{Cli, Command};
+use api::startup::{Application, Settings};
 use clap::Parser;
 use service::db::{connect, redact_url};
 
@@ -14,7 +15,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Migrate => match connect(&cli.database_url).await {
+        Some(Command::Migrate) => match connect(&cli.database_url).await {
             Ok(_) => {
                 println!("database {} is up to date", redact_url(&cli.database_url));
                 ExitCode::SUCCESS
@@ -27,5 +28,30 @@ async fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some(Command::Schema) => {
+            print!("{}", api::graphql::sdl());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Serve) | None => {
+            let settings = Settings {
+                addr: cli.serve.addr,
+                database_url: cli.database_url,
+                asset_base_url: cli.serve.asset_base_url,
+            };
+            let app = match Application::build(settings).await {
+                Ok(app) => app,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            match app.run_until_stopped().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }

@@ -37,6 +37,9 @@ pub enum ServiceError {
     Duplicate { field: &'static str },
     #[error("invalid input: {}", join(.0))]
     Invalid(Vec<FieldError>),
+    /// A request asked for more than a limit allows (page size, for instance).
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("database error")]
     Db(#[source] DbErr),
 }

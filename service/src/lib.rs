@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod listing;
 pub mod talks;
 
 pub use error::{FieldError, ServiceError};

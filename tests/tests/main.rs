@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod export;
+mod graphql;
 mod import_corpus;
 mod import_errors;
 mod import_updates;

@@ -57,3 +57,87 @@ pub fn content(record: &TalkRecord) -> serde_json::Value {
         "embeds": record.embeds.iter().map(|e| serde_json::json!([e.position, e.kind, e.html])).collect::<Vec<_>>(),
     })
 }
+
+/// The real application on a free port, with a database of its own.
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(None).await
+    }
+
+    pub async fn spawn_with(asset_base_url: Option<String>) -> TestApp {
+        let db = TestDb::new().await;
+        let settings = api::startup::Settings {
+            addr: "127.0.0.1:0".into(),
+            database_url: db.url.clone(),
+            asset_base_url,
+        };
+        let app = api::startup::Application::build(settings)
+            .await
+            .expect("the app does not start");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp { address, db }
+    }
+
+    /// The app with the corpus imported.
+    pub async fn with_corpus() -> TestApp {
+        let app = Self::spawn().await;
+        let summary = import(&app.db, &[&tests::corpus_talks()]).await;
+        assert_eq!(summary.created, 121);
+        app
+    }
+
+    /// Runs a GraphQL query; returns the whole response body.
+    pub async fn graphql(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        let mut response = awc::Client::new()
+            .post(format!("{}/graphql", self.address))
+            .send_json(&serde_json::json!({ "query": query, "variables": variables }))
+            .await
+            .expect("request failed");
+        assert_eq!(response.status().as_u16(), 200);
+        response
+            .json()
+            .limit(64 * 1024 * 1024)
+            .await
+            .expect("response is not JSON")
+    }
+
+    /// Runs a query that must succeed; returns its `data`.
+    pub async fn data(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// The first error's code.
+    pub async fn error_code(&self, query: &str, variables: serde_json::Value) -> String {
+        let body = self.graphql(query, variables).await;
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code: {body:#}"))
+            .to_owned()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let mut response = awc::Client::new()
+            .get(format!("{}{path}", self.address))
+            .insert_header(("Accept", "text/html"))
+            .send()
+            .await
+            .expect("request failed");
+        let body = response
+            .body()
+            .limit(16 * 1024 * 1024)
+            .await
+            .expect("no body");
+        (
+            response.status().as_u16(),
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    }
+}

@@ -1,0 +1,130 @@
+//! Every error carries `extensions.code`: `BAD_USER_INPUT`, `NOT_FOUND`, `LIMIT_EXCEEDED`,
+//! `CONFLICT` or `INTERNAL`. Internal errors are logged with their cause and never shown.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ErrorExtensions, ServerError, ServerResult, ValidationResult, Variables};
+use service::ServiceError;
+
+/// Maps a domain error to a GraphQL error, once.
+pub fn to_graphql(error: &ServiceError) -> async_graphql::Error {
+    match error {
+        ServiceError::Invalid(fields) => {
+            let fields: Vec<_> = fields
+                .iter()
+                .map(|f| serde_json::json!({ "path": f.path, "message": f.message }))
+                .collect();
+            async_graphql::Error::new(error.to_string()).extend_with(|_, e| {
+                e.set("code", "BAD_USER_INPUT");
+                if let Ok(value) =
+                    async_graphql::Value::from_json(serde_json::Value::Array(fields.clone()))
+                {
+                    e.set("fields", value);
+                }
+            })
+        }
+        ServiceError::LimitExceeded(_) => coded(&error.to_string(), "LIMIT_EXCEEDED"),
+        ServiceError::NotFound => coded("not found", "NOT_FOUND"),
+        ServiceError::Conflict { current_version } => {
+            let current_version = *current_version;
+            async_graphql::Error::new(error.to_string()).extend_with(move |_, e| {
+                e.set("code", "CONFLICT");
+                e.set("currentVersion", current_version);
+            })
+        }
+        ServiceError::Duplicate { .. } => coded(&error.to_string(), "CONFLICT"),
+        ServiceError::Db(cause) => {
+            tracing::error!(error = %cause, "database error");
+            coded("internal error", "INTERNAL")
+        }
+    }
+}
+
+/// A GraphQL error with a code.
+pub fn coded(message: &str, code: &'static str) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(move |_, e| e.set("code", code))
+}
+
+impl From<ServiceError> for CodedError {
+    fn from(error: ServiceError) -> Self {
+        CodedError(to_graphql(&error))
+    }
+}
+
+/// Lets resolvers use `?` on domain errors.
+pub struct CodedError(pub async_graphql::Error);
+
+impl From<CodedError> for async_graphql::Error {
+    fn from(error: CodedError) -> Self {
+        error.0
+    }
+}
+
+/// Gives codes to the errors async-graphql raises before any resolver runs.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+fn with_code(mut error: ServerError, code: &str) -> ServerError {
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some());
+    if !has_code {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+    error
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, "BAD_USER_INPUT"))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    // async-graphql words its two limits so; everything else is a bad query.
+                    let limit =
+                        e.message.contains("nested too deep") || e.message.contains("too complex");
+                    with_code(
+                        e,
+                        if limit {
+                            "LIMIT_EXCEEDED"
+                        } else {
+                            "BAD_USER_INPUT"
+                        },
+                    )
+                })
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! The GraphQL schema: built once at start, shared by every worker.
+
+pub mod errors;
+pub mod loaders;
+pub mod query;
+pub mod types;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use service::sea_orm::DatabaseConnection;
+
+use self::loaders::{EmbedLoader, ResourceLoader};
+use self::query::Query;
+
+pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// The deepest query accepted.
+pub const MAX_DEPTH: usize = 10;
+/// The most complex query accepted (each field counts 1; lists count their page size).
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+/// Where relative asset paths point to, when configured.
+#[derive(Debug, Clone, Default)]
+pub struct AssetBase(pub Option<String>);
+
+/// The schema in SDL; it does not depend on the database.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+pub fn build_schema(db: DatabaseConnection, asset_base_url: Option<String>) -> AppSchema {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .data(DataLoader::new(ResourceLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(EmbedLoader(db.clone()), tokio::spawn))
+        .data(AssetBase(asset_base_url))
+        .data(db)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(errors::ErrorCodes)
+        .finish()
+}

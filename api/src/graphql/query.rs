@@ -1,0 +1,187 @@
+//! Reading talks.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, ID, InputObject, MergedObject, Object, SimpleObject};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDate;
+use service::listing::{
+    self, Cursor, OrderField, PageRequest, TalkFilter as Filter, TalkOrder as Order,
+};
+use service::sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::errors::{CodedError, coded};
+use super::types::{EventSummary, Talk};
+
+#[derive(MergedObject, Default)]
+pub struct Query(TalkQuery);
+
+#[derive(Default)]
+pub struct TalkQuery;
+
+/// Narrows `talks`; every field given must hold.
+#[derive(InputObject, Default)]
+pub struct TalkFilter {
+    /// Exact event name.
+    pub event: Option<String>,
+    /// Exact location.
+    pub location: Option<String>,
+    pub year: Option<i32>,
+    /// First day included.
+    pub from: Option<NaiveDate>,
+    /// Last day included.
+    pub to: Option<NaiveDate>,
+    /// Talks with (true) or without (false) a video embed.
+    pub has_video: Option<bool>,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum TalkOrderField {
+    Date,
+    Title,
+    UpdatedAt,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderDirection {
+    Asc,
+    #[default]
+    Desc,
+}
+
+#[derive(InputObject)]
+pub struct TalkOrder {
+    pub field: TalkOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// Fields of the talk list beside its edges.
+#[derive(SimpleObject)]
+pub struct TalkConnectionFields {
+    /// How many talks match the filter, on all pages.
+    pub total_count: u64,
+}
+
+pub type TalkConnection = Connection<String, Talk, TalkConnectionFields>;
+
+fn encode(cursor: &Cursor) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
+}
+
+fn decode(name: &str, cursor: Option<String>) -> Result<Option<Cursor>, async_graphql::Error> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            coded(
+                &format!("{name}: not a cursor of this list"),
+                "BAD_USER_INPUT",
+            )
+        })
+}
+
+fn page_size(name: &str, value: Option<i32>) -> Result<Option<u64>, async_graphql::Error> {
+    match value {
+        None => Ok(None),
+        Some(n) if n < 0 => Err(coded(
+            &format!("{name}: must not be negative"),
+            "BAD_USER_INPUT",
+        )),
+        Some(n) => Ok(Some(n as u64)),
+    }
+}
+
+#[Object]
+impl TalkQuery {
+    /// A published talk by slug or by id (exactly one of them); null when there is none.
+    async fn talk(
+        &self,
+        ctx: &Context<'_>,
+        slug: Option<String>,
+        id: Option<ID>,
+    ) -> async_graphql::Result<Option<Talk>> {
+        let id = match (&slug, id) {
+            (Some(_), None) => None,
+            (None, Some(id)) => Some(
+                Uuid::parse_str(&id).map_err(|_| coded("id: not a talk id", "BAD_USER_INPUT"))?,
+            ),
+            _ => return Err(coded("give exactly one of slug and id", "BAD_USER_INPUT")),
+        };
+        let db = ctx.data::<DatabaseConnection>()?;
+        let talk = listing::find_published(db, slug.as_deref(), id)
+            .await
+            .map_err(CodedError::from)?;
+        Ok(talk.map(Talk))
+    }
+
+    /// Published talks, a page at a time (Relay connection). 20 per page unless `first` or
+    /// `last` says otherwise; at most 100.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "5 + first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn talks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<TalkFilter>,
+        order_by: Option<TalkOrder>,
+    ) -> async_graphql::Result<TalkConnection> {
+        let db = ctx.data::<DatabaseConnection>()?;
+        let filter = filter.unwrap_or_default();
+        let filter = Filter {
+            event: filter.event,
+            location: filter.location,
+            year: filter.year,
+            from: filter.from,
+            to: filter.to,
+            has_video: filter.has_video,
+        };
+        let order = order_by.map_or_else(Order::default, |o| Order {
+            field: match o.field {
+                TalkOrderField::Date => OrderField::Date,
+                TalkOrderField::Title => OrderField::Title,
+                TalkOrderField::UpdatedAt => OrderField::UpdatedAt,
+            },
+            descending: o.direction == OrderDirection::Desc,
+        });
+        let request = PageRequest {
+            first: page_size("first", first)?,
+            after: decode("after", after)?,
+            last: page_size("last", last)?,
+            before: decode("before", before)?,
+        };
+        let page = listing::list(db, &filter, order, &request)
+            .await
+            .map_err(CodedError::from)?;
+        let total_count = listing::count(db, &filter)
+            .await
+            .map_err(CodedError::from)?;
+        let mut connection = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            TalkConnectionFields { total_count },
+        );
+        connection.edges.extend(
+            page.talks
+                .into_iter()
+                .map(|talk| Edge::new(encode(&listing::cursor_of(order, &talk)), Talk(talk))),
+        );
+        Ok(connection)
+    }
+
+    /// Each distinct event with published talks, the most recent first.
+    async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EventSummary>> {
+        let db = ctx.data::<DatabaseConnection>()?;
+        let events = listing::events(db).await.map_err(CodedError::from)?;
+        Ok(events.into_iter().map(EventSummary).collect())
+    }
+}

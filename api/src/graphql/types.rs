@@ -1,0 +1,216 @@
+//! The GraphQL types of talks, resources, embeds and events.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{embed, resource, talk};
+
+use super::AssetBase;
+use super::errors::to_graphql;
+use super::loaders::{EmbedLoader, ResourceLoader};
+use crate::html;
+
+/// A talk.
+pub struct Talk(pub talk::Model);
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum TalkStatus {
+    Draft,
+    Published,
+}
+
+fn asset_url(ctx: &Context<'_>, path: Option<&str>) -> Option<String> {
+    let path = path?;
+    match ctx
+        .data_opt::<AssetBase>()
+        .and_then(|base| base.0.as_deref())
+    {
+        Some(base) if !path.contains("://") => Some(format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )),
+        _ => Some(path.to_owned()),
+    }
+}
+
+#[Object]
+impl Talk {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// As the document wrote it: ISO 8601, a date or a date and time.
+    async fn date(&self) -> &str {
+        &self.0.date
+    }
+    async fn event(&self) -> Option<&str> {
+        self.0.event.as_deref()
+    }
+    async fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
+    }
+    async fn notist_id(&self) -> Option<&str> {
+        self.0.notist_id.as_deref()
+    }
+    /// Absolute when `LECTERN_ASSET_BASE_URL` is set.
+    async fn image_url(&self, ctx: &Context<'_>) -> Option<String> {
+        asset_url(ctx, self.0.image.as_deref())
+    }
+    /// Absolute when `LECTERN_ASSET_BASE_URL` is set.
+    async fn pdf_url(&self, ctx: &Context<'_>) -> Option<String> {
+        asset_url(ctx, self.0.pdf.as_deref())
+    }
+    /// The abstract as HTML, sanitized: no scripts, event handlers or `javascript:` URLs.
+    async fn body_html(&self) -> String {
+        html::sanitize(&self.0.body)
+    }
+    /// The abstract as plain text.
+    async fn body_text(&self) -> String {
+        html::text(&self.0.body)
+    }
+    /// The start of the abstract's text, cut at a word.
+    async fn excerpt(&self, #[graphql(default = 200)] length: u16) -> String {
+        html::excerpt(&html::text(&self.0.body), usize::from(length))
+    }
+    async fn status(&self) -> TalkStatus {
+        match self.0.status {
+            talk::Status::Draft => TalkStatus::Draft,
+            talk::Status::Published => TalkStatus::Published,
+        }
+    }
+    /// Starts at 1, grows by one on every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Every front-matter key the model does not know, as the document gave it.
+    async fn extra(&self) -> Json<serde_json::Value> {
+        Json(self.0.extra.clone())
+    }
+    /// In document order.
+    async fn resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
+        let loader = ctx.data::<DataLoader<ResourceLoader>>()?;
+        let resources = loader
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| to_graphql(&e))?;
+        Ok(resources
+            .unwrap_or_default()
+            .into_iter()
+            .map(Resource)
+            .collect())
+    }
+    /// In document order.
+    async fn embeds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Embed>> {
+        let loader = ctx.data::<DataLoader<EmbedLoader>>()?;
+        let embeds = loader
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| to_graphql(&e))?;
+        Ok(embeds.unwrap_or_default().into_iter().map(Embed).collect())
+    }
+}
+
+/// A link about a talk.
+pub struct Resource(pub resource::Model);
+
+#[Object]
+impl Resource {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+}
+
+/// Something embedded about a talk: a tweet, the video.
+pub struct Embed(pub embed::Model);
+
+/// A tweet, read from its embed markup.
+#[derive(SimpleObject)]
+pub struct Tweet {
+    pub url: Option<String>,
+    pub author: Option<String>,
+    pub handle: Option<String>,
+    pub text: Option<String>,
+    pub date: Option<String>,
+}
+
+/// A video or other iframe, read from its embed markup.
+#[derive(SimpleObject)]
+pub struct Video {
+    pub src: String,
+    pub provider: String,
+}
+
+#[Object]
+impl Embed {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The document's `type`: `twitter`, `notist_video`, or another.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    /// The embed markup, sanitized (quotes, links and https iframes are kept).
+    async fn html(&self) -> String {
+        html::sanitize_embed(&self.0.html)
+    }
+    /// The tweet, when the markup is a tweet.
+    async fn tweet(&self) -> Option<Tweet> {
+        html::tweet(&self.0.html).map(|t| Tweet {
+            url: t.url,
+            author: t.author,
+            handle: t.handle,
+            text: t.text,
+            date: t.date,
+        })
+    }
+    /// The video, when the markup has an iframe.
+    async fn video(&self) -> Option<Video> {
+        html::video(&self.0.html).map(|v| Video {
+            src: v.src,
+            provider: v.provider,
+        })
+    }
+}
+
+/// An event with published talks.
+pub struct EventSummary(pub service::listing::EventSummary);
+
+#[Object]
+impl EventSummary {
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
+    }
+    async fn talk_count(&self) -> i64 {
+        self.0.talk_count
+    }
+    async fn first_date(&self) -> &str {
+        &self.0.first_date
+    }
+    async fn last_date(&self) -> &str {
+        &self.0.last_date
+    }
+}

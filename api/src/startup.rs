@@ -1,0 +1,81 @@
+//! Building the application: database, schema and HTTP server, bound before it runs so that
+//! the real port is known (port 0 picks a free one).
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use service::sea_orm::DatabaseConnection;
+
+use crate::graphql::{self, AppSchema};
+use crate::routes;
+
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub addr: String,
+    pub database_url: String,
+    /// Base URL that relative image and PDF paths are resolved against.
+    pub asset_base_url: Option<String>,
+}
+
+/// A bound, not yet running, server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects to the database (migrating it), builds the schema once, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = service::db::connect(&settings.database_url)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open database {}: {e}",
+                    service::db::redact_url(&settings.database_url)
+                )
+            })?;
+        let listener = TcpListener::bind(&settings.addr)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.addr))?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, "listening");
+        let schema = graphql::build_schema(db.clone(), settings.asset_base_url.clone());
+        let server = server(listener, db, schema)?;
+        Ok(Self {
+            port: address.port(),
+            server,
+        })
+    }
+
+    /// The port the server is bound to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops accepting and finishes requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn server(
+    listener: TcpListener,
+    db: DatabaseConnection,
+    schema: AppSchema,
+) -> std::io::Result<Server> {
+    let db = web::Data::new(db);
+    let schema = web::Data::new(schema);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(db.clone())
+            .app_data(schema.clone())
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .configure(routes::configure)
+    })
+    .listen(listener)?
+    .run())
+}

@@ -1,0 +1,333 @@
+//! Reading talks in pages: filters, orders and keyset pagination with stable cursors.
+
+use chrono::NaiveDate;
+use entity::talk::{self, Status};
+use entity::{embed, resource};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{FieldError, ServiceError};
+
+/// The most talks one page may hold.
+pub const MAX_PAGE_SIZE: u64 = 100;
+/// Talks per page when the caller does not say.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+
+/// Which talks a reader wants. Every field narrows the set; `None` does not.
+#[derive(Debug, Clone, Default)]
+pub struct TalkFilter {
+    pub event: Option<String>,
+    pub location: Option<String>,
+    pub year: Option<i32>,
+    /// First day included.
+    pub from: Option<NaiveDate>,
+    /// Last day included.
+    pub to: Option<NaiveDate>,
+    /// Talks with (true) or without (false) a video embed.
+    pub has_video: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderField {
+    Date,
+    Title,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TalkOrder {
+    pub field: OrderField,
+    pub descending: bool,
+}
+
+impl Default for TalkOrder {
+    fn default() -> Self {
+        Self {
+            field: OrderField::Date,
+            descending: true,
+        }
+    }
+}
+
+/// A position in a list: the order key of a talk and its id, which breaks ties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub field: OrderField,
+    pub key: String,
+    pub id: Uuid,
+}
+
+/// Forward (`first`, `after`) or backward (`last`, `before`) paging.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub first: Option<u64>,
+    pub after: Option<Cursor>,
+    pub last: Option<u64>,
+    pub before: Option<Cursor>,
+}
+
+/// One page of talks, in the requested order.
+#[derive(Debug, Clone)]
+pub struct TalkPage {
+    pub talks: Vec<talk::Model>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+fn order_key(field: OrderField, talk: &talk::Model) -> String {
+    match field {
+        OrderField::Date => talk.date.clone(),
+        OrderField::Title => talk.title.clone(),
+        OrderField::UpdatedAt => talk
+            .updated_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+    }
+}
+
+/// The cursor of `talk` in a list ordered by `order`.
+pub fn cursor_of(order: TalkOrder, talk: &talk::Model) -> Cursor {
+    Cursor {
+        field: order.field,
+        key: order_key(order.field, talk),
+        id: talk.id,
+    }
+}
+
+/// The order key of a cursor as a value of its column's type.
+fn key_value(cursor: &Cursor) -> Option<sea_orm::Value> {
+    match cursor.field {
+        OrderField::Date | OrderField::Title => Some(cursor.key.clone().into()),
+        OrderField::UpdatedAt => chrono::DateTime::parse_from_rfc3339(&cursor.key)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc).into()),
+    }
+}
+
+fn order_column(field: OrderField) -> talk::Column {
+    match field {
+        OrderField::Date => talk::Column::Date,
+        OrderField::Title => talk::Column::Title,
+        OrderField::UpdatedAt => talk::Column::UpdatedAt,
+    }
+}
+
+/// Published talks matching `filter`.
+fn filtered(filter: &TalkFilter) -> Select<talk::Entity> {
+    let mut query = talk::Entity::find().filter(talk::Column::Status.eq(Status::Published));
+    if let Some(event) = &filter.event {
+        query = query.filter(talk::Column::Event.eq(event.as_str()));
+    }
+    if let Some(location) = &filter.location {
+        query = query.filter(talk::Column::Location.eq(location.as_str()));
+    }
+    if let Some(year) = filter.year {
+        query = query.filter(talk::Column::Date.starts_with(format!("{year:04}-")));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(talk::Column::Date.gte(from.format("%Y-%m-%d").to_string()));
+    }
+    if let Some(to) = filter.to.and_then(|to| to.succ_opt()) {
+        // Dates are ISO 8601 text, so "before the next day" includes every time of `to`.
+        query = query.filter(talk::Column::Date.lt(to.format("%Y-%m-%d").to_string()));
+    }
+    if let Some(has_video) = filter.has_video {
+        let videos = Query::select()
+            .column(embed::Column::TalkId)
+            .from(embed::Entity)
+            .cond_where(
+                Condition::any()
+                    .add(Expr::col(embed::Column::Kind).like("%video%"))
+                    .add(Expr::col(embed::Column::Kind).is_in(["youtube", "vimeo"])),
+            )
+            .to_owned();
+        query = if has_video {
+            query.filter(talk::Column::Id.in_subquery(videos))
+        } else {
+            query.filter(talk::Column::Id.not_in_subquery(videos))
+        };
+    }
+    query
+}
+
+fn page_size(requested: Option<u64>, name: &str) -> Result<u64, ServiceError> {
+    match requested {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if n <= MAX_PAGE_SIZE => Ok(n),
+        Some(n) => Err(ServiceError::LimitExceeded(format!(
+            "{name}: {n} is more than the {MAX_PAGE_SIZE} talks a page may hold"
+        ))),
+    }
+}
+
+fn invalid(path: &str, message: &str) -> ServiceError {
+    ServiceError::Invalid(vec![FieldError::new(path, message)])
+}
+
+/// One page of published talks. Walking pages with the cursors of the last (or first) talk of
+/// each returns every talk once, in order, even when talks share an order key.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    filter: &TalkFilter,
+    order: TalkOrder,
+    page: &PageRequest,
+) -> Result<TalkPage, ServiceError> {
+    if page.first.is_some() && page.last.is_some() {
+        return Err(invalid("last", "give first or last, not both"));
+    }
+    for (name, cursor) in [("after", &page.after), ("before", &page.before)] {
+        if cursor.as_ref().is_some_and(|c| c.field != order.field) {
+            return Err(invalid(
+                name,
+                "this cursor belongs to a list in another order",
+            ));
+        }
+    }
+    let backward = page.last.is_some() || (page.before.is_some() && page.first.is_none());
+    let limit = if backward {
+        page_size(page.last, "last")?
+    } else {
+        page_size(page.first, "first")?
+    };
+    let column = order_column(order.field);
+    // Walking backward reads the list in reverse, then turns the page around.
+    let descending = order.descending != backward;
+    let mut query = filtered(filter);
+    for (name, cursor, after) in [
+        ("after", &page.after, true),
+        ("before", &page.before, false),
+    ] {
+        if let Some(cursor) = cursor {
+            // "after" in a descending list means smaller keys, and so on.
+            let greater = after != order.descending;
+            let key = key_value(cursor).ok_or_else(|| invalid(name, "this cursor is damaged"))?;
+            let (key_cmp, id_cmp) = if greater {
+                (column.gt(key.clone()), talk::Column::Id.gt(cursor.id))
+            } else {
+                (column.lt(key.clone()), talk::Column::Id.lt(cursor.id))
+            };
+            query = query.filter(
+                Condition::any()
+                    .add(key_cmp)
+                    .add(Condition::all().add(column.eq(key)).add(id_cmp)),
+            );
+        }
+    }
+    let direction = if descending { Order::Desc } else { Order::Asc };
+    let mut talks = query
+        .order_by(column, direction.clone())
+        .order_by(talk::Column::Id, direction)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let more = talks.len() as u64 > limit;
+    talks.truncate(limit as usize);
+    if backward {
+        talks.reverse();
+        Ok(TalkPage {
+            talks,
+            has_next_page: page.before.is_some(),
+            has_previous_page: more,
+        })
+    } else {
+        Ok(TalkPage {
+            talks,
+            has_next_page: more,
+            has_previous_page: page.after.is_some(),
+        })
+    }
+}
+
+/// How many published talks match `filter`.
+pub async fn count<C: ConnectionTrait>(db: &C, filter: &TalkFilter) -> Result<u64, ServiceError> {
+    Ok(filtered(filter).count(db).await?)
+}
+
+/// A published talk by slug or id.
+pub async fn find_published<C: ConnectionTrait>(
+    db: &C,
+    slug: Option<&str>,
+    id: Option<Uuid>,
+) -> Result<Option<talk::Model>, ServiceError> {
+    let mut query = talk::Entity::find().filter(talk::Column::Status.eq(Status::Published));
+    if let Some(slug) = slug {
+        query = query.filter(talk::Column::Slug.eq(slug));
+    }
+    if let Some(id) = id {
+        query = query.filter(talk::Column::Id.eq(id));
+    }
+    Ok(query.one(db).await?)
+}
+
+/// The resources of many talks, in one query, grouped by talk in document order.
+pub async fn resources_of<C: ConnectionTrait>(
+    db: &C,
+    talk_ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<resource::Model>>, ServiceError> {
+    let mut grouped: std::collections::HashMap<Uuid, Vec<resource::Model>> =
+        std::collections::HashMap::new();
+    for r in resource::Entity::find()
+        .filter(resource::Column::TalkId.is_in(talk_ids.iter().copied()))
+        .order_by_asc(resource::Column::TalkId)
+        .order_by_asc(resource::Column::Position)
+        .all(db)
+        .await?
+    {
+        grouped.entry(r.talk_id).or_default().push(r);
+    }
+    Ok(grouped)
+}
+
+/// The embeds of many talks, in one query, grouped by talk in document order.
+pub async fn embeds_of<C: ConnectionTrait>(
+    db: &C,
+    talk_ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<embed::Model>>, ServiceError> {
+    let mut grouped: std::collections::HashMap<Uuid, Vec<embed::Model>> =
+        std::collections::HashMap::new();
+    for e in embed::Entity::find()
+        .filter(embed::Column::TalkId.is_in(talk_ids.iter().copied()))
+        .order_by_asc(embed::Column::TalkId)
+        .order_by_asc(embed::Column::Position)
+        .all(db)
+        .await?
+    {
+        grouped.entry(e.talk_id).or_default().push(e);
+    }
+    Ok(grouped)
+}
+
+/// An event with published talks.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct EventSummary {
+    pub name: String,
+    pub location: Option<String>,
+    pub talk_count: i64,
+    pub first_date: String,
+    pub last_date: String,
+}
+
+/// Each distinct (event, location) of published talks, the most recent first.
+pub async fn events<C: ConnectionTrait>(db: &C) -> Result<Vec<EventSummary>, ServiceError> {
+    Ok(talk::Entity::find()
+        .select_only()
+        .column_as(talk::Column::Event, "name")
+        .column(talk::Column::Location)
+        .column_as(talk::Column::Id.count(), "talk_count")
+        .column_as(talk::Column::Date.min(), "first_date")
+        .column_as(talk::Column::Date.max(), "last_date")
+        .filter(talk::Column::Status.eq(Status::Published))
+        .filter(talk::Column::Event.is_not_null())
+        .filter(talk::Column::Event.ne(""))
+        .group_by(talk::Column::Event)
+        .group_by(talk::Column::Location)
+        .order_by_desc(talk::Column::Date.max())
+        .order_by_asc(talk::Column::Event)
+        .into_model::<EventSummary>()
+        .all(db)
+        .await?)
+}

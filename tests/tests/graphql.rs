@@ -1,0 +1,417 @@
+use serde_json::{Value, json};
+use tests::folder_with;
+
+use crate::support::{TestApp, import};
+
+const SEED_SLUG: &str =
+    "the-changing-face-of-etl-event-driven-architectures-for-data-engineers-A4pLsH";
+
+const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String, $filter: TalkFilter, $orderBy: TalkOrder) {
+  talks(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { slug date title } }
+  }
+}";
+
+fn slugs(page: &Value) -> Vec<String> {
+    page["talks"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["slug"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn health_and_readiness_answer() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/healthz").await.0, 200);
+    assert_eq!(app.get("/readyz").await.0, 200);
+}
+
+#[actix_web::test]
+async fn the_committed_schema_is_the_running_schema() {
+    let app = TestApp::spawn().await;
+    let (status, running) = app.get("/graphql/schema.graphql").await;
+    assert_eq!(status, 200);
+    let path = tests::workspace_root().join("api/schema.graphql");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == running,
+        "api/schema.graphql differs from the running schema; write it anew with\n  \
+         cargo run --bin lectern -- schema > api/schema.graphql"
+    );
+}
+
+#[actix_web::test]
+async fn graphiql_is_served_to_browsers() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.get("/graphql").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("graphiql"), "{body}");
+}
+
+#[actix_web::test]
+async fn talks_come_20_to_a_page_newest_first() {
+    let app = TestApp::with_corpus().await;
+    let data = app.data(PAGE, json!({})).await;
+    assert_eq!(data["talks"]["totalCount"], 121);
+    let edges = data["talks"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 20);
+    let dates: Vec<&str> = edges
+        .iter()
+        .map(|e| e["node"]["date"].as_str().unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
+    assert_eq!(data["talks"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(data["talks"]["pageInfo"]["hasPreviousPage"], false);
+}
+
+#[actix_web::test]
+async fn walking_every_page_forward_and_backward_returns_every_talk_once_in_order() {
+    let app = TestApp::with_corpus().await;
+    for order in [
+        json!({"field": "DATE", "direction": "DESC"}),
+        json!({"field": "TITLE", "direction": "ASC"}),
+        json!({"field": "UPDATED_AT", "direction": "ASC"}),
+    ] {
+        // The whole list in one page is the reference.
+        let all = slugs(
+            &app.data(PAGE, json!({"first": 100, "orderBy": order}))
+                .await,
+        );
+        let rest = slugs(&app.data(PAGE, json!({"first": 100, "orderBy": order, "after": app.data(PAGE, json!({"first": 100, "orderBy": order})).await["talks"]["pageInfo"]["endCursor"]})).await);
+        let reference: Vec<String> = all.into_iter().chain(rest).collect();
+        assert_eq!(reference.len(), 121);
+
+        let mut forward = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let page = app
+                .data(PAGE, json!({"first": 7, "after": after, "orderBy": order}))
+                .await;
+            forward.extend(slugs(&page));
+            if page["talks"]["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = page["talks"]["pageInfo"]["endCursor"].clone();
+        }
+        assert_eq!(forward, reference, "forward walk in {order}");
+
+        let mut backward = Vec::new();
+        let mut before = Value::Null;
+        loop {
+            let page = app
+                .data(PAGE, json!({"last": 9, "before": before, "orderBy": order}))
+                .await;
+            let mut chunk = slugs(&page);
+            chunk.extend(backward);
+            backward = chunk;
+            if page["talks"]["pageInfo"]["hasPreviousPage"] != true {
+                break;
+            }
+            before = page["talks"]["pageInfo"]["startCursor"].clone();
+        }
+        assert_eq!(backward, reference, "backward walk in {order}");
+    }
+}
+
+#[actix_web::test]
+async fn filters_narrow_the_list() {
+    let app = TestApp::with_corpus().await;
+    let count = |filter: Value| {
+        let app = &app;
+        async move {
+            app.data(PAGE, json!({"filter": filter, "first": 100}))
+                .await["talks"]["totalCount"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    // The reference: every talk, read in two pages.
+    let everything = "query($after: String) { talks(first: 100, after: $after) { pageInfo { endCursor } nodes { event location date embeds { kind } } } }";
+    let first = app.data(everything, json!({})).await;
+    let second = app
+        .data(
+            everything,
+            json!({"after": first["talks"]["pageInfo"]["endCursor"]}),
+        )
+        .await;
+    let all: Vec<Value> = [first, second]
+        .iter()
+        .flat_map(|page| page["talks"]["nodes"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(all.len(), 121);
+    let expect = |keep: &dyn Fn(&Value) -> bool| all.iter().filter(|t| keep(t)).count() as u64;
+    assert_eq!(
+        count(json!({"event": "Code.Talks"})).await,
+        expect(&|t| t["event"] == "Code.Talks")
+    );
+    assert_eq!(
+        count(json!({"location": "Hamburg, Germany"})).await,
+        expect(&|t| t["location"] == "Hamburg, Germany")
+    );
+    assert_eq!(
+        count(json!({"year": 2019})).await,
+        expect(&|t| t["date"].as_str().unwrap().starts_with("2019-"))
+    );
+    assert_eq!(
+        count(json!({"hasVideo": true})).await,
+        expect(&|t| t["embeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"].as_str().unwrap().contains("video")))
+    );
+    let in_2019 = count(json!({"year": 2019})).await;
+    assert!(in_2019 > 0);
+    assert_eq!(
+        count(json!({"from": "2019-01-01", "to": "2019-12-31"})).await,
+        in_2019
+    );
+    assert_eq!(
+        count(json!({"from": "2019-10-24", "to": "2019-10-24"})).await,
+        expect(&|t| t["date"].as_str().unwrap().starts_with("2019-10-24"))
+    );
+    let with_video = count(json!({"hasVideo": true})).await;
+    let without = count(json!({"hasVideo": false})).await;
+    assert_eq!(with_video + without, 121);
+    assert!(with_video > 0 && without > 0);
+    let page = app
+        .data(PAGE, json!({"filter": {"year": 2019}, "first": 100}))
+        .await;
+    assert!(
+        page["talks"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["node"]["date"].as_str().unwrap().starts_with("2019-"))
+    );
+}
+
+#[actix_web::test]
+async fn a_talk_by_slug_is_its_document_field_by_field() {
+    let app = TestApp::with_corpus().await;
+    let query = "query($slug: String) { talk(slug: $slug) {
+        id slug title date event location notistId imageUrl pdfUrl bodyText excerpt(length: 40) status version extra
+        resources { title url description }
+        embeds { kind tweet { url author handle text date } video { src provider } }
+    } }";
+    let talk = &app.data(query, json!({"slug": SEED_SLUG})).await["talk"];
+    assert_eq!(
+        talk["title"],
+        "The Changing Face of ETL: Event-Driven Architectures for Data\u{a0}Engineers"
+    );
+    assert_eq!(talk["date"], "2019-10-24T08:00:00");
+    assert_eq!(talk["event"], "Code.Talks");
+    assert_eq!(talk["location"], "Hamburg, Germany");
+    assert_eq!(talk["notistId"], "A4pLsH");
+    assert_eq!(talk["imageUrl"], "/images/A4pLsH/slide_000.jpg");
+    assert_eq!(talk["pdfUrl"], "/pdfs/A4pLsH.pdf");
+    assert_eq!(talk["status"], "PUBLISHED");
+    assert_eq!(talk["version"], 1);
+    assert_eq!(talk["excerpt"], "Data integration in architectures built…");
+    assert!(
+        talk["bodyText"]
+            .as_str()
+            .unwrap()
+            .starts_with("Data integration in architectures")
+    );
+    let resources = talk["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 5);
+    assert_eq!(
+        resources[2],
+        json!({"title": "☁️Confluent Cloud", "url": "https://confluent.cloud", "description": "Provides managed Apache Kafka, Schema Registry, KSQL, etc"})
+    );
+    let embeds = talk["embeds"].as_array().unwrap();
+    assert_eq!(embeds.len(), 7);
+    assert_eq!(
+        embeds[5]["tweet"],
+        json!({
+        "url": "https://twitter.com/MyFrosch/status/1187307584598007808", "author": "Philipp Kübler",
+        "handle": "@MyFrosch", "text": "Thanks. Nice Talk.", "date": "October 24, 2019"})
+    );
+    assert_eq!(embeds[5]["video"], Value::Null);
+    assert_eq!(embeds[6]["kind"], "notist_video");
+    assert_eq!(
+        embeds[6]["video"],
+        json!({"src": "https://notist.ninja/embed/QcZlkU", "provider": "notist"})
+    );
+
+    // The same talk by id.
+    let by_id = app
+        .data(
+            "query($id: ID) { talk(id: $id) { slug } }",
+            json!({"id": talk["id"]}),
+        )
+        .await;
+    assert_eq!(by_id["talk"]["slug"], SEED_SLUG);
+}
+
+#[actix_web::test]
+async fn asset_paths_are_absolute_when_a_base_is_set() {
+    let app = TestApp::spawn_with(Some("https://cdn.example.com/".into())).await;
+    import(&app.db, &[&tests::corpus_talks().join("A4pLsH.md")]).await;
+    let data = app
+        .data(
+            "query($s: String) { talk(slug: $s) { imageUrl pdfUrl } }",
+            json!({"s": SEED_SLUG}),
+        )
+        .await;
+    assert_eq!(
+        data["talk"]["imageUrl"],
+        "https://cdn.example.com/images/A4pLsH/slide_000.jpg"
+    );
+    assert_eq!(
+        data["talk"]["pdfUrl"],
+        "https://cdn.example.com/pdfs/A4pLsH.pdf"
+    );
+}
+
+#[actix_web::test]
+async fn a_hostile_abstract_is_served_sanitized() {
+    let app = TestApp::spawn().await;
+    let doc = "---\ntitle: \"Hostile\"\nslug: \"hostile\"\ndate: 2024-01-01\n---\n\n<p onclick=\"steal()\">Hello<script>alert(1)</script> <a href=\"javascript:alert(2)\">link</a><img src=x onerror=\"alert(3)\"></p>\n";
+    let dir = folder_with(&[("hostile.md", doc.as_bytes())]);
+    import(&app.db, &[dir.path()]).await;
+    let data = app
+        .data(
+            "{ talk(slug: \"hostile\") { bodyHtml bodyText } }",
+            json!({}),
+        )
+        .await;
+    let html = data["talk"]["bodyHtml"].as_str().unwrap();
+    for bad in ["<script", "onclick", "onerror", "javascript:"] {
+        assert!(!html.contains(bad), "{bad} survived: {html}");
+    }
+    assert!(html.contains("Hello"));
+    assert_eq!(data["talk"]["bodyText"], "Hello link");
+}
+
+#[actix_web::test]
+async fn events_are_summarised() {
+    let app = TestApp::with_corpus().await;
+    let data = app
+        .data(
+            "{ events { name location talkCount firstDate lastDate } }",
+            json!({}),
+        )
+        .await;
+    let events = data["events"].as_array().unwrap();
+    let code_talks = events
+        .iter()
+        .find(|e| e["name"] == "Code.Talks" && e["location"] == "Hamburg, Germany")
+        .expect("Code.Talks in Hamburg is listed");
+    let page = app
+        .data(PAGE, json!({"first": 100, "filter": {"event": "Code.Talks", "location": "Hamburg, Germany"}}))
+        .await;
+    let dates: Vec<&str> = page["talks"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        code_talks["talkCount"].as_u64().unwrap(),
+        dates.len() as u64
+    );
+    assert_eq!(
+        code_talks["firstDate"].as_str(),
+        dates.iter().min().copied()
+    );
+    assert_eq!(code_talks["lastDate"].as_str(), dates.iter().max().copied());
+    // Talks without an event are in no summary; every other talk is in exactly one.
+    let total: u64 = events
+        .iter()
+        .map(|e| e["talkCount"].as_u64().unwrap())
+        .sum();
+    let without_event = app
+        .data("{ talks(first: 100) { totalCount } }", json!({}))
+        .await;
+    assert!(total > 0 && total <= without_event["talks"]["totalCount"].as_u64().unwrap());
+}
+
+#[actix_web::test]
+async fn unknown_talks_are_null_and_bad_requests_say_why() {
+    let app = TestApp::with_corpus().await;
+    assert_eq!(
+        app.data("{ talk(slug: \"no-such-talk\") { title } }", json!({}))
+            .await["talk"],
+        Value::Null
+    );
+    assert_eq!(
+        app.error_code("{ talk { title } }", json!({})).await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.error_code("{ talk(slug: \"a\", id: \"b\") { title } }", json!({}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.error_code("{ talks(after: \"garbage\") { totalCount } }", json!({}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.error_code("{ talks { nope } }", json!({})).await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.error_code("{ talks(", json!({})).await,
+        "BAD_USER_INPUT"
+    );
+}
+
+#[actix_web::test]
+async fn page_size_depth_and_complexity_are_limited() {
+    let app = TestApp::with_corpus().await;
+    let body = app
+        .graphql("{ talks(first: 101) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("100")
+    );
+    assert_eq!(
+        app.data("{ talks(first: 100) { totalCount } }", json!({}))
+            .await["talks"]["totalCount"],
+        121
+    );
+
+    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }";
+    let body = app.graphql(deep, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{body:#}"
+    );
+
+    let fields = "nodes { id slug title date event location bodyHtml bodyText resources { title url } embeds { kind html } }";
+    let wide = format!(
+        "{{ a: talks(first: 100) {{ {fields} }} b: talks(first: 100) {{ {fields} }} c: talks(first: 100) {{ {fields} }} d: talks(first: 100) {{ {fields} }} }}"
+    );
+    let body = app.graphql(&wide, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{body:#}"
+    );
+}
+
+#[actix_web::test]
+async fn oversized_bodies_are_refused() {
+    let app = TestApp::spawn().await;
+    let query = format!(
+        "{{ talks {{ totalCount }} }} # {}",
+        "x".repeat(api::startup::MAX_BODY_BYTES)
+    );
+    let response = awc::Client::new()
+        .post(format!("{}/graphql", app.address))
+        .send_json(&json!({ "query": query }))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+}
