@@ -39,6 +39,11 @@ impl Application {
                     service::db::redact_url(&settings.database_url)
                 )
             })?;
+        Self::build_with(settings, db)
+    }
+
+    /// Like [`Application::build`], on a database connection opened (and migrated) already.
+    pub fn build_with(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.addr)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.addr))?;
         let address = listener.local_addr()?;

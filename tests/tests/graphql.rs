@@ -415,3 +415,61 @@ async fn oversized_bodies_are_refused() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 413);
 }
+
+#[actix_web::test]
+async fn a_page_of_talks_with_resources_and_embeds_runs_a_constant_number_of_statements() {
+    let (app, statements) = TestApp::spawn_counting().await;
+    import(&app.db, &[&tests::corpus_talks()]).await;
+    let query = "query($n: Int) { talks(first: $n) { totalCount nodes { slug resources { title url } embeds { kind tweet { handle } video { src } } } } }";
+    let mut counts = Vec::new();
+    for n in [1, 10, 100] {
+        statements.store(0, std::sync::atomic::Ordering::SeqCst);
+        let data = app.data(query, json!({"n": n})).await;
+        assert_eq!(data["talks"]["nodes"].as_array().unwrap().len(), n);
+        counts.push(statements.load(std::sync::atomic::Ordering::SeqCst));
+    }
+    // The page, its count, one query for all resources, one for all embeds.
+    assert!(
+        counts.iter().all(|&c| c == counts[0]),
+        "statements per page size 1, 10, 100: {counts:?}"
+    );
+    // The count must see statements at all, or the bound would hold for nothing.
+    assert!((3..=4).contains(&counts[0]), "statements per page: {counts:?}");
+}
+
+#[actix_web::test]
+async fn drafts_are_invisible_to_readers() {
+    use service::sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let app = TestApp::spawn().await;
+    let dir = folder_with(&[
+        ("a.md", tests::talk_doc("a", "A").as_bytes()),
+        ("b.md", tests::talk_doc("b", "B").as_bytes()),
+    ]);
+    import(&app.db, &[dir.path()]).await;
+    let mut draft = crate::support::talk(&app.db, "b")
+        .await
+        .talk
+        .into_active_model();
+    draft.status = Set(entity::talk::Status::Draft);
+    draft.update(&app.db.db).await.unwrap();
+    let data = app.data("{ talks { totalCount nodes { slug } } talk(slug: \"b\") { slug } events { talkCount } }", json!({})).await;
+    assert_eq!(data["talks"]["totalCount"], 1);
+    assert_eq!(data["talks"]["nodes"][0]["slug"], "a");
+    assert_eq!(data["talk"], Value::Null);
+    assert_eq!(data["events"][0]["talkCount"], 1);
+}
+
+#[actix_web::test]
+async fn queries_also_run_over_get() {
+    let app = TestApp::with_corpus().await;
+    let mut response = awc::Client::new()
+        .get(format!("{}/graphql", app.address))
+        .query(&[("query", "{ talks(first: 2) { totalCount } }")])
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["talks"]["totalCount"], 121);
+}

@@ -71,13 +71,37 @@ impl TestApp {
 
     pub async fn spawn_with(asset_base_url: Option<String>) -> TestApp {
         let db = TestDb::new().await;
+        let connection = service::db::connect(&db.url)
+            .await
+            .expect("cannot open the test database");
+        Self::start(db, connection, asset_base_url)
+    }
+
+    /// The app on a connection that counts the SQL statements it runs.
+    pub async fn spawn_counting() -> (TestApp, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let db = TestDb::new().await;
+        let mut connection = service::db::connect(&db.url)
+            .await
+            .expect("cannot open the test database");
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = statements.clone();
+        connection.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        (Self::start(db, connection, None), statements)
+    }
+
+    fn start(
+        db: TestDb,
+        connection: service::sea_orm::DatabaseConnection,
+        asset_base_url: Option<String>,
+    ) -> TestApp {
         let settings = api::startup::Settings {
             addr: "127.0.0.1:0".into(),
             database_url: db.url.clone(),
             asset_base_url,
         };
-        let app = api::startup::Application::build(settings)
-            .await
+        let app = api::startup::Application::build_with(settings, connection)
             .expect("the app does not start");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
