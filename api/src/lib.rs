@@ -2,6 +2,5 @@
 
 pub mod cli;
 pub mod graphql;
-pub mod html;
 pub mod routes;
 pub mod startup;

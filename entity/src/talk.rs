@@ -61,6 +61,10 @@ pub struct Model {
     /// `version` right after the last import that wrote this talk; a different `version`
     /// means the talk was edited since.
     pub imported_version: Option<i32>,
+    /// Title, event, location and the abstract's text, for full-text search.
+    #[sea_orm(column_type = "Text")]
+    #[serde(skip)]
+    pub search_text: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,12 +3,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_talks;
+mod m20261126_000002_add_talk_search;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_create_talks::Migration)]
+        vec![
+            Box::new(m20261126_000001_create_talks::Migration),
+            Box::new(m20261126_000002_add_talk_search::Migration),
+        ]
     }
 }

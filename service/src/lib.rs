@@ -6,6 +6,7 @@
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod html;
 pub mod import;
 pub mod listing;
 pub mod talks;

@@ -5,8 +5,8 @@ use entity::talk::{self, Status};
 use entity::{embed, resource};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -30,6 +30,17 @@ pub struct TalkFilter {
     pub to: Option<NaiveDate>,
     /// Talks with (true) or without (false) a video embed.
     pub has_video: Option<bool>,
+    /// Words that must all occur in the title, event, location or abstract.
+    pub search: Option<String>,
+}
+
+impl TalkFilter {
+    fn search_terms(&self) -> Option<&str> {
+        self.search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +48,8 @@ pub enum OrderField {
     Date,
     Title,
     UpdatedAt,
+    /// Best match first; only with a search.
+    Relevance,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +90,8 @@ pub struct TalkPage {
     pub talks: Vec<talk::Model>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
+    /// Where the first talk of the page stands in the whole list (known for searches).
+    pub first_position: usize,
 }
 
 fn order_key(field: OrderField, talk: &talk::Model) -> String {
@@ -86,16 +101,25 @@ fn order_key(field: OrderField, talk: &talk::Model) -> String {
         OrderField::UpdatedAt => talk
             .updated_at
             .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        OrderField::Relevance => String::new(),
     }
 }
 
-/// The cursor of `talk` in a list ordered by `order`.
-pub fn cursor_of(order: TalkOrder, talk: &talk::Model) -> Cursor {
-    Cursor {
-        field: order.field,
-        key: order_key(order.field, talk),
-        id: talk.id,
-    }
+/// The cursors of the talks of a page.
+pub fn cursors(order: TalkOrder, page: &TalkPage) -> Vec<Cursor> {
+    page.talks
+        .iter()
+        .enumerate()
+        .map(|(i, talk)| Cursor {
+            field: order.field,
+            key: if order.field == OrderField::Relevance {
+                (page.first_position + i).to_string()
+            } else {
+                order_key(order.field, talk)
+            },
+            id: talk.id,
+        })
+        .collect()
 }
 
 /// The order key of a cursor as a value of its column's type.
@@ -105,6 +129,7 @@ fn key_value(cursor: &Cursor) -> Option<sea_orm::Value> {
         OrderField::UpdatedAt => chrono::DateTime::parse_from_rfc3339(&cursor.key)
             .ok()
             .map(|t| t.with_timezone(&chrono::Utc).into()),
+        OrderField::Relevance => None,
     }
 }
 
@@ -112,13 +137,55 @@ fn order_column(field: OrderField) -> talk::Column {
     match field {
         OrderField::Date => talk::Column::Date,
         OrderField::Title => talk::Column::Title,
-        OrderField::UpdatedAt => talk::Column::UpdatedAt,
+        OrderField::UpdatedAt | OrderField::Relevance => talk::Column::UpdatedAt,
     }
 }
 
-/// Published talks matching `filter`.
-fn filtered(filter: &TalkFilter) -> Select<talk::Entity> {
+/// The most search results considered.
+pub const MAX_SEARCH_RESULTS: u64 = 1000;
+
+/// Ids of the talks matching `terms`, best match first.
+async fn search_ids<C: ConnectionTrait>(db: &C, terms: &str) -> Result<Vec<Uuid>, ServiceError> {
+    let backend = db.get_database_backend();
+    let statement = match backend {
+        DbBackend::Sqlite => {
+            // Every word must occur; each is quoted, so no input is FTS5 syntax.
+            let query = terms
+                .split_whitespace()
+                .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" ");
+            Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT talks.id AS id FROM talks_fts JOIN talks ON talks.rowid = talks_fts.rowid \
+                     WHERE talks_fts MATCH ? ORDER BY bm25(talks_fts), talks.id LIMIT {MAX_SEARCH_RESULTS}"
+                ),
+                [query.into()],
+            )
+        }
+        _ => Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT id FROM talks, websearch_to_tsquery('simple', $1) AS q WHERE search @@ q \
+                 ORDER BY ts_rank(search, q) DESC, id LIMIT {MAX_SEARCH_RESULTS}"
+            ),
+            [terms.into()],
+        ),
+    };
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "id").map_err(ServiceError::from))
+        .collect()
+}
+
+/// Published talks matching `filter`; `matches` are the ids a search found, if any.
+fn filtered(filter: &TalkFilter, matches: Option<&[Uuid]>) -> Select<talk::Entity> {
     let mut query = talk::Entity::find().filter(talk::Column::Status.eq(Status::Published));
+    if let Some(ids) = matches {
+        query = query.filter(talk::Column::Id.is_in(ids.iter().copied()));
+    }
     if let Some(event) = &filter.event {
         query = query.filter(talk::Column::Event.eq(event.as_str()));
     }
@@ -193,10 +260,20 @@ pub async fn list<C: ConnectionTrait>(
     } else {
         page_size(page.first, "first")?
     };
+    let matches = match filter.search_terms() {
+        Some(terms) => Some(search_ids(db, terms).await?),
+        None => None,
+    };
+    if order.field == OrderField::Relevance {
+        let Some(matches) = matches else {
+            return Err(invalid("orderBy", "relevance needs a search"));
+        };
+        return by_relevance(db, filter, &matches, page, backward, limit).await;
+    }
     let column = order_column(order.field);
     // Walking backward reads the list in reverse, then turns the page around.
     let descending = order.descending != backward;
-    let mut query = filtered(filter);
+    let mut query = filtered(filter, matches.as_deref());
     for (name, cursor, after) in [
         ("after", &page.after, true),
         ("before", &page.before, false),
@@ -232,19 +309,70 @@ pub async fn list<C: ConnectionTrait>(
             talks,
             has_next_page: page.before.is_some(),
             has_previous_page: more,
+            first_position: 0,
         })
     } else {
         Ok(TalkPage {
             talks,
             has_next_page: more,
             has_previous_page: page.after.is_some(),
+            first_position: 0,
         })
     }
 }
 
+/// A page of search results, best match first. The cursor key is the position in the list.
+async fn by_relevance<C: ConnectionTrait>(
+    db: &C,
+    filter: &TalkFilter,
+    matches: &[Uuid],
+    page: &PageRequest,
+    backward: bool,
+    limit: u64,
+) -> Result<TalkPage, ServiceError> {
+    let rank: std::collections::HashMap<Uuid, usize> =
+        matches.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut talks = filtered(filter, Some(matches)).all(db).await?;
+    talks.sort_by_key(|t| rank.get(&t.id).copied().unwrap_or(usize::MAX));
+    let position = |name: &str, cursor: &Option<Cursor>| -> Result<Option<usize>, ServiceError> {
+        cursor
+            .as_ref()
+            .map(|c| {
+                c.key
+                    .parse::<usize>()
+                    .map_err(|_| invalid(name, "this cursor is damaged"))
+            })
+            .transpose()
+    };
+    let start = position("after", &page.after)?
+        .map_or(0, |p| p + 1)
+        .min(talks.len());
+    let end = position("before", &page.before)?
+        .unwrap_or(talks.len())
+        .clamp(start, talks.len());
+    let limit = limit as usize;
+    let (from, to) = if backward {
+        (end.saturating_sub(limit).max(start), end)
+    } else {
+        (start, (start + limit).min(end))
+    };
+    let has_previous_page = from > 0;
+    let has_next_page = to < talks.len();
+    Ok(TalkPage {
+        talks: talks.drain(from..to).collect(),
+        has_next_page,
+        has_previous_page,
+        first_position: from,
+    })
+}
+
 /// How many published talks match `filter`.
 pub async fn count<C: ConnectionTrait>(db: &C, filter: &TalkFilter) -> Result<u64, ServiceError> {
-    Ok(filtered(filter).count(db).await?)
+    let matches = match filter.search_terms() {
+        Some(terms) => Some(search_ids(db, terms).await?),
+        None => None,
+    };
+    Ok(filtered(filter, matches.as_deref()).count(db).await?)
 }
 
 /// A published talk by slug or id.

@@ -58,6 +58,9 @@ pub struct TalkInput {
     extra: serde_json::Map<String, serde_json::Value>,
     resources: Vec<ResourceInput>,
     embeds: Vec<EmbedInput>,
+    /// Derived from the fields above, once, when the input is parsed.
+    #[serde(skip)]
+    search_text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -173,6 +176,13 @@ impl TalkInput {
         }
         match (slug, title, date) {
             (Ok(slug), Ok(title), Ok(date)) if errors.is_empty() => Ok(Self {
+                search_text: [
+                    title.as_str(),
+                    new.event.as_deref().unwrap_or_default(),
+                    new.location.as_deref().unwrap_or_default(),
+                    &crate::html::text(&new.body),
+                ]
+                .join(" "),
                 slug,
                 title,
                 date,
@@ -213,6 +223,7 @@ impl TalkInput {
         model.notist_id = Set(self.notist_id.clone());
         model.body = Set(self.body.clone());
         model.extra = Set(serde_json::Value::Object(self.extra.clone()));
+        model.search_text = Set(self.search_text.clone());
     }
 
     pub(crate) fn resource_models(&self, talk_id: Uuid) -> Vec<resource::ActiveModel> {

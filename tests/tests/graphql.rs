@@ -434,7 +434,10 @@ async fn a_page_of_talks_with_resources_and_embeds_runs_a_constant_number_of_sta
         "statements per page size 1, 10, 100: {counts:?}"
     );
     // The count must see statements at all, or the bound would hold for nothing.
-    assert!((3..=4).contains(&counts[0]), "statements per page: {counts:?}");
+    assert!(
+        (3..=4).contains(&counts[0]),
+        "statements per page: {counts:?}"
+    );
 }
 
 #[actix_web::test]
@@ -472,4 +475,105 @@ async fn queries_also_run_over_get() {
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["data"]["talks"]["totalCount"], 121);
+}
+
+#[actix_web::test]
+async fn search_finds_known_words_best_match_first_and_pages_through_all_hits() {
+    let app = TestApp::with_corpus().await;
+    let search = "query($q: String, $first: Int, $after: String) { talks(filter: { search: $q }, first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { slug title event bodyText } } }";
+    // A word of one title only.
+    let data = app.data(search, json!({"q": "Panama"})).await;
+    assert_eq!(data["talks"]["totalCount"], 1);
+    assert!(
+        data["talks"]["nodes"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("Panama")
+    );
+    // Words of the abstract, any case; every hit holds every word.
+    let data = app
+        .data(
+            search,
+            json!({"q": "pathologically COUPLING", "first": 100}),
+        )
+        .await;
+    let nodes = data["talks"]["nodes"].as_array().unwrap();
+    assert!(!nodes.is_empty());
+    assert!(nodes.iter().any(|n| n["slug"] == SEED_SLUG));
+    for n in nodes {
+        let text = n["bodyText"].as_str().unwrap().to_lowercase();
+        assert!(
+            text.contains("pathologically") && text.contains("coupling"),
+            "{n}"
+        );
+    }
+    // The event is searched too.
+    let data = app.data(search, json!({"q": "Code.Talks"})).await;
+    assert!(
+        data["talks"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["event"] == "Code.Talks")
+    );
+    // Nothing matches nonsense; odd input is no error.
+    assert_eq!(
+        app.data(search, json!({"q": "zzqxjv"})).await["talks"]["totalCount"],
+        0
+    );
+    assert!(
+        app.data(search, json!({"q": "\"unbalanced ( AND OR * -"}))
+            .await["talks"]["totalCount"]
+            .is_u64()
+    );
+
+    // Paging through a common word returns each hit once, in the order of one big page.
+    let all = app.data(search, json!({"q": "kafka", "first": 100})).await;
+    let total = all["talks"]["totalCount"].as_u64().unwrap();
+    assert!(total > 10);
+    let reference: Vec<Value> = all["talks"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["slug"].clone())
+        .collect();
+    let mut walked = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = app
+            .data(search, json!({"q": "kafka", "first": 6, "after": after}))
+            .await;
+        walked.extend(
+            page["talks"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["slug"].clone()),
+        );
+        if page["talks"]["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["talks"]["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(walked.len() as u64, total);
+    assert_eq!(walked[..reference.len()], reference[..]);
+    let unique: std::collections::HashSet<_> = walked
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(unique.len(), walked.len());
+
+    // With an order, the hits come in that order.
+    let by_date = app
+        .data("{ talks(first: 100, filter: { search: \"kafka\" }, orderBy: { field: DATE, direction: ASC }) { totalCount nodes { date } } }", json!({}))
+        .await;
+    assert_eq!(by_date["talks"]["totalCount"].as_u64(), Some(total));
+    let dates: Vec<&str> = by_date["talks"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["date"].as_str().unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] <= w[1]));
 }

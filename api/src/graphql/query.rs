@@ -34,6 +34,9 @@ pub struct TalkFilter {
     pub to: Option<NaiveDate>,
     /// Talks with (true) or without (false) a video embed.
     pub has_video: Option<bool>,
+    /// Words that must all occur in the title, event, location or abstract. Without `orderBy`,
+    /// the best matches come first.
+    pub search: Option<String>,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +140,12 @@ impl TalkQuery {
     ) -> async_graphql::Result<TalkConnection> {
         let db = ctx.data::<DatabaseConnection>()?;
         let filter = filter.unwrap_or_default();
+        let searching = filter
+            .search
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty());
         let filter = Filter {
+            search: filter.search,
             event: filter.event,
             location: filter.location,
             year: filter.year,
@@ -145,7 +153,16 @@ impl TalkQuery {
             to: filter.to,
             has_video: filter.has_video,
         };
-        let order = order_by.map_or_else(Order::default, |o| Order {
+        let relevance = Order {
+            field: OrderField::Relevance,
+            descending: false,
+        };
+        let default = if searching {
+            relevance
+        } else {
+            Order::default()
+        };
+        let order = order_by.map_or(default, |o| Order {
             field: match o.field {
                 TalkOrderField::Date => OrderField::Date,
                 TalkOrderField::Title => OrderField::Title,
@@ -170,10 +187,12 @@ impl TalkQuery {
             page.has_next_page,
             TalkConnectionFields { total_count },
         );
+        let cursors = listing::cursors(order, &page);
         connection.edges.extend(
-            page.talks
-                .into_iter()
-                .map(|talk| Edge::new(encode(&listing::cursor_of(order, &talk)), Talk(talk))),
+            cursors
+                .iter()
+                .zip(page.talks)
+                .map(|(cursor, talk)| Edge::new(encode(cursor), Talk(talk))),
         );
         Ok(connection)
     }

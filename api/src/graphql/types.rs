@@ -8,7 +8,7 @@ use entity::{embed, resource, talk};
 use super::AssetBase;
 use super::errors::to_graphql;
 use super::loaders::{EmbedLoader, ResourceLoader};
-use crate::html;
+use service::html;
 
 /// A talk.
 pub struct Talk(pub talk::Model);
