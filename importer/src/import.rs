@@ -173,7 +173,20 @@ pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summa
     };
     let mut importer = Importer::new(db, options).await?;
     let (sender, mut prepared) = tokio::sync::mpsc::channel(32);
-    let producer = tokio::spawn(prepare_all(db.clone(), config.clone(), files, sender));
+    // Reading and parsing run on a thread of their own, beside the writes.
+    let (db_for_producer, config_for_producer) = (db.clone(), config.clone());
+    let producer = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RunError::Internal(e.to_string()))?
+            .block_on(prepare_all(
+                db_for_producer,
+                config_for_producer,
+                files,
+                sender,
+            ))
+    });
     while let Some(document) = prepared.recv().await {
         let report = match document {
             Prepared::Done(report) => report,
@@ -195,9 +208,10 @@ pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summa
         summary.record(report);
         bar.inc(1);
     }
+    // The channel is closed: the reading thread has finished.
     let slugs = producer
-        .await
-        .map_err(|e| RunError::Internal(e.to_string()))??;
+        .join()
+        .map_err(|_| RunError::Internal("the reading thread panicked".into()))??;
     bar.finish_and_clear();
     if config.prune {
         if summary.failed > 0 {

@@ -33,7 +33,7 @@ impl MigrationTrait for Migration {
         match manager.get_database_backend() {
             DbBackend::Sqlite => {
                 for statement in [
-                    "CREATE VIRTUAL TABLE talks_fts USING fts5(search_text, content='talks', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')",
+                    "CREATE VIRTUAL TABLE talks_fts USING fts5(search_text, content='talks', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2', detail='column')",
                     "INSERT INTO talks_fts(talks_fts) VALUES ('rebuild')",
                     "CREATE TRIGGER talks_fts_insert AFTER INSERT ON talks BEGIN
                        INSERT INTO talks_fts(rowid, search_text) VALUES (new.rowid, new.search_text);

@@ -35,12 +35,50 @@ pub fn sanitize_embed(html: &str) -> String {
     BUILDER.clean(html).to_string()
 }
 
-/// The text a reader sees of some HTML (of its sanitized form: no script or style content),
-/// entities decoded, white space folded.
+/// The text a reader sees of some HTML: no script or style content, entities decoded, a space
+/// between blocks, white space folded.
 pub fn text(html: &str) -> String {
-    let fragment = Html::parse_fragment(&sanitize(html));
-    let text: String = fragment.root_element().text().collect::<Vec<_>>().join(" ");
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    use ego_tree::iter::Edge;
+    const HIDDEN: [&str; 5] = ["script", "style", "template", "noscript", "iframe"];
+    const BLOCKS: [&str; 16] = [
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "tr",
+        "td",
+    ];
+    let fragment = Html::parse_fragment(html);
+    let mut out = String::with_capacity(html.len());
+    let mut hidden = 0usize;
+    for edge in fragment.root_element().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                scraper::Node::Text(text) if hidden == 0 => out.push_str(text),
+                scraper::Node::Element(e) if HIDDEN.contains(&e.name()) => hidden += 1,
+                scraper::Node::Element(e) if BLOCKS.contains(&e.name()) => out.push(' '),
+                _ => {}
+            },
+            Edge::Close(node) => match node.value() {
+                scraper::Node::Element(e) if HIDDEN.contains(&e.name()) => {
+                    hidden = hidden.saturating_sub(1)
+                }
+                scraper::Node::Element(e) if BLOCKS.contains(&e.name()) => out.push(' '),
+                _ => {}
+            },
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The first `length` characters of `text`, cut at a word boundary, with `…` when cut.

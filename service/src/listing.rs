@@ -149,12 +149,17 @@ async fn search_ids<C: ConnectionTrait>(db: &C, terms: &str) -> Result<Vec<Uuid>
     let backend = db.get_database_backend();
     let statement = match backend {
         DbBackend::Sqlite => {
-            // Every word must occur; each is quoted, so no input is FTS5 syntax.
+            // Every word must occur. Words are split as the index splits them (on anything but
+            // letters and digits) and each is quoted, so no input is FTS5 syntax.
             let query = terms
-                .split_whitespace()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|word| !word.is_empty())
                 .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
                 .collect::<Vec<_>>()
                 .join(" ");
+            if query.is_empty() {
+                return Ok(Vec::new());
+            }
             Statement::from_sql_and_values(
                 backend,
                 format!(

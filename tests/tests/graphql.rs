@@ -519,6 +519,10 @@ async fn search_finds_known_words_best_match_first_and_pages_through_all_hits() 
     );
     // Nothing matches nonsense; odd input is no error.
     assert_eq!(
+        app.data(search, json!({"q": "( * - \"\" )"})).await["talks"]["totalCount"],
+        0
+    );
+    assert_eq!(
         app.data(search, json!({"q": "zzqxjv"})).await["talks"]["totalCount"],
         0
     );
