@@ -173,19 +173,21 @@ pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summa
     };
     let mut importer = Importer::new(db, options).await?;
     let (sender, mut prepared) = tokio::sync::mpsc::channel(32);
-    // Reading and parsing run on a thread of their own, beside the writes.
-    let (db_for_producer, config_for_producer) = (db.clone(), config.clone());
+    // Reading and parsing run on a thread of their own, beside the writes. The thread runs its
+    // future on this runtime's handle, so the database connections it may open belong to the
+    // runtime that outlives it.
+    let (handle, db_for_reading, config_for_reading) = (
+        tokio::runtime::Handle::current(),
+        db.clone(),
+        config.clone(),
+    );
     let producer = std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| RunError::Internal(e.to_string()))?
-            .block_on(prepare_all(
-                db_for_producer,
-                config_for_producer,
-                files,
-                sender,
-            ))
+        handle.block_on(prepare_all(
+            db_for_reading,
+            config_for_reading,
+            files,
+            sender,
+        ))
     });
     while let Some(document) = prepared.recv().await {
         let report = match document {
