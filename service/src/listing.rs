@@ -1,8 +1,8 @@
 //! Reading talks in pages: filters, orders and keyset pagination with stable cursors.
 
 use chrono::NaiveDate;
+use entity::embed;
 use entity::talk::{self, Status};
-use entity::{embed, resource};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Order,
@@ -394,44 +394,6 @@ pub async fn find_published<C: ConnectionTrait>(
         query = query.filter(talk::Column::Id.eq(id));
     }
     Ok(query.one(db).await?)
-}
-
-/// The resources of many talks, in one query, grouped by talk in document order.
-pub async fn resources_of<C: ConnectionTrait>(
-    db: &C,
-    talk_ids: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, Vec<resource::Model>>, ServiceError> {
-    let mut grouped: std::collections::HashMap<Uuid, Vec<resource::Model>> =
-        std::collections::HashMap::new();
-    for r in resource::Entity::find()
-        .filter(resource::Column::TalkId.is_in(talk_ids.iter().copied()))
-        .order_by_asc(resource::Column::TalkId)
-        .order_by_asc(resource::Column::Position)
-        .all(db)
-        .await?
-    {
-        grouped.entry(r.talk_id).or_default().push(r);
-    }
-    Ok(grouped)
-}
-
-/// The embeds of many talks, in one query, grouped by talk in document order.
-pub async fn embeds_of<C: ConnectionTrait>(
-    db: &C,
-    talk_ids: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, Vec<embed::Model>>, ServiceError> {
-    let mut grouped: std::collections::HashMap<Uuid, Vec<embed::Model>> =
-        std::collections::HashMap::new();
-    for e in embed::Entity::find()
-        .filter(embed::Column::TalkId.is_in(talk_ids.iter().copied()))
-        .order_by_asc(embed::Column::TalkId)
-        .order_by_asc(embed::Column::Position)
-        .all(db)
-        .await?
-    {
-        grouped.entry(e.talk_id).or_default().push(e);
-    }
-    Ok(grouped)
 }
 
 /// An event with published talks.

@@ -311,26 +311,8 @@ async fn with_children<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = talks.iter().map(|t| t.id).collect();
-    let mut resources: HashMap<Uuid, Vec<resource::Model>> = HashMap::new();
-    for r in resource::Entity::find()
-        .filter(resource::Column::TalkId.is_in(ids.clone()))
-        .order_by_asc(resource::Column::TalkId)
-        .order_by_asc(resource::Column::Position)
-        .all(db)
-        .await?
-    {
-        resources.entry(r.talk_id).or_default().push(r);
-    }
-    let mut embeds: HashMap<Uuid, Vec<embed::Model>> = HashMap::new();
-    for e in embed::Entity::find()
-        .filter(embed::Column::TalkId.is_in(ids))
-        .order_by_asc(embed::Column::TalkId)
-        .order_by_asc(embed::Column::Position)
-        .all(db)
-        .await?
-    {
-        embeds.entry(e.talk_id).or_default().push(e);
-    }
+    let mut resources = resources_of(db, &ids).await?;
+    let mut embeds = embeds_of(db, &ids).await?;
     Ok(talks
         .into_iter()
         .map(|talk| TalkRecord {
@@ -339,4 +321,40 @@ async fn with_children<C: ConnectionTrait>(
             talk,
         })
         .collect())
+}
+
+/// The resources of many talks, in one query, grouped by talk in document order.
+pub async fn resources_of<C: ConnectionTrait>(
+    db: &C,
+    talk_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<resource::Model>>, ServiceError> {
+    let mut grouped: HashMap<Uuid, Vec<resource::Model>> = HashMap::new();
+    for r in resource::Entity::find()
+        .filter(resource::Column::TalkId.is_in(talk_ids.iter().copied()))
+        .order_by_asc(resource::Column::TalkId)
+        .order_by_asc(resource::Column::Position)
+        .all(db)
+        .await?
+    {
+        grouped.entry(r.talk_id).or_default().push(r);
+    }
+    Ok(grouped)
+}
+
+/// The embeds of many talks, in one query, grouped by talk in document order.
+pub async fn embeds_of<C: ConnectionTrait>(
+    db: &C,
+    talk_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<embed::Model>>, ServiceError> {
+    let mut grouped: HashMap<Uuid, Vec<embed::Model>> = HashMap::new();
+    for e in embed::Entity::find()
+        .filter(embed::Column::TalkId.is_in(talk_ids.iter().copied()))
+        .order_by_asc(embed::Column::TalkId)
+        .order_by_asc(embed::Column::Position)
+        .all(db)
+        .await?
+    {
+        grouped.entry(e.talk_id).or_default().push(e);
+    }
+    Ok(grouped)
 }

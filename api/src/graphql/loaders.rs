@@ -17,7 +17,7 @@ impl Loader<Uuid> for ResourceLoader {
     type Error = Arc<ServiceError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        service::listing::resources_of(&self.0, keys)
+        service::talks::resources_of(&self.0, keys)
             .await
             .map_err(Arc::new)
     }
@@ -28,7 +28,7 @@ impl Loader<Uuid> for EmbedLoader {
     type Error = Arc<ServiceError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        service::listing::embeds_of(&self.0, keys)
+        service::talks::embeds_of(&self.0, keys)
             .await
             .map_err(Arc::new)
     }
