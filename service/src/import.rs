@@ -95,13 +95,13 @@ impl<'a> Importer<'a> {
         let outcome = match self.known.get(input.slug().as_str()) {
             // Unchanged since the snapshot: whatever happened to the talk since, the document
             // has nothing new to say.
-            Some((Some(known), version)) if *known == digest => {
+            Some((Some(known), version)) if known == digest => {
                 return Ok(ImportOutcome::Unchanged { version: *version });
             }
             Some(_) => import_talk(self.db, input, self.options).await?,
             None => {
                 let txn = self.db.begin().await?;
-                let outcome = match create(&txn, input, &digest).await {
+                let outcome = match create(&txn, input, digest).await {
                     Ok(outcome) => outcome,
                     // Created by someone else since the snapshot: take the careful path.
                     Err(ServiceError::Duplicate { field: "slug" }) => {
@@ -117,8 +117,10 @@ impl<'a> Importer<'a> {
         if let (false, ImportOutcome::Created { version } | ImportOutcome::Updated { version }) =
             (self.options.dry_run, outcome)
         {
-            self.known
-                .insert(input.slug().as_str().to_owned(), (Some(digest), version));
+            self.known.insert(
+                input.slug().as_str().to_owned(),
+                (Some(digest.to_owned()), version),
+            );
         }
         Ok(outcome)
     }
@@ -149,10 +151,10 @@ async fn upsert(
         .one(txn)
         .await?;
     let Some(existing) = existing else {
-        return create(txn, input, &digest).await;
+        return create(txn, input, digest).await;
     };
     let now = Utc::now();
-    if existing.import_hash.as_deref() == Some(digest.as_str()) {
+    if existing.import_hash.as_deref() == Some(digest) {
         return Ok(ImportOutcome::Unchanged {
             version: existing.version,
         });
@@ -168,7 +170,7 @@ async fn upsert(
         updated_at: Set(now),
         status: Set(Status::Published),
         origin: Set(Origin::Import),
-        import_hash: Set(Some(digest)),
+        import_hash: Set(Some(digest.to_owned())),
         imported_version: Set(Some(version)),
         ..Default::default()
     };

@@ -61,6 +61,9 @@ pub struct TalkInput {
     /// Derived from the fields above, once, when the input is parsed.
     #[serde(skip)]
     search_text: String,
+    /// Digest of the fields above (see [`TalkInput::digest`]), computed once at parse time.
+    #[serde(skip)]
+    digest: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -176,6 +179,7 @@ impl TalkInput {
         }
         match (slug, title, date) {
             (Ok(slug), Ok(title), Ok(date)) if errors.is_empty() => Ok(Self {
+                digest: String::new(),
                 search_text: [
                     title.as_str(),
                     new.event.as_deref().unwrap_or_default(),
@@ -195,7 +199,8 @@ impl TalkInput {
                 extra: new.extra,
                 resources,
                 embeds,
-            }),
+            }
+            .with_digest()),
             _ => Err(ServiceError::Invalid(errors)),
         }
     }
@@ -205,10 +210,15 @@ impl TalkInput {
     }
 
     /// A digest of the whole content: equal digests mean equal talks.
-    pub fn digest(&self) -> String {
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    fn with_digest(mut self) -> Self {
         // Serializing plain strings, options, vectors and JSON cannot fail.
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        format!("{:x}", Sha256::digest(&bytes))
+        let bytes = serde_json::to_vec(&self).unwrap_or_default();
+        self.digest = format!("{:x}", Sha256::digest(&bytes));
+        self
     }
 
     pub(crate) fn apply(&self, model: &mut talk::ActiveModel) {

@@ -49,21 +49,6 @@ pub fn coded(message: &str, code: &'static str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(move |_, e| e.set("code", code))
 }
 
-impl From<ServiceError> for CodedError {
-    fn from(error: ServiceError) -> Self {
-        CodedError(to_graphql(&error))
-    }
-}
-
-/// Lets resolvers use `?` on domain errors.
-pub struct CodedError(pub async_graphql::Error);
-
-impl From<CodedError> for async_graphql::Error {
-    fn from(error: CodedError) -> Self {
-        error.0
-    }
-}
-
 /// Gives codes to the errors async-graphql raises before any resolver runs.
 pub struct ErrorCodes;
 

@@ -11,7 +11,7 @@ use service::listing::{
 use service::sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use super::errors::{CodedError, coded};
+use super::errors::{coded, to_graphql};
 use super::types::{EventSummary, Talk};
 
 #[derive(MergedObject, Default)]
@@ -120,7 +120,7 @@ impl TalkQuery {
         let db = ctx.data::<DatabaseConnection>()?;
         let talk = listing::find_published(db, slug.as_deref(), id)
             .await
-            .map_err(CodedError::from)?;
+            .map_err(|e| to_graphql(&e))?;
         Ok(talk.map(Talk))
     }
 
@@ -178,10 +178,10 @@ impl TalkQuery {
         };
         let page = listing::list(db, &filter, order, &request)
             .await
-            .map_err(CodedError::from)?;
+            .map_err(|e| to_graphql(&e))?;
         let total_count = listing::count(db, &filter)
             .await
-            .map_err(CodedError::from)?;
+            .map_err(|e| to_graphql(&e))?;
         let mut connection = Connection::with_additional_fields(
             page.has_previous_page,
             page.has_next_page,
@@ -200,7 +200,7 @@ impl TalkQuery {
     /// Each distinct event with published talks, the most recent first.
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EventSummary>> {
         let db = ctx.data::<DatabaseConnection>()?;
-        let events = listing::events(db).await.map_err(CodedError::from)?;
+        let events = listing::events(db).await.map_err(|e| to_graphql(&e))?;
         Ok(events.into_iter().map(EventSummary).collect())
     }
 }
