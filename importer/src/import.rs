@@ -11,6 +11,7 @@ use service::ServiceError;
 use service::import::{ImportOptions, ImportOutcome, Importer, prune};
 use service::sea_orm::DatabaseConnection;
 use service::talks::{TalkInput, page_by_slug};
+use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::document::{self, Document, DocumentError};
 use crate::fix::{FieldRepair, observe_record, repair_talk};
@@ -153,7 +154,7 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, RunError> {
     Ok(files)
 }
 
-/// Imports every document under `config.paths`, one transaction per document, then prunes if
+/// Imports every document under `config.paths`, in batches of documents, then prunes if
 /// asked to. Pruning is skipped when any document failed: a talk whose document could not be
 /// read is not gone.
 ///
@@ -189,7 +190,19 @@ pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summa
             sender,
         ))
     });
-    while let Some(document) = prepared.recv().await {
+    loop {
+        let document = match prepared.try_recv() {
+            Ok(document) => document,
+            Err(TryRecvError::Disconnected) => break,
+            // Nothing ready: commit what is written rather than hold the write lock idle.
+            Err(TryRecvError::Empty) => {
+                importer.flush().await?;
+                match prepared.recv().await {
+                    Some(document) => document,
+                    None => break,
+                }
+            }
+        };
         let report = match document {
             Prepared::Done(report) => report,
             Prepared::Ready {
@@ -210,6 +223,7 @@ pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summa
         summary.record(report);
         bar.inc(1);
     }
+    importer.finish().await?;
     // The channel is closed: the reading thread has finished.
     let slugs = producer
         .join()

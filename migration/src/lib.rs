@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_talks;
 mod m20261126_000002_add_talk_search;
+mod m20261126_000003_create_content_version;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_talks::Migration),
             Box::new(m20261126_000002_add_talk_search::Migration),
+            Box::new(m20261126_000003_create_content_version::Migration),
         ]
     }
 }

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 /// The database used when none is configured: `lectern.db` in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://lectern.db?mode=rwc";
@@ -45,4 +48,15 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Begins a transaction that is going to write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), waiting for it like any writer, rather than failing when a read
+/// transaction later finds another writer committed in between.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }

@@ -2,6 +2,7 @@
 //! and pruning talks whose documents are gone.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use entity::talk::{self, Origin, Status};
@@ -13,6 +14,8 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::content;
+use crate::db::begin_write;
 use crate::error::ServiceError;
 use crate::talks::TalkInput;
 
@@ -52,21 +55,50 @@ pub async fn import_talk(
     input: &TalkInput,
     options: ImportOptions,
 ) -> Result<ImportOutcome, ServiceError> {
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let outcome = upsert(&txn, input, options.force).await?;
+    if outcome.wrote() {
+        content::bump(&txn).await?;
+    }
     finish(txn, options.dry_run).await?;
     Ok(outcome)
 }
 
+impl ImportOutcome {
+    /// True when the talk was written.
+    pub fn wrote(self) -> bool {
+        matches!(self, Self::Created { .. } | Self::Updated { .. })
+    }
+}
+
+/// Documents written in one transaction, at most.
+const BATCH_DOCUMENTS: usize = 500;
+/// How long one transaction stays open, at most, so that other writers wait no longer.
+const BATCH_TIME: Duration = Duration::from_millis(100);
+
 /// Imports many documents against one snapshot of what was imported before, read once:
 /// an unchanged document then costs no database work, and a new one skips the lookup.
-/// Every write still runs in a transaction of its own and re-checks what it changes.
+///
+/// Documents are written in batches: one transaction holds up to [`BATCH_DOCUMENTS`] of them
+/// or stays open up to [`BATCH_TIME`], and each document runs in a savepoint of its own, so a
+/// document that fails leaves no trace and the others stand. Every write still re-checks what
+/// it changes. [`Importer::finish`] commits the last batch; dropping the importer without it
+/// rolls that batch back.
 pub struct Importer<'a> {
     db: &'a DatabaseConnection,
     options: ImportOptions,
     /// Slug -> digest of the document last imported into that talk (None: never imported),
     /// and the talk's version.
     known: HashMap<String, (Option<String>, i32)>,
+    batch: Option<Batch>,
+}
+
+/// The open transaction of an import.
+struct Batch {
+    txn: DatabaseTransaction,
+    documents: usize,
+    opened: Instant,
+    wrote: bool,
 }
 
 impl<'a> Importer<'a> {
@@ -86,43 +118,92 @@ impl<'a> Importer<'a> {
             .into_iter()
             .map(|(slug, digest, version)| (slug, (digest, version)))
             .collect();
-        Ok(Self { db, options, known })
+        Ok(Self {
+            db,
+            options,
+            known,
+            batch: None,
+        })
     }
 
-    /// Imports one talk, in one transaction when anything is to be written.
+    /// Imports one talk, in a savepoint of the current batch when anything is to be written.
     pub async fn import(&mut self, input: &TalkInput) -> Result<ImportOutcome, ServiceError> {
         let digest = input.digest();
-        let outcome = match self.known.get(input.slug().as_str()) {
+        let is_new = match self.known.get(input.slug().as_str()) {
             // Unchanged since the snapshot: whatever happened to the talk since, the document
             // has nothing new to say.
             Some((Some(known), version)) if known == digest => {
                 return Ok(ImportOutcome::Unchanged { version: *version });
             }
-            Some(_) => import_talk(self.db, input, self.options).await?,
-            None => {
-                let txn = self.db.begin().await?;
-                let outcome = match create(&txn, input, digest).await {
-                    Ok(outcome) => outcome,
-                    // Created by someone else since the snapshot: take the careful path.
-                    Err(ServiceError::Duplicate { field: "slug" }) => {
-                        txn.rollback().await?;
-                        return import_talk(self.db, input, self.options).await;
-                    }
-                    Err(e) => return Err(e),
-                };
-                finish(txn, self.options.dry_run).await?;
-                outcome
-            }
+            known => known.is_none(),
         };
-        if let (false, ImportOutcome::Created { version } | ImportOutcome::Updated { version }) =
-            (self.options.dry_run, outcome)
-        {
+        let force = self.options.force;
+        let batch = match &mut self.batch {
+            Some(batch) => batch,
+            empty => empty.insert(Batch {
+                txn: begin_write(self.db).await?,
+                documents: 0,
+                opened: Instant::now(),
+                wrote: false,
+            }),
+        };
+        let mut savepoint = batch.txn.begin().await?;
+        let mut result = if is_new {
+            create(&savepoint, input, digest).await
+        } else {
+            upsert(&savepoint, input, force).await
+        };
+        if is_new && matches!(result, Err(ServiceError::Duplicate { field: "slug" })) {
+            // Created by someone else since the snapshot: take the careful path.
+            savepoint.rollback().await?;
+            savepoint = batch.txn.begin().await?;
+            result = upsert(&savepoint, input, force).await;
+        }
+        match result {
+            Ok(_) => savepoint.commit().await?,
+            Err(_) => savepoint.rollback().await?,
+        }
+        batch.documents += 1;
+        let outcome = result?;
+        batch.wrote |= outcome.wrote();
+        if outcome.wrote() && !self.options.dry_run {
             self.known.insert(
                 input.slug().as_str().to_owned(),
-                (Some(digest.to_owned()), version),
+                (Some(digest.to_owned()), outcome.version()),
             );
         }
+        if batch.documents >= BATCH_DOCUMENTS || batch.opened.elapsed() >= BATCH_TIME {
+            self.flush().await?;
+        }
         Ok(outcome)
+    }
+
+    /// Ends the current batch: commits it (rolls it back on a dry run).
+    pub async fn flush(&mut self) -> Result<(), ServiceError> {
+        if let Some(batch) = self.batch.take() {
+            if batch.wrote {
+                content::bump(&batch.txn).await?;
+            }
+            finish(batch.txn, self.options.dry_run).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the import: commits the last batch.
+    pub async fn finish(mut self) -> Result<(), ServiceError> {
+        self.flush().await
+    }
+}
+
+impl ImportOutcome {
+    /// The talk's version after the import.
+    pub fn version(self) -> i32 {
+        match self {
+            Self::Created { version }
+            | Self::Updated { version }
+            | Self::Unchanged { version }
+            | Self::Conflict { version } => version,
+        }
     }
 }
 
@@ -326,13 +407,16 @@ pub async fn prune(
             });
             continue;
         }
-        let txn = db.begin().await?;
+        let txn = begin_write(db).await?;
         let deleted = talk::Entity::delete_many()
             .filter(talk::Column::Id.eq(id))
             .filter(talk::Column::Version.eq(version))
             .filter(talk::Column::Origin.eq(Origin::Import))
             .exec(&txn)
             .await?;
+        if deleted.rows_affected == 1 {
+            content::bump(&txn).await?;
+        }
         finish(txn, options.dry_run).await?;
         outcomes.push(PruneOutcome {
             slug,

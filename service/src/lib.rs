@@ -3,6 +3,7 @@
 //! The API and the importer both call this crate; no SQL or business rule lives anywhere else.
 //! Every write runs in one database transaction.
 
+pub mod content;
 pub mod db;
 pub mod domain;
 pub mod error;
