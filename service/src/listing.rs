@@ -141,6 +141,17 @@ fn order_column(field: OrderField) -> talk::Column {
     }
 }
 
+/// Text as the search index holds it: accents and other combining marks removed, so that
+/// "Malmo" finds "Malmö" on every database (SQLite's tokenizer does the same on its own).
+pub fn fold_diacritics(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    text.nfd()
+        .filter(|c| c.general_category() != GeneralCategory::NonspacingMark)
+        .nfc()
+        .collect()
+}
+
 /// The most search results considered.
 pub const MAX_SEARCH_RESULTS: u64 = 1000;
 
@@ -175,7 +186,7 @@ async fn search_ids<C: ConnectionTrait>(db: &C, terms: &str) -> Result<Vec<Uuid>
                 "SELECT id FROM talks, websearch_to_tsquery('simple', $1) AS q WHERE search @@ q \
                  ORDER BY ts_rank(search, q) DESC, id LIMIT {MAX_SEARCH_RESULTS}"
             ),
-            [terms.into()],
+            [fold_diacritics(terms).into()],
         ),
     };
     db.query_all_raw(statement)

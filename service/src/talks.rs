@@ -180,13 +180,15 @@ impl TalkInput {
         match (slug, title, date) {
             (Ok(slug), Ok(title), Ok(date)) if errors.is_empty() => Ok(Self {
                 digest: String::new(),
-                search_text: [
-                    title.as_str(),
-                    new.event.as_deref().unwrap_or_default(),
-                    new.location.as_deref().unwrap_or_default(),
-                    &crate::html::text(&new.body),
-                ]
-                .join(" "),
+                search_text: crate::listing::fold_diacritics(
+                    &[
+                        title.as_str(),
+                        new.event.as_deref().unwrap_or_default(),
+                        new.location.as_deref().unwrap_or_default(),
+                        &crate::html::text(&new.body),
+                    ]
+                    .join(" "),
+                ),
                 slug,
                 title,
                 date,
