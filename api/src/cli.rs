@@ -40,4 +40,8 @@ pub struct ServeArgs {
     /// Base URL that relative image and PDF paths are resolved against (e.g. https://cdn.example.com).
     #[arg(long, global = true, env = "LECTERN_ASSET_BASE_URL")]
     pub asset_base_url: Option<String>,
+    /// Memory for cached GraphQL responses, in MiB; 0 turns the cache off. A cached response
+    /// is served only while no write has been committed since it was computed.
+    #[arg(long, global = true, env = "LECTERN_CACHE_MB", default_value_t = 32)]
+    pub cache_mb: u64,
 }

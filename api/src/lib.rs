@@ -1,5 +1,6 @@
 //! Lectern's HTTP service: GraphQL for frontends, health and readiness for operators.
 
+pub mod cache;
 pub mod cli;
 pub mod graphql;
 pub mod routes;

@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
                 addr: cli.serve.addr,
                 database_url: cli.database_url,
                 asset_base_url: cli.serve.asset_base_url,
+                cache_bytes: cli.serve.cache_mb.saturating_mul(1024 * 1024),
             };
             let app = match Application::build(settings).await {
                 Ok(app) => app,

@@ -6,6 +6,11 @@ use async_graphql::http::GraphiQLSource;
 use serde::Deserialize;
 use service::sea_orm::DatabaseConnection;
 
+use std::sync::Arc;
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+
+use crate::cache::{ResponseCache, VersionGate};
 use crate::graphql::AppSchema;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -16,12 +21,91 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz));
 }
 
-/// `POST /graphql` with a JSON body `{ query, variables, operationName }`.
-async fn graphql_post(schema: web::Data<AppSchema>, body: web::Bytes) -> HttpResponse {
-    match serde_json::from_slice::<async_graphql::Request>(&body) {
-        Ok(request) => respond(schema.execute(request).await),
-        Err(e) => bad_request(&format!("the body is not a GraphQL request: {e}")),
+/// Cached responses, when the cache is on.
+pub struct GraphqlCache(Option<(Arc<VersionGate>, ResponseCache)>);
+
+impl GraphqlCache {
+    /// A cache of `bytes` (none when 0).
+    pub fn new(db: DatabaseConnection, bytes: u64) -> Self {
+        Self((bytes > 0).then(|| (VersionGate::new(db), ResponseCache::new(bytes))))
     }
+}
+
+/// `POST /graphql` with a JSON body `{ query, variables, operationName }`.
+async fn graphql_post(
+    schema: web::Data<AppSchema>,
+    cache: web::Data<GraphqlCache>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let key = cache_key(b'P', &body);
+    execute(&schema, &cache, key, || {
+        serde_json::from_slice::<async_graphql::Request>(&body)
+            .map_err(|e| format!("the body is not a GraphQL request: {e}"))
+    })
+    .await
+}
+
+fn cache_key(method: u8, request: &[u8]) -> web::Bytes {
+    let mut key = Vec::with_capacity(request.len() + 1);
+    key.push(method);
+    key.extend_from_slice(request);
+    key.into()
+}
+
+/// Runs a request, or serves its response from the cache when nothing was written since it
+/// was computed. Only queries that succeeded are kept.
+async fn execute(
+    schema: &AppSchema,
+    cache: &GraphqlCache,
+    key: web::Bytes,
+    parse: impl FnOnce() -> Result<async_graphql::Request, String>,
+) -> HttpResponse {
+    let Some((gate, responses)) = &cache.0 else {
+        return match parse() {
+            Ok(request) => respond(schema.execute(request).await),
+            Err(message) => bad_request(&message),
+        };
+    };
+    // Read before the query runs, so the response holds data at least this recent.
+    let version = gate.current().await.ok();
+    if let Some(version) = version
+        && let Some(body) = responses.get(&key, version)
+    {
+        return json_body(body);
+    }
+    let request = match parse() {
+        Ok(request) => request,
+        Err(message) => return bad_request(&message),
+    };
+    let cacheable = version.is_some() && is_query(&request);
+    let response = schema.execute(request).await;
+    let Ok(body) = serde_json::to_vec(&response) else {
+        return respond(response);
+    };
+    let body = web::Bytes::from(body);
+    if let (true, true, Some(version)) = (cacheable, response.is_ok(), version) {
+        responses.insert(key, version, body.clone());
+    }
+    json_body(body)
+}
+
+/// True when the operation a request runs is a query (not a mutation or a subscription).
+fn is_query(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let operation = match (&document.operations, &request.operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    operation.is_some_and(|operation| operation.node.ty == OperationType::Query)
+}
+
+fn json_body(body: web::Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
 }
 
 #[derive(Debug, Deserialize)]
@@ -35,6 +119,7 @@ struct GetParams {
 /// `GET /graphql?query=…` runs a query; a browser asking for HTML without a query gets GraphiQL.
 async fn graphql_get(
     schema: web::Data<AppSchema>,
+    cache: web::Data<GraphqlCache>,
     request: HttpRequest,
     params: web::Query<GetParams>,
 ) -> HttpResponse {
@@ -53,17 +138,20 @@ async fn graphql_get(
             bad_request("GET /graphql needs a `query` parameter")
         };
     };
-    let mut graphql = async_graphql::Request::new(query);
-    if let Some(name) = params.operation_name {
-        graphql = graphql.operation_name(name);
-    }
-    if let Some(variables) = params.variables {
-        match serde_json::from_str::<serde_json::Value>(&variables) {
-            Ok(value) => graphql = graphql.variables(async_graphql::Variables::from_json(value)),
-            Err(e) => return bad_request(&format!("`variables` is not JSON: {e}")),
+    let key = cache_key(b'G', request.query_string().as_bytes());
+    execute(&schema, &cache, key, || {
+        let mut graphql = async_graphql::Request::new(query);
+        if let Some(name) = params.operation_name {
+            graphql = graphql.operation_name(name);
         }
-    }
-    respond(schema.execute(graphql).await)
+        if let Some(variables) = params.variables {
+            let value = serde_json::from_str::<serde_json::Value>(&variables)
+                .map_err(|e| format!("`variables` is not JSON: {e}"))?;
+            graphql = graphql.variables(async_graphql::Variables::from_json(value));
+        }
+        Ok(graphql)
+    })
+    .await
 }
 
 fn respond(response: async_graphql::Response) -> HttpResponse {

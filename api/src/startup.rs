@@ -20,6 +20,8 @@ pub struct Settings {
     pub database_url: String,
     /// Base URL that relative image and PDF paths are resolved against.
     pub asset_base_url: Option<String>,
+    /// Bytes of cached GraphQL responses; 0 turns the cache off.
+    pub cache_bytes: u64,
 }
 
 /// A bound, not yet running, server.
@@ -49,7 +51,8 @@ impl Application {
         let address = listener.local_addr()?;
         tracing::info!(%address, "listening");
         let schema = graphql::build_schema(db.clone(), settings.asset_base_url.clone());
-        let server = server(listener, db, schema)?;
+        let cache = routes::GraphqlCache::new(db.clone(), settings.cache_bytes);
+        let server = server(listener, db, schema, cache)?;
         Ok(Self {
             port: address.port(),
             server,
@@ -71,13 +74,16 @@ fn server(
     listener: TcpListener,
     db: DatabaseConnection,
     schema: AppSchema,
+    cache: routes::GraphqlCache,
 ) -> std::io::Result<Server> {
     let db = web::Data::new(db);
     let schema = web::Data::new(schema);
+    let cache = web::Data::new(cache);
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(db.clone())
             .app_data(schema.clone())
+            .app_data(cache.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .configure(routes::configure)
     })

@@ -62,6 +62,8 @@ pub fn content(record: &TalkRecord) -> serde_json::Value {
 pub struct TestApp {
     pub address: String,
     pub db: TestDb,
+    /// The app's own connection pool (the test's is `db.db`, as another process's would be).
+    pub connection: service::sea_orm::DatabaseConnection,
 }
 
 impl TestApp {
@@ -100,12 +102,17 @@ impl TestApp {
             addr: "127.0.0.1:0".into(),
             database_url: db.url.clone(),
             asset_base_url,
+            cache_bytes: 32 * 1024 * 1024,
         };
-        let app = api::startup::Application::build_with(settings, connection)
+        let app = api::startup::Application::build_with(settings, connection.clone())
             .expect("the app does not start");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        TestApp { address, db }
+        TestApp {
+            address,
+            db,
+            connection,
+        }
     }
 
     /// The app with the corpus imported.

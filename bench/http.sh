@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Loads the release build of `lectern` (SQLite) with wrk on loopback and prints requests/s,
+# p50/p99 latency and peak resident memory for: GET /healthz (the machine's ceiling), the
+# `talks(first: 20)` list with resources and embeds, and `talk(slug:)` with resources and
+# embeds, in one run so that their ratios hold.
+#
+# Usage: bench/http.sh [TALKS] [SECONDS] [CONNECTIONS]   (defaults: 1000 30 32)
+# LECTERN_CACHE_MB=0 bench/http.sh   measures without the response cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TALKS="${1:-1000}"
+SECONDS_PER_RUN="${2:-30}"
+CONNECTIONS="${3:-32}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/lectern-target}"
+
+if ! command -v wrk > /dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk > /dev/null
+fi
+cargo build --release --quiet -p api --bin lectern -p tests --example seed_talks
+BIN="$CARGO_TARGET_DIR/release"
+
+WORK="$(mktemp -d)"
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2> /dev/null && wait "$SERVER" 2> /dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+DB="sqlite://$WORK/bench.db?mode=rwc"
+"$BIN/examples/seed_talks" "$DB" "$TALKS"
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+URL="http://127.0.0.1:$PORT"
+RUST_LOG=warn "$BIN/lectern" --database-url "$DB" --addr "127.0.0.1:$PORT" &
+SERVER=$!
+for _ in $(seq 1 100); do
+  curl -fs "$URL/healthz" > /dev/null && break
+  sleep 0.1
+done
+curl -fs "$URL/healthz" > /dev/null || { echo "lectern did not start" >&2; exit 1; }
+
+FIELDS='id slug title date event location imageUrl pdfUrl excerpt resources { title url description } embeds { kind html tweet { url author handle text date } video { src provider } }'
+printf '{"query":"{ talks(first: 20) { totalCount pageInfo { hasNextPage endCursor } nodes { %s } } }"}' "$FIELDS" > "$WORK/list.json"
+SLUG="$(printf 'talk-%06d' $((TALKS / 2)))"
+printf '{"query":"query ($slug: String!) { talk(slug: $slug) { %s bodyHtml } }","variables":{"slug":"%s"}}' "$FIELDS" "$SLUG" > "$WORK/talk.json"
+for request in list talk; do
+  body="$(curl -fs -H 'Content-Type: application/json' --data-binary "@$WORK/$request.json" "$URL/graphql")"
+  case "$body" in *'"errors"'*|*'"data":null'*|*'"talk":null'*) echo "$request query failed: $body" >&2; exit 1 ;; esac
+done
+
+# Peak resident memory of the server, sampled while the load runs.
+PEAK_FILE="$WORK/peak"
+echo 0 > "$PEAK_FILE"
+(
+  peak=0
+  while kill -0 "$SERVER" 2> /dev/null; do
+    rss="$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER/status" 2> /dev/null || echo 0)"
+    [ "${rss:-0}" -gt "$peak" ] && peak="$rss" && echo "$peak" > "$PEAK_FILE"
+    sleep 0.2
+  done
+) &
+SAMPLER=$!
+
+run() { # label, path, [body file]
+  local label="$1" path="$2" body="${3:-}" out="$WORK/wrk.out"
+  if [ -n "$body" ]; then
+    GRAPHQL_BODY="$body" wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s bench/wrk/graphql.lua "$URL$path" > "$out"
+  else
+    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$URL$path" > "$out"
+  fi
+  local rps p50 p99 errors
+  rps="$(awk '/^Requests\/sec/ { print $2 }' "$out")"
+  p50="$(awk '$1 == "50%" { print $2 }' "$out")"
+  p99="$(awk '$1 == "99%" { print $2 }' "$out")"
+  errors="$(awk '/Non-2xx|Socket errors/ { $1 = $1; print }' "$out" | paste -sd ';' -)"
+  printf '%-28s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
+  echo "$rps" > "$WORK/$label.rps"
+}
+
+echo "lectern $(git describe --always --dirty 2> /dev/null || echo '?'), $TALKS talks, ${SECONDS_PER_RUN}s per run, $CONNECTIONS connections, cache ${LECTERN_CACHE_MB:-32} MiB"
+run healthz /healthz
+run "talks(first: 20)" /graphql "$WORK/list.json"
+run "talk(slug:)" /graphql "$WORK/talk.json"
+kill "$SAMPLER" 2> /dev/null || true
+wait "$SAMPLER" 2> /dev/null || true
+awk -v list="$(cat "$WORK/talks(first: 20).rps")" -v health="$(cat "$WORK/healthz.rps")" \
+  'BEGIN { printf "list / healthz: %.1f%%\n", 100 * list / health }'
+echo "peak RSS under load: $(( $(cat "$PEAK_FILE") / 1024 )) MB"
