@@ -1,9 +1,13 @@
 //! SeaORM entities for Lectern's tables. Models only: every query and write lives in `service`.
 
 pub mod embed;
+pub mod machine_token;
 pub mod resource;
+pub mod setting;
 pub mod talk;
+pub mod user;
 
 pub use embed::Entity as Embed;
 pub use resource::Entity as Resource;
 pub use talk::Entity as Talk;
+pub use user::Entity as User;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_talks;
 mod m20261126_000002_add_talk_search;
 mod m20261126_000003_create_content_version;
+mod m20261126_000004_create_accounts;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_talks::Migration),
             Box::new(m20261126_000002_add_talk_search::Migration),
             Box::new(m20261126_000003_create_content_version::Migration),
+            Box::new(m20261126_000004_create_accounts::Migration),
         ]
     }
 }

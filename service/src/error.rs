@@ -32,9 +32,13 @@ pub enum ServiceError {
     /// The talk changed since the caller read it (or since it was last imported).
     #[error("conflict: the talk is at version {current_version}")]
     Conflict { current_version: i32 },
-    /// A unique value (slug, notist_id) is already taken by another talk.
-    #[error("{field} is already used by another talk")]
+    /// A unique value (a talk's slug or notist_id, a user's email) is already taken.
+    #[error("{field} is already taken")]
     Duplicate { field: &'static str },
+    /// Login failed: the same answer for an unknown email, a wrong password and a disabled
+    /// account.
+    #[error("wrong email or password")]
+    BadCredentials,
     #[error("invalid input: {}", join(.0))]
     Invalid(Vec<FieldError>),
     /// A request asked for more than a limit allows (page size, for instance).
@@ -42,6 +46,9 @@ pub enum ServiceError {
     LimitExceeded(String),
     #[error("database error")]
     Db(#[source] DbErr),
+    /// Something that is no fault of the input failed (hashing a password, say).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 fn join(errors: &[FieldError]) -> String {
@@ -59,6 +66,8 @@ impl From<DbErr> for ServiceError {
                 "notist_id"
             } else if message.contains("slug") {
                 "slug"
+            } else if message.contains("email") {
+                "email"
             } else {
                 "a unique field"
             };

@@ -114,7 +114,7 @@ async fn two_documents_with_one_notist_id_fail_the_second_without_losing_the_fir
     let db = TestDb::new().await;
     let summary = import(&db, &[dir.path()]).await;
     assert_eq!((summary.created, summary.failed), (1, 1));
-    assert!(failure(&summary, "b.md").contains("notist_id is already used"));
+    assert!(failure(&summary, "b.md").contains("notist_id is already taken"));
 }
 
 #[tokio::test]
