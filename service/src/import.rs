@@ -71,6 +71,9 @@ impl ImportOutcome {
     }
 }
 
+/// How imports are recorded in `created_by` and `updated_by`.
+pub const IMPORT_ACTOR: &str = "import";
+
 /// Documents written in one transaction, at most.
 const BATCH_DOCUMENTS: usize = 500;
 /// How long one transaction stays open, at most, so that other writers wait no longer.
@@ -253,6 +256,7 @@ async fn upsert(
         origin: Set(Origin::Import),
         import_hash: Set(Some(digest.to_owned())),
         imported_version: Set(Some(version)),
+        updated_by: Set(Some(IMPORT_ACTOR.to_owned())),
         ..Default::default()
     };
     input.apply(&mut model);
@@ -296,6 +300,8 @@ async fn create(
         origin: Set(Origin::Import),
         import_hash: Set(Some(digest.to_owned())),
         imported_version: Set(Some(1)),
+        created_by: Set(Some(IMPORT_ACTOR.to_owned())),
+        updated_by: Set(Some(IMPORT_ACTOR.to_owned())),
         ..Default::default()
     };
     input.apply(&mut model);

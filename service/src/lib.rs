@@ -3,9 +3,11 @@
 //! The API and the importer both call this crate; no SQL or business rule lives anywhere else.
 //! Every write runs in one database transaction.
 
+pub mod accounts;
 pub mod content;
 pub mod db;
 pub mod domain;
+pub mod editing;
 pub mod error;
 pub mod html;
 pub mod import;

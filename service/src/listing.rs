@@ -32,6 +32,8 @@ pub struct TalkFilter {
     pub has_video: Option<bool>,
     /// Words that must all occur in the title, event, location or abstract.
     pub search: Option<String>,
+    /// Drafts too (for viewers with a token), not only published talks.
+    pub include_drafts: bool,
 }
 
 impl TalkFilter {
@@ -198,7 +200,10 @@ async fn search_ids<C: ConnectionTrait>(db: &C, terms: &str) -> Result<Vec<Uuid>
 
 /// Published talks matching `filter`; `matches` are the ids a search found, if any.
 fn filtered(filter: &TalkFilter, matches: Option<&[Uuid]>) -> Select<talk::Entity> {
-    let mut query = talk::Entity::find().filter(talk::Column::Status.eq(Status::Published));
+    let mut query = talk::Entity::find();
+    if !filter.include_drafts {
+        query = query.filter(talk::Column::Status.eq(Status::Published));
+    }
     if let Some(ids) = matches {
         query = query.filter(talk::Column::Id.is_in(ids.iter().copied()));
     }
@@ -391,13 +396,17 @@ pub async fn count<C: ConnectionTrait>(db: &C, filter: &TalkFilter) -> Result<u6
     Ok(filtered(filter, matches.as_deref()).count(db).await?)
 }
 
-/// A published talk by slug or id.
-pub async fn find_published<C: ConnectionTrait>(
+/// A talk by slug or id: a published one, or a draft too when `include_drafts`.
+pub async fn find_talk<C: ConnectionTrait>(
     db: &C,
     slug: Option<&str>,
     id: Option<Uuid>,
+    include_drafts: bool,
 ) -> Result<Option<talk::Model>, ServiceError> {
-    let mut query = talk::Entity::find().filter(talk::Column::Status.eq(Status::Published));
+    let mut query = talk::Entity::find();
+    if !include_drafts {
+        query = query.filter(talk::Column::Status.eq(Status::Published));
+    }
     if let Some(slug) = slug {
         query = query.filter(talk::Column::Slug.eq(slug));
     }

@@ -292,6 +292,18 @@ pub async fn find_by_slug<C: ConnectionTrait>(
     Ok(records.pop())
 }
 
+/// Finds a talk by id, drafts included, with its resources and embeds.
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<TalkRecord>, ServiceError> {
+    let Some(talk) = talk::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let mut records = with_children(db, vec![talk]).await?;
+    Ok(records.pop())
+}
+
 /// How many talks there are.
 pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, ServiceError> {
     Ok(talk::Entity::find().count(db).await?)

@@ -1,0 +1,830 @@
+//! Editors' writes: creating, changing, publishing and deleting talks, and changing their
+//! resources and embeds one at a time.
+//!
+//! The contract every function here keeps:
+//! - It runs in one transaction, begun with [`begin_write`], that also bumps the content
+//!   version; on any error nothing is written.
+//! - Every change to a talk, its status, resources or embeds gives the talk a new version
+//!   (`version + 1`), `updated_at = now` and `updated_by = actor`. The talk's
+//!   `imported_version` then differs from its version, so a later import reports a conflict
+//!   instead of overwriting the edit.
+//! - A call that would change nothing (publishing a published talk, a patch that leaves every
+//!   value as it is, the same order again) writes nothing: same version, no content bump.
+//! - An unknown id is [`ServiceError::NotFound`]. Otherwise every problem with the input is
+//!   reported at once as [`ServiceError::Invalid`], each with its path.
+//! - `actor` names who makes the change, as recorded in `created_by` / `updated_by`: a user's
+//!   id, or `token:<jti>` for a machine token.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use entity::talk::{self, Origin, Status};
+use entity::{embed, resource};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
+};
+use uuid::Uuid;
+
+use crate::content;
+use crate::db::begin_write;
+use crate::error::{FieldError, ServiceError};
+use crate::talks::{
+    self, MAX_BODY_BYTES, MAX_CHILDREN, NewEmbed, NewResource, NewTalk, TalkInput, TalkRecord,
+};
+
+/// A partial change to a talk's own fields. `None` leaves a field as it is; for the optional
+/// fields, `Some(None)` clears it. `extra`, when given, replaces the whole map.
+#[derive(Debug, Clone, Default)]
+pub struct TalkPatch {
+    pub slug: Option<String>,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub event: Option<Option<String>>,
+    pub location: Option<Option<String>>,
+    pub image: Option<Option<String>>,
+    pub pdf: Option<Option<String>>,
+    pub notist_id: Option<Option<String>>,
+    pub body: Option<String>,
+    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl TalkPatch {
+    /// The talk as it will be: the patch over what is stored, without children.
+    fn over(self, stored: &talk::Model) -> NewTalk {
+        NewTalk {
+            slug: self.slug.unwrap_or_else(|| stored.slug.clone()),
+            title: self.title.unwrap_or_else(|| stored.title.clone()),
+            date: self.date.unwrap_or_else(|| stored.date.clone()),
+            event: self.event.unwrap_or_else(|| stored.event.clone()),
+            location: self.location.unwrap_or_else(|| stored.location.clone()),
+            image: self.image.unwrap_or_else(|| stored.image.clone()),
+            pdf: self.pdf.unwrap_or_else(|| stored.pdf.clone()),
+            notist_id: self.notist_id.unwrap_or_else(|| stored.notist_id.clone()),
+            body: self.body.unwrap_or_else(|| stored.body.clone()),
+            extra: self.extra.unwrap_or_else(|| match &stored.extra {
+                serde_json::Value::Object(map) => map.clone(),
+                _ => serde_json::Map::new(),
+            }),
+            resources: Vec::new(),
+            embeds: Vec::new(),
+        }
+    }
+}
+
+/// Creates a talk with its resources and embeds (in the order given): a draft, at version 1,
+/// created and last updated by `actor`, never imported.
+///
+/// Errors: [`ServiceError::Invalid`] with paths such as `title`, `resources[0].url`,
+/// `embeds[1].kind`; [`ServiceError::Duplicate`] when the slug or notist_id is taken.
+pub async fn create_talk(
+    db: &DatabaseConnection,
+    new: NewTalk,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let input = parse_new_talk(new)?;
+    let txn = begin_write(db).await?;
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let mut model = talk::ActiveModel {
+        id: Set(id),
+        status: Set(Status::Draft),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        origin: Set(Origin::Api),
+        import_hash: Set(None),
+        imported_version: Set(None),
+        created_by: Set(Some(actor.to_owned())),
+        updated_by: Set(Some(actor.to_owned())),
+        ..Default::default()
+    };
+    input.apply(&mut model);
+    talk::Entity::insert(model)
+        .exec_without_returning(&txn)
+        .await?;
+    resource::Entity::insert_many(input.resource_models(id))
+        .exec_without_returning(&txn)
+        .await?;
+    embed::Entity::insert_many(input.embed_models(id))
+        .exec_without_returning(&txn)
+        .await?;
+    finish(txn, id).await
+}
+
+/// Changes a talk's own fields (see [`TalkPatch`]); its resources and embeds stay as they are.
+/// The merged talk is validated as a whole, and its search text recomputed.
+///
+/// Errors, in this order: [`ServiceError::NotFound`]; [`ServiceError::Conflict`] when the
+/// talk is no longer at `expected_version` (also when another writer gets there first);
+/// [`ServiceError::Invalid`]; [`ServiceError::Duplicate`] for a slug or notist_id taken.
+pub async fn update_talk(
+    db: &DatabaseConnection,
+    id: Uuid,
+    patch: TalkPatch,
+    expected_version: i32,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let txn = begin_write(db).await?;
+    let stored = talk::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    if stored.version != expected_version {
+        return Err(ServiceError::Conflict {
+            current_version: stored.version,
+        });
+    }
+    let input = TalkInput::parse(patch.over(&stored))?;
+    let mut merged = stored.clone().into_active_model();
+    input.apply(&mut merged);
+    if merged.try_into_model().is_ok_and(|merged| merged == stored) {
+        return unchanged(txn, id).await;
+    }
+    let mut model = talk::ActiveModel {
+        version: Set(expected_version + 1),
+        updated_at: Set(Utc::now()),
+        updated_by: Set(Some(actor.to_owned())),
+        ..Default::default()
+    };
+    input.apply(&mut model);
+    // Guarded by the version, so that of concurrent updates from one version only one wins.
+    let updated = talk::Entity::update_many()
+        .set(model)
+        .filter(talk::Column::Id.eq(id))
+        .filter(talk::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(stale(&txn, id).await);
+    }
+    finish(txn, id).await
+}
+
+/// Deletes a talk with its resources and embeds.
+///
+/// Errors: [`ServiceError::NotFound`]; [`ServiceError::Conflict`] when the talk is no longer
+/// at `expected_version`.
+pub async fn delete_talk(
+    db: &DatabaseConnection,
+    id: Uuid,
+    expected_version: i32,
+) -> Result<(), ServiceError> {
+    let txn = begin_write(db).await?;
+    // Resources and embeds go with the talk (ON DELETE CASCADE).
+    let deleted = talk::Entity::delete_many()
+        .filter(talk::Column::Id.eq(id))
+        .filter(talk::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected != 1 {
+        return Err(stale(&txn, id).await);
+    }
+    content::bump(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Publishes ([`Status::Published`]) or unpublishes ([`Status::Draft`]) a talk. Setting the
+/// status it already has changes nothing.
+///
+/// Errors: [`ServiceError::NotFound`].
+pub async fn set_status(
+    db: &DatabaseConnection,
+    id: Uuid,
+    status: Status,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let txn = begin_write(db).await?;
+    let talk = lock_talk(&txn, id).await?;
+    if talk.status == status {
+        return unchanged(txn, id).await;
+    }
+    record_change(&txn, &talk, actor, Some(status)).await?;
+    finish(txn, id).await
+}
+
+/// Adds a resource to a talk at `position` (0 is first; `None` is after the last), moving the
+/// ones from there on down by one.
+///
+/// Errors: [`ServiceError::NotFound`] for an unknown talk; [`ServiceError::Invalid`] with paths
+/// `title`, `url` (an absolute `http` or `https` URL) and `position` (0 to the number of
+/// resources; out of range is refused, not clamped); [`ServiceError::LimitExceeded`] when the
+/// talk already has [`MAX_CHILDREN`] resources.
+pub async fn add_resource(
+    db: &DatabaseConnection,
+    talk_id: Uuid,
+    resource: NewResource,
+    position: Option<i32>,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let errors = resource_errors(&resource, "");
+    add_child::<resource::Entity>(db, talk_id, position, errors, actor, |id, position| {
+        resource::ActiveModel {
+            id: Set(id),
+            talk_id: Set(talk_id),
+            position: Set(position),
+            title: Set(resource.title),
+            url: Set(resource.url),
+            description: Set(resource.description),
+        }
+    })
+    .await
+}
+
+/// Replaces a resource's title, url and description; it keeps its place.
+///
+/// Errors: [`ServiceError::NotFound`]; [`ServiceError::Invalid`] with paths `title`, `url`.
+pub async fn update_resource(
+    db: &DatabaseConnection,
+    id: Uuid,
+    resource: NewResource,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let txn = begin_write(db).await?;
+    let talk = lock_talk(&txn, talk_of::<resource::Entity>(&txn, id).await?).await?;
+    let stored = resource::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    invalid_unless_empty(resource_errors(&resource, ""))?;
+    if (&stored.title, &stored.url, &stored.description)
+        == (&resource.title, &resource.url, &resource.description)
+    {
+        return unchanged(txn, talk.id).await;
+    }
+    resource::Entity::update_many()
+        .set(resource::ActiveModel {
+            title: Set(resource.title),
+            url: Set(resource.url),
+            description: Set(resource.description),
+            ..Default::default()
+        })
+        .filter(resource::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    record_change(&txn, &talk, actor, None).await?;
+    finish(txn, talk.id).await
+}
+
+/// Removes a resource; the ones after it move up, so positions stay 0, 1, 2, …
+///
+/// Errors: [`ServiceError::NotFound`].
+pub async fn remove_resource(
+    db: &DatabaseConnection,
+    id: Uuid,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    remove_child::<resource::Entity>(db, id, actor).await
+}
+
+/// Puts a talk's resources in the order of `ids`, which must name each of the talk's
+/// resources exactly once.
+///
+/// Errors: [`ServiceError::NotFound`] for an unknown talk; [`ServiceError::Invalid`] with path
+/// `ids` for an id that is not one of the talk's resources, listed twice, or left out.
+pub async fn reorder_resources(
+    db: &DatabaseConnection,
+    talk_id: Uuid,
+    ids: Vec<Uuid>,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    reorder_children::<resource::Entity>(db, talk_id, ids, actor).await
+}
+
+/// Adds an embed to a talk at `position` (0 is first; `None` is after the last), moving the
+/// ones from there on down by one.
+///
+/// Errors: [`ServiceError::NotFound`] for an unknown talk; [`ServiceError::Invalid`] with paths
+/// `kind` (1 to 64 characters), `html` (not blank, at most [`MAX_BODY_BYTES`]) and `position`
+/// (0 to the number of embeds; out of range is refused, not clamped);
+/// [`ServiceError::LimitExceeded`] when the talk already has [`MAX_CHILDREN`] embeds.
+pub async fn add_embed(
+    db: &DatabaseConnection,
+    talk_id: Uuid,
+    embed: NewEmbed,
+    position: Option<i32>,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let errors = embed_errors(&embed, "");
+    add_child::<embed::Entity>(db, talk_id, position, errors, actor, |id, position| {
+        embed::ActiveModel {
+            id: Set(id),
+            talk_id: Set(talk_id),
+            position: Set(position),
+            kind: Set(embed.kind),
+            html: Set(embed.html),
+        }
+    })
+    .await
+}
+
+/// Replaces an embed's kind and html; it keeps its place.
+///
+/// Errors: [`ServiceError::NotFound`]; [`ServiceError::Invalid`] with paths `kind`, `html`.
+pub async fn update_embed(
+    db: &DatabaseConnection,
+    id: Uuid,
+    embed: NewEmbed,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let txn = begin_write(db).await?;
+    let talk = lock_talk(&txn, talk_of::<embed::Entity>(&txn, id).await?).await?;
+    let stored = embed::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    invalid_unless_empty(embed_errors(&embed, ""))?;
+    if (&stored.kind, &stored.html) == (&embed.kind, &embed.html) {
+        return unchanged(txn, talk.id).await;
+    }
+    embed::Entity::update_many()
+        .set(embed::ActiveModel {
+            kind: Set(embed.kind),
+            html: Set(embed.html),
+            ..Default::default()
+        })
+        .filter(embed::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    record_change(&txn, &talk, actor, None).await?;
+    finish(txn, talk.id).await
+}
+
+/// Removes an embed; the ones after it move up, so positions stay 0, 1, 2, …
+///
+/// Errors: [`ServiceError::NotFound`].
+pub async fn remove_embed(
+    db: &DatabaseConnection,
+    id: Uuid,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    remove_child::<embed::Entity>(db, id, actor).await
+}
+
+/// Puts a talk's embeds in the order of `ids`, which must name each of the talk's embeds
+/// exactly once.
+///
+/// Errors: [`ServiceError::NotFound`] for an unknown talk; [`ServiceError::Invalid`] with path
+/// `ids` for an id that is not one of the talk's embeds, listed twice, or left out.
+pub async fn reorder_embeds(
+    db: &DatabaseConnection,
+    talk_id: Uuid,
+    ids: Vec<Uuid>,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    reorder_children::<embed::Entity>(db, talk_id, ids, actor).await
+}
+
+// ----------------------------------------------------------------------------------------------
+// Validation of API input, beyond what documents must satisfy.
+
+/// Validates a new talk as [`TalkInput::parse`] does, and more: resource URLs must be absolute
+/// `http` or `https` URLs (a document may also use `mailto:` or leave one empty), and embed
+/// html is at most [`MAX_BODY_BYTES`]. Embeds' kinds are reported as `embeds[i].kind`.
+fn parse_new_talk(new: NewTalk) -> Result<TalkInput, ServiceError> {
+    let mut stricter = Vec::new();
+    for (i, r) in new.resources.iter().enumerate() {
+        stricter.extend(resource_errors(r, &format!("resources[{i}].")));
+    }
+    for (i, e) in new.embeds.iter().enumerate() {
+        stricter.extend(embed_errors(e, &format!("embeds[{i}].")));
+    }
+    match TalkInput::parse(new) {
+        Ok(input) if stricter.is_empty() => Ok(input),
+        Ok(_) => Err(ServiceError::Invalid(stricter)),
+        Err(ServiceError::Invalid(errors)) => {
+            let mut errors: Vec<FieldError> = errors
+                .into_iter()
+                .map(|e| FieldError::new(api_path(e.path), e.message))
+                .collect();
+            for error in stricter {
+                if !errors.iter().any(|known| known.path == error.path) {
+                    errors.push(error);
+                }
+            }
+            Err(ServiceError::Invalid(errors))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The document calls an embed's kind `type`; the API calls it `kind`.
+fn api_path(path: String) -> String {
+    match path.strip_suffix(".type") {
+        Some(prefix) if prefix.starts_with("embeds[") => format!("{prefix}.kind"),
+        _ => path,
+    }
+}
+
+/// What is wrong with a resource, with paths starting with `prefix`.
+fn resource_errors(resource: &NewResource, prefix: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if resource.title.trim().is_empty() {
+        errors.push(FieldError::new(
+            format!("{prefix}title"),
+            "must not be empty",
+        ));
+    }
+    if let Err(message) = web_url(&resource.url) {
+        errors.push(FieldError::new(format!("{prefix}url"), message));
+    }
+    errors
+}
+
+/// What is wrong with an embed, with paths starting with `prefix`.
+fn embed_errors(embed: &NewEmbed, prefix: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    // The same rule as a document's `type`.
+    if embed.kind.trim().is_empty() || embed.kind.len() > 64 {
+        errors.push(FieldError::new(
+            format!("{prefix}kind"),
+            "must be 1 to 64 characters",
+        ));
+    }
+    if embed.html.trim().is_empty() {
+        errors.push(FieldError::new(
+            format!("{prefix}html"),
+            "must not be empty",
+        ));
+    } else if embed.html.len() > MAX_BODY_BYTES {
+        errors.push(FieldError::new(
+            format!("{prefix}html"),
+            format!(
+                "is {} bytes; at most {MAX_BODY_BYTES} are allowed",
+                embed.html.len()
+            ),
+        ));
+    }
+    errors
+}
+
+/// An absolute `http` or `https` URL, written without surrounding spaces.
+fn web_url(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value.trim() != value {
+        return Err("must not start or end with spaces".into());
+    }
+    let url =
+        url::Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "scheme {:?} is not allowed; use http or https",
+            url.scheme()
+        ));
+    }
+    if !url.has_host() {
+        return Err(format!("{value:?} has no host"));
+    }
+    Ok(())
+}
+
+fn invalid_unless_empty(errors: Vec<FieldError>) -> Result<(), ServiceError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(errors))
+    }
+}
+
+/// What is wrong with `ids` as a new order of `current`: every problem, each at path `ids`.
+fn order_errors(current: &[Uuid], ids: &[Uuid], noun: &str) -> Vec<FieldError> {
+    let known: HashSet<&Uuid> = current.iter().collect();
+    let mut seen = HashSet::new();
+    let mut errors = Vec::new();
+    for id in ids {
+        if !seen.insert(id) {
+            errors.push(FieldError::new("ids", format!("lists {id} more than once")));
+        } else if !known.contains(id) {
+            errors.push(FieldError::new(
+                "ids",
+                format!("lists {id}, which is not one of this talk's {noun}s"),
+            ));
+        }
+    }
+    for id in current {
+        if !seen.contains(id) {
+            errors.push(FieldError::new("ids", format!("leaves out {id}")));
+        }
+    }
+    errors
+}
+
+// ----------------------------------------------------------------------------------------------
+// Transactions and talks.
+
+/// The talk, locked against other writers until the transaction ends (`SELECT … FOR UPDATE`
+/// on PostgreSQL; on SQLite the write transaction holds the database's lock already).
+async fn lock_talk(txn: &DatabaseTransaction, id: Uuid) -> Result<talk::Model, ServiceError> {
+    talk::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+/// Records that `talk` changed: the next version, now, by `actor`, and the new status if any.
+async fn record_change(
+    txn: &DatabaseTransaction,
+    talk: &talk::Model,
+    actor: &str,
+    status: Option<Status>,
+) -> Result<(), ServiceError> {
+    let mut model = talk::ActiveModel {
+        version: Set(talk.version + 1),
+        updated_at: Set(Utc::now()),
+        updated_by: Set(Some(actor.to_owned())),
+        ..Default::default()
+    };
+    if let Some(status) = status {
+        model.status = Set(status);
+    }
+    let updated = talk::Entity::update_many()
+        .set(model)
+        .filter(talk::Column::Id.eq(talk.id))
+        .filter(talk::Column::Version.eq(talk.version))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(stale(txn, talk.id).await);
+    }
+    Ok(())
+}
+
+/// The error for a guarded write that found no row: the talk moved on, or is gone.
+async fn stale(txn: &DatabaseTransaction, id: Uuid) -> ServiceError {
+    let version: Result<Option<i32>, _> = talk::Entity::find_by_id(id)
+        .select_only()
+        .column(talk::Column::Version)
+        .into_tuple()
+        .one(txn)
+        .await;
+    match version {
+        Ok(Some(current_version)) => ServiceError::Conflict { current_version },
+        Ok(None) => ServiceError::NotFound,
+        Err(err) => err.into(),
+    }
+}
+
+/// Bumps the content version, reads the talk back as written and commits.
+async fn finish(txn: DatabaseTransaction, id: Uuid) -> Result<TalkRecord, ServiceError> {
+    content::bump(&txn).await?;
+    let record = record(&txn, id).await?;
+    txn.commit().await?;
+    Ok(record)
+}
+
+/// Ends a transaction that wrote nothing, with the talk as it is.
+async fn unchanged(txn: DatabaseTransaction, id: Uuid) -> Result<TalkRecord, ServiceError> {
+    let record = record(&txn, id).await?;
+    txn.commit().await?;
+    Ok(record)
+}
+
+async fn record<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<TalkRecord, ServiceError> {
+    talks::find_by_id(db, id)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+// ----------------------------------------------------------------------------------------------
+// Resources and embeds: the same operations on two tables.
+
+/// What resources and embeds share: an id, a talk, and a place among the talk's others
+/// (0, 1, 2, … with no gaps, unique per talk).
+trait Child: EntityTrait {
+    const ID: Self::Column;
+    const TALK_ID: Self::Column;
+    const POSITION: Self::Column;
+    /// What one is called in messages.
+    const NOUN: &'static str;
+}
+
+impl Child for resource::Entity {
+    const ID: resource::Column = resource::Column::Id;
+    const TALK_ID: resource::Column = resource::Column::TalkId;
+    const POSITION: resource::Column = resource::Column::Position;
+    const NOUN: &'static str = "resource";
+}
+
+impl Child for embed::Entity {
+    const ID: embed::Column = embed::Column::Id;
+    const TALK_ID: embed::Column = embed::Column::TalkId;
+    const POSITION: embed::Column = embed::Column::Position;
+    const NOUN: &'static str = "embed";
+}
+
+/// Inserts the row `model(id, position)` makes; `errors` are the problems already found with
+/// its fields.
+async fn add_child<E: Child>(
+    db: &DatabaseConnection,
+    talk_id: Uuid,
+    position: Option<i32>,
+    mut errors: Vec<FieldError>,
+    actor: &str,
+    model: impl FnOnce(Uuid, i32) -> E::ActiveModel,
+) -> Result<TalkRecord, ServiceError> {
+    let txn = begin_write(db).await?;
+    let talk = lock_talk(&txn, talk_id).await?;
+    let mut order = child_ids::<E>(&txn, talk_id).await?;
+    let at = match position {
+        None => Some(order.len()),
+        Some(position) => usize::try_from(position)
+            .ok()
+            .filter(|at| *at <= order.len()),
+    };
+    let Some(at) = at else {
+        errors.push(FieldError::new(
+            "position",
+            format!("must be between 0 and {}", order.len()),
+        ));
+        return Err(ServiceError::Invalid(errors));
+    };
+    invalid_unless_empty(errors)?;
+    if order.len() >= MAX_CHILDREN {
+        return Err(ServiceError::LimitExceeded(format!(
+            "a talk has at most {MAX_CHILDREN} {}s",
+            E::NOUN
+        )));
+    }
+    let id = Uuid::now_v7();
+    let last = at == order.len();
+    if !last {
+        park::<E>(&txn, talk_id).await?;
+    }
+    E::insert(model(id, position_number(at)))
+        .exec_without_returning(&txn)
+        .await?;
+    if !last {
+        order.insert(at, id);
+        place::<E>(&txn, talk_id, &order).await?;
+    }
+    record_change(&txn, &talk, actor, None).await?;
+    finish(txn, talk_id).await
+}
+
+async fn remove_child<E: Child>(
+    db: &DatabaseConnection,
+    id: Uuid,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let txn = begin_write(db).await?;
+    let talk = lock_talk(&txn, talk_of::<E>(&txn, id).await?).await?;
+    let mut order = child_ids::<E>(&txn, talk.id).await?;
+    let Some(at) = order.iter().position(|child| *child == id) else {
+        // Removed by someone else while this waited for the lock.
+        return Err(ServiceError::NotFound);
+    };
+    E::delete_many().filter(E::ID.eq(id)).exec(&txn).await?;
+    order.remove(at);
+    if at < order.len() {
+        park::<E>(&txn, talk.id).await?;
+        place::<E>(&txn, talk.id, &order).await?;
+    }
+    record_change(&txn, &talk, actor, None).await?;
+    finish(txn, talk.id).await
+}
+
+async fn reorder_children<E: Child>(
+    db: &DatabaseConnection,
+    talk_id: Uuid,
+    ids: Vec<Uuid>,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let txn = begin_write(db).await?;
+    let talk = lock_talk(&txn, talk_id).await?;
+    let current = child_ids::<E>(&txn, talk_id).await?;
+    invalid_unless_empty(order_errors(&current, &ids, E::NOUN))?;
+    if current == ids {
+        return unchanged(txn, talk_id).await;
+    }
+    park::<E>(&txn, talk_id).await?;
+    place::<E>(&txn, talk_id, &ids).await?;
+    record_change(&txn, &talk, actor, None).await?;
+    finish(txn, talk_id).await
+}
+
+/// The talk a resource or embed belongs to.
+async fn talk_of<E: Child>(txn: &DatabaseTransaction, id: Uuid) -> Result<Uuid, ServiceError> {
+    let talk_id: Option<Uuid> = E::find()
+        .select_only()
+        .column(E::TALK_ID)
+        .filter(E::ID.eq(id))
+        .into_tuple()
+        .one(txn)
+        .await?;
+    talk_id.ok_or(ServiceError::NotFound)
+}
+
+/// The ids of a talk's resources or embeds, in order.
+async fn child_ids<E: Child>(
+    txn: &DatabaseTransaction,
+    talk_id: Uuid,
+) -> Result<Vec<Uuid>, ServiceError> {
+    Ok(E::find()
+        .select_only()
+        .column(E::ID)
+        .filter(E::TALK_ID.eq(talk_id))
+        .order_by_asc(E::POSITION)
+        .into_tuple()
+        .all(txn)
+        .await?)
+}
+
+/// Moves a talk's children out of the way: position `p` becomes `-1 - p`, so the positions
+/// stay unique (the index on talk and position is checked row by row) and 0, 1, … are free.
+async fn park<E: Child>(txn: &DatabaseTransaction, talk_id: Uuid) -> Result<(), ServiceError> {
+    E::update_many()
+        .col_expr(E::POSITION, Expr::val(-1).sub(Expr::col(E::POSITION)))
+        .filter(E::TALK_ID.eq(talk_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Numbers a talk's children 0, 1, 2, … in the order of `order`, which names them all, in one
+/// statement.
+async fn place<E: Child>(
+    txn: &DatabaseTransaction,
+    talk_id: Uuid,
+    order: &[Uuid],
+) -> Result<(), ServiceError> {
+    if order.is_empty() {
+        return Ok(());
+    }
+    let positions = (0_i32..)
+        .zip(order)
+        .fold(CaseStatement::new(), |case, (position, id)| {
+            case.case(E::ID.eq(*id), Expr::val(position))
+        });
+    E::update_many()
+        .col_expr(E::POSITION, positions.into())
+        .filter(E::TALK_ID.eq(talk_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// A place as stored; a talk has at most [`MAX_CHILDREN`] children, far below `i32::MAX`.
+fn position_number(at: usize) -> i32 {
+    i32::try_from(at).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_urls_from_the_api_are_absolute_web_urls() {
+        assert!(web_url("https://example.com/slides").is_ok());
+        assert!(web_url("http://example.com").is_ok());
+        for bad in [
+            "",
+            "  ",
+            "mailto:a@example.com",
+            "/relative",
+            "javascript:alert(1)",
+            " https://example.com",
+            "ftp://example.com",
+        ] {
+            assert!(web_url(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn an_order_must_name_every_child_once() {
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        assert!(order_errors(&[a, b], &[b, a], "resource").is_empty());
+        let errors = order_errors(&[a, b], &[a, a, c], "resource");
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors.iter().all(|e| e.path == "ids"));
+    }
+
+    #[test]
+    fn embed_kinds_are_named_kind_in_api_paths() {
+        assert_eq!(api_path("embeds[2].type".into()), "embeds[2].kind");
+        assert_eq!(api_path("resources[0].url".into()), "resources[0].url");
+    }
+
+    /// The API runs these in async-graphql resolvers, which need `Send` futures.
+    #[allow(dead_code)]
+    fn futures_are_send(db: &DatabaseConnection) {
+        fn send<T: Send>(_: T) {}
+        let id = Uuid::nil();
+        send(create_talk(db, NewTalk::default(), "a"));
+        send(update_talk(db, id, TalkPatch::default(), 1, "a"));
+        send(delete_talk(db, id, 1));
+        send(set_status(db, id, Status::Published, "a"));
+        send(add_resource(db, id, NewResource::default(), None, "a"));
+        send(update_resource(db, id, NewResource::default(), "a"));
+        send(remove_resource(db, id, "a"));
+        send(reorder_resources(db, id, Vec::new(), "a"));
+        send(add_embed(db, id, NewEmbed::default(), None, "a"));
+        send(update_embed(db, id, NewEmbed::default(), "a"));
+        send(remove_embed(db, id, "a"));
+        send(reorder_embeds(db, id, Vec::new(), "a"));
+    }
+}
