@@ -1,6 +1,12 @@
 //! The `lectern` command line.
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand};
+use service::accounts::Role;
+use uuid::Uuid;
+
+use crate::auth::parse_ttl;
 
 use service::db::DEFAULT_DATABASE_URL;
 
@@ -25,6 +31,60 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL), as committed in `api/schema.graphql`.
     Schema,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage machine tokens for deploy jobs and integrations.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add an account; the password comes from LECTERN_PASSWORD or a prompt.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// viewer (reads drafts), editor (writes content) or admin (also manages accounts).
+        #[arg(long)]
+        role: Role,
+    },
+    /// List the accounts.
+    List,
+    /// Disable an account: its tokens are refused at once.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Set an account's password, from LECTERN_PASSWORD or a prompt.
+    Passwd {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Issue a token and print it (the only time it is shown); its `jti` is recorded.
+    Issue {
+        /// What the token is for, e.g. "deploy".
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: Role,
+        /// Lifetime: 90d, 12h, 15m or 30s.
+        #[arg(long, default_value = "90d", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+    /// List issued tokens.
+    List,
+    /// Revoke a token by its jti: it is refused at once.
+    Revoke { jti: Uuid },
 }
 
 #[derive(Args, Debug, Clone)]

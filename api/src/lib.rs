@@ -1,5 +1,7 @@
 //! Lectern's HTTP service: GraphQL for frontends, health and readiness for operators.
 
+pub mod admin;
+pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod graphql;

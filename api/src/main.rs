@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use api::auth::AuthSettings;
 use api::cli::{Cli, Command};
 use api::startup::{Application, Settings};
 use clap::Parser;
@@ -32,8 +33,24 @@ async fn main() -> ExitCode {
             print!("{}", api::graphql::sdl());
             ExitCode::SUCCESS
         }
+        Some(Command::User(command)) => match connect(&cli.database_url).await {
+            Ok(db) => api::admin::user(&db, command).await,
+            Err(e) => connection_failure(&cli.database_url, &e),
+        },
+        Some(Command::Token(command)) => match connect(&cli.database_url).await {
+            Ok(db) => api::admin::token(&db, command).await,
+            Err(e) => connection_failure(&cli.database_url, &e),
+        },
         Some(Command::Serve) | None => {
+            let auth = match AuthSettings::from_env() {
+                Ok(auth) => auth,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let settings = Settings {
+                auth,
                 addr: cli.serve.addr,
                 database_url: cli.database_url,
                 asset_base_url: cli.serve.asset_base_url,
@@ -55,4 +72,9 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn connection_failure(url: &str, error: &service::sea_orm::DbErr) -> ExitCode {
+    eprintln!("error: cannot open database {}: {error}", redact_url(url));
+    ExitCode::from(2)
 }

@@ -1,22 +1,26 @@
-//! HTTP routes: GraphQL (POST and GET), GraphiQL, the SDL, health and readiness.
+//! HTTP routes: GraphQL (POST and GET), GraphiQL, the SDL, login, health and readiness.
 
-use actix_web::http::header;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use serde::Deserialize;
 use service::sea_orm::DatabaseConnection;
 
-use std::sync::Arc;
-
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-
+use crate::auth::{AuthError, Authority, Viewer};
 use crate::cache::{ResponseCache, VersionGate};
 use crate::graphql::AppSchema;
+use crate::graphql::errors::auth_to_graphql;
+use crate::graphql::mutation::ClientAddr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql_post))
         .route("/graphql", web::get().to(graphql_get))
         .route("/graphql/schema.graphql", web::get().to(sdl))
+        .route("/auth/login", web::post().to(login))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz));
 }
@@ -31,14 +35,54 @@ impl GraphqlCache {
     }
 }
 
+/// What every GraphQL request needs.
+struct Caller {
+    viewer: Viewer,
+    client: Option<IpAddr>,
+}
+
+/// Who makes the request: anonymous without an `Authorization` header; refused (401) when the
+/// header holds no valid bearer token.
+async fn caller(authority: &Authority, request: &HttpRequest) -> Result<Caller, AuthError> {
+    let client = request.peer_addr().map(|address| address.ip());
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Ok(Caller {
+            viewer: Viewer::Anonymous,
+            client,
+        });
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            AuthError::Unauthenticated("the Authorization header must be `Bearer <token>`".into())
+        })?;
+    Ok(Caller {
+        viewer: authority.verify(token).await?,
+        client,
+    })
+}
+
 /// `POST /graphql` with a JSON body `{ query, variables, operationName }`.
 async fn graphql_post(
     schema: web::Data<AppSchema>,
     cache: web::Data<GraphqlCache>,
+    authority: web::Data<Arc<Authority>>,
+    request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
+    let caller = match caller(&authority, &request).await {
+        Ok(caller) => caller,
+        Err(e) => return graphql_refusal(&e),
+    };
     let key = cache_key(b'P', &body);
-    execute(&schema, &cache, key, || {
+    execute(&schema, &cache, caller, key, || {
         serde_json::from_slice::<async_graphql::Request>(&body)
             .map_err(|e| format!("the body is not a GraphQL request: {e}"))
     })
@@ -53,59 +97,101 @@ fn cache_key(method: u8, request: &[u8]) -> web::Bytes {
 }
 
 /// Runs a request, or serves its response from the cache when nothing was written since it
-/// was computed. Only queries that succeeded are kept.
+/// was computed. Only anonymous queries that succeeded are kept.
 async fn execute(
     schema: &AppSchema,
     cache: &GraphqlCache,
+    caller: Caller,
     key: web::Bytes,
     parse: impl FnOnce() -> Result<async_graphql::Request, String>,
 ) -> HttpResponse {
-    let Some((gate, responses)) = &cache.0 else {
-        return match parse() {
-            Ok(request) => respond(schema.execute(request).await),
-            Err(message) => bad_request(&message),
-        };
+    let cache = match (&cache.0, &caller.viewer) {
+        (Some(cache), Viewer::Anonymous) => Some(cache),
+        _ => None,
     };
     // Read before the query runs, so the response holds data at least this recent.
-    let version = gate.current().await.ok();
-    if let Some(version) = version
+    let version = match cache {
+        Some((gate, _)) => gate.current().await.ok(),
+        None => None,
+    };
+    if let (Some((_, responses)), Some(version)) = (cache, version)
         && let Some(body) = responses.get(&key, version)
     {
-        return json_body(body);
+        return json_body(StatusCode::OK, body);
     }
     let request = match parse() {
         Ok(request) => request,
         Err(message) => return bad_request(&message),
     };
     let cacheable = version.is_some() && is_query(&request);
+    let request = request.data(caller.viewer).data(ClientAddr(caller.client));
     let response = schema.execute(request).await;
     let Ok(body) = serde_json::to_vec(&response) else {
-        return respond(response);
+        return HttpResponse::InternalServerError().finish();
     };
     let body = web::Bytes::from(body);
-    if let (true, true, Some(version)) = (cacheable, response.is_ok(), version) {
+    if let (Some((_, responses)), true, true, Some(version)) =
+        (cache, cacheable, response.is_ok(), version)
+    {
         responses.insert(key, version, body.clone());
     }
-    json_body(body)
+    // A login refused for too many attempts says so in HTTP terms too.
+    let retry_after = response.errors.iter().find_map(|error| {
+        let extensions = error.extensions.as_ref()?;
+        (extensions.get("code")? == &async_graphql::Value::from("RATE_LIMITED"))
+            .then(|| extensions.get("retryAfter").map(ToString::to_string))
+            .flatten()
+    });
+    match retry_after {
+        Some(seconds) => HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, seconds))
+            .content_type("application/json")
+            .body(body),
+        None => json_body(StatusCode::OK, body),
+    }
 }
 
-/// True when the operation a request runs is a query (not a mutation or a subscription).
-fn is_query(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
+/// The type of the operation a request runs, when it parses and names one.
+fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
     let operation = match (&document.operations, &request.operation_name) {
         (DocumentOperations::Single(operation), _) => Some(operation),
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
         (DocumentOperations::Multiple(_), None) => None,
     };
-    operation.is_some_and(|operation| operation.node.ty == OperationType::Query)
+    operation.map(|operation| operation.node.ty)
 }
 
-fn json_body(body: web::Bytes) -> HttpResponse {
-    HttpResponse::Ok()
+/// True when the operation a request runs is a query (not a mutation or a subscription).
+fn is_query(request: &async_graphql::Request) -> bool {
+    operation_type(request) == Some(OperationType::Query)
+}
+
+fn json_body(status: StatusCode, body: web::Bytes) -> HttpResponse {
+    HttpResponse::build(status)
         .content_type("application/json")
         .body(body)
+}
+
+fn www_authenticate(error: &AuthError) -> String {
+    let description = error.to_string().replace('"', "'");
+    format!(r#"Bearer realm="lectern", error="invalid_token", error_description="{description}""#)
+}
+
+/// A request refused before it ran, as a GraphQL response with the matching HTTP status.
+fn graphql_refusal(error: &AuthError) -> HttpResponse {
+    let graphql = auth_to_graphql(error).into_server_error(Default::default());
+    let body = serde_json::json!({ "errors": [graphql] });
+    match error {
+        AuthError::Unauthenticated(_) => HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, www_authenticate(error)))
+            .json(body),
+        AuthError::Forbidden(_) => HttpResponse::Forbidden().json(body),
+        AuthError::RateLimited(seconds) => HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, seconds.to_string()))
+            .json(body),
+        AuthError::Service(_) => HttpResponse::InternalServerError().json(body),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +206,7 @@ struct GetParams {
 async fn graphql_get(
     schema: web::Data<AppSchema>,
     cache: web::Data<GraphqlCache>,
+    authority: web::Data<Arc<Authority>>,
     request: HttpRequest,
     params: web::Query<GetParams>,
 ) -> HttpResponse {
@@ -138,8 +225,12 @@ async fn graphql_get(
             bad_request("GET /graphql needs a `query` parameter")
         };
     };
+    let caller = match caller(&authority, &request).await {
+        Ok(caller) => caller,
+        Err(e) => return graphql_refusal(&e),
+    };
     let key = cache_key(b'G', request.query_string().as_bytes());
-    execute(&schema, &cache, key, || {
+    execute(&schema, &cache, caller, key, || {
         let mut graphql = async_graphql::Request::new(query);
         if let Some(name) = params.operation_name {
             graphql = graphql.operation_name(name);
@@ -149,19 +240,97 @@ async fn graphql_get(
                 .map_err(|e| format!("`variables` is not JSON: {e}"))?;
             graphql = graphql.variables(async_graphql::Variables::from_json(value));
         }
-        Ok(graphql)
+        // A GET never changes anything.
+        match operation_type(&graphql) {
+            Some(OperationType::Mutation | OperationType::Subscription) => {
+                Err("GET /graphql runs queries only; send mutations with POST".into())
+            }
+            _ => Ok(graphql),
+        }
     })
     .await
-}
-
-fn respond(response: async_graphql::Response) -> HttpResponse {
-    HttpResponse::Ok().json(response)
 }
 
 fn bad_request(message: &str) -> HttpResponse {
     HttpResponse::BadRequest().json(serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
     }))
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+/// An RFC 9457 problem body.
+fn problem(status: StatusCode, title: &str, detail: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(serde_json::json!({
+            "type": "about:blank",
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+        }))
+}
+
+/// `POST /auth/login` with `{ "email": …, "password": … }`: an access token, or a problem.
+async fn login(
+    authority: web::Data<Arc<Authority>>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let body: LoginBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                &format!("the body must be {{\"email\": …, \"password\": …}}: {e}"),
+            );
+        }
+    };
+    let client = request.peer_addr().map(|address| address.ip());
+    match authority.login(client, &body.email, &body.password).await {
+        Ok(token) => HttpResponse::Ok().json(token),
+        Err(error) => auth_problem(&error),
+    }
+}
+
+/// A refusal as a problem body with its HTTP status.
+pub fn auth_problem(error: &AuthError) -> HttpResponse {
+    match error {
+        AuthError::Unauthenticated(detail) => {
+            let mut response = problem(StatusCode::UNAUTHORIZED, "Unauthorized", detail);
+            if let Ok(value) = header::HeaderValue::from_str(&www_authenticate(error)) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+            response
+        }
+        AuthError::Forbidden(_) => problem(StatusCode::FORBIDDEN, "Forbidden", &error.to_string()),
+        AuthError::RateLimited(seconds) => {
+            let mut response = problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                &error.to_string(),
+            );
+            if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        AuthError::Service(e) => {
+            tracing::error!(error = %e, "login failed");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                "internal error",
+            )
+        }
+    }
 }
 
 /// The schema in SDL.

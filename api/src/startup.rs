@@ -2,16 +2,18 @@
 //! the real port is known (port 0 picks a free one).
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use service::sea_orm::DatabaseConnection;
 
+use crate::auth::{AuthSettings, Authority};
 use crate::graphql::{self, AppSchema};
 use crate::routes;
 
 /// The largest request body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// What the server needs to start.
 #[derive(Debug, Clone)]
@@ -22,6 +24,8 @@ pub struct Settings {
     pub asset_base_url: Option<String>,
     /// Bytes of cached GraphQL responses; 0 turns the cache off.
     pub cache_bytes: u64,
+    /// Token keys and lifetimes.
+    pub auth: AuthSettings,
 }
 
 /// A bound, not yet running, server.
@@ -41,18 +45,27 @@ impl Application {
                     service::db::redact_url(&settings.database_url)
                 )
             })?;
-        Self::build_with(settings, db)
+        Self::build_with(settings, db).await
     }
 
     /// Like [`Application::build`], on a database connection opened (and migrated) already.
-    pub fn build_with(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+    pub async fn build_with(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let authority = Arc::new(
+            Authority::new(&settings.auth, db.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot set up token keys: {e}"))?,
+        );
         let listener = TcpListener::bind(&settings.addr)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.addr))?;
         let address = listener.local_addr()?;
         tracing::info!(%address, "listening");
-        let schema = graphql::build_schema(db.clone(), settings.asset_base_url.clone());
+        let schema = graphql::build_schema(
+            db.clone(),
+            settings.asset_base_url.clone(),
+            authority.clone(),
+        );
         let cache = routes::GraphqlCache::new(db.clone(), settings.cache_bytes);
-        let server = server(listener, db, schema, cache)?;
+        let server = server(listener, db, schema, cache, authority)?;
         Ok(Self {
             port: address.port(),
             server,
@@ -75,7 +88,9 @@ fn server(
     db: DatabaseConnection,
     schema: AppSchema,
     cache: routes::GraphqlCache,
+    authority: Arc<Authority>,
 ) -> std::io::Result<Server> {
+    let authority = web::Data::new(authority);
     let db = web::Data::new(db);
     let schema = web::Data::new(schema);
     let cache = web::Data::new(cache);
@@ -84,6 +99,7 @@ fn server(
             .app_data(db.clone())
             .app_data(schema.clone())
             .app_data(cache.clone())
+            .app_data(authority.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .configure(routes::configure)
     })

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod auth;
+mod editing;
 mod export;
 mod graphql;
 mod import_corpus;

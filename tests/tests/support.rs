@@ -76,7 +76,16 @@ impl TestApp {
         let connection = service::db::connect(&db.url)
             .await
             .expect("cannot open the test database");
-        Self::start(db, connection, asset_base_url)
+        Self::start(db, connection, asset_base_url, test_auth()).await
+    }
+
+    /// The app with these token settings.
+    pub async fn spawn_with_auth(auth: api::auth::AuthSettings) -> TestApp {
+        let db = TestDb::new().await;
+        let connection = service::db::connect(&db.url)
+            .await
+            .expect("cannot open the test database");
+        Self::start(db, connection, None, auth).await
     }
 
     /// The app on a connection that counts the SQL statements it runs.
@@ -90,21 +99,27 @@ impl TestApp {
         connection.set_metric_callback(move |_| {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         });
-        (Self::start(db, connection, None), statements)
+        (
+            Self::start(db, connection, None, test_auth()).await,
+            statements,
+        )
     }
 
-    fn start(
+    async fn start(
         db: TestDb,
         connection: service::sea_orm::DatabaseConnection,
         asset_base_url: Option<String>,
+        auth: api::auth::AuthSettings,
     ) -> TestApp {
         let settings = api::startup::Settings {
             addr: "127.0.0.1:0".into(),
             database_url: db.url.clone(),
             asset_base_url,
             cache_bytes: 32 * 1024 * 1024,
+            auth,
         };
         let app = api::startup::Application::build_with(settings, connection.clone())
+            .await
             .expect("the app does not start");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
@@ -154,6 +169,75 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Sends a request with an optional bearer token and JSON body; returns the status, the
+    /// headers and the JSON body (Null when there is none).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, awc::http::header::HeaderMap, serde_json::Value) {
+        let client = awc::Client::new();
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = client.request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let mut response = match body {
+            Some(body) => request.send_json(&body).await,
+            None => request.send().await,
+        }
+        .expect("request failed");
+        let bytes = response
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .expect("no body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (response.status().as_u16(), response.headers().clone(), json)
+    }
+
+    /// Runs GraphQL with a bearer token; returns the status and the body.
+    pub async fn graphql_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let (status, _, body) = self
+            .send(
+                "POST",
+                "/graphql",
+                token,
+                Some(serde_json::json!({ "query": query, "variables": variables })),
+            )
+            .await;
+        (status, body)
+    }
+
+    /// Adds a user straight into the database and logs in over HTTP; returns the token.
+    pub async fn user_token(&self, email: &str, role: service::accounts::Role) -> String {
+        service::accounts::add_user(&self.db.db, email, TEST_PASSWORD, role)
+            .await
+            .expect("cannot add the user");
+        self.login(email, TEST_PASSWORD).await
+    }
+
+    /// Logs in over HTTP; returns the access token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, _, body) = self
+            .send(
+                "POST",
+                "/auth/login",
+                None,
+                Some(serde_json::json!({ "email": email, "password": password })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["accessToken"].as_str().expect("a token").to_owned()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, String) {
         let mut response = awc::Client::new()
             .get(format!("{}{path}", self.address))
@@ -170,5 +254,17 @@ impl TestApp {
             response.status().as_u16(),
             String::from_utf8_lossy(&body).into_owned(),
         )
+    }
+}
+
+/// The HS256 secret of test apps.
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
+/// The password of test users.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+pub fn test_auth() -> api::auth::AuthSettings {
+    api::auth::AuthSettings {
+        secret: Some(TEST_SECRET.into()),
+        ..Default::default()
     }
 }

@@ -1,5 +1,5 @@
 //! Every error carries `extensions.code`: `BAD_USER_INPUT`, `NOT_FOUND`, `LIMIT_EXCEEDED`,
-//! `CONFLICT` or `INTERNAL`. Internal errors are logged with their cause and never shown.
+//! `CONFLICT`, `UNAUTHENTICATED`, `FORBIDDEN`, `RATE_LIMITED` or `INTERNAL`. Internal errors are logged with their cause and never shown.
 
 use std::sync::Arc;
 
@@ -9,6 +9,8 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{ErrorExtensions, ServerError, ServerResult, ValidationResult, Variables};
 use service::ServiceError;
+
+use crate::auth::AuthError;
 
 /// Maps a domain error to a GraphQL error, once.
 pub fn to_graphql(error: &ServiceError) -> async_graphql::Error {
@@ -37,10 +39,31 @@ pub fn to_graphql(error: &ServiceError) -> async_graphql::Error {
             })
         }
         ServiceError::Duplicate { .. } => coded(&error.to_string(), "CONFLICT"),
+        ServiceError::BadCredentials => coded(&error.to_string(), "UNAUTHENTICATED"),
         ServiceError::Db(cause) => {
             tracing::error!(error = %cause, "database error");
             coded("internal error", "INTERNAL")
         }
+        ServiceError::Internal(cause) => {
+            tracing::error!(error = %cause, "internal error");
+            coded("internal error", "INTERNAL")
+        }
+    }
+}
+
+/// Maps a refusal to a GraphQL error, once.
+pub fn auth_to_graphql(error: &AuthError) -> async_graphql::Error {
+    match error {
+        AuthError::Unauthenticated(_) => coded(&error.to_string(), "UNAUTHENTICATED"),
+        AuthError::Forbidden(_) => coded(&error.to_string(), "FORBIDDEN"),
+        AuthError::RateLimited(seconds) => {
+            let seconds = *seconds;
+            async_graphql::Error::new(error.to_string()).extend_with(move |_, e| {
+                e.set("code", "RATE_LIMITED");
+                e.set("retryAfter", seconds);
+            })
+        }
+        AuthError::Service(e) => to_graphql(e),
     }
 }
 

@@ -2,17 +2,22 @@
 
 pub mod errors;
 pub mod loaders;
+pub mod mutation;
 pub mod query;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, Schema};
 use service::sea_orm::DatabaseConnection;
 
 use self::loaders::{EmbedLoader, ResourceLoader};
+use self::mutation::Mutation;
 use self::query::Query;
+use crate::auth::Authority;
 
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The deepest query accepted.
 pub const MAX_DEPTH: usize = 10;
@@ -25,13 +30,18 @@ pub struct AssetBase(pub Option<String>);
 
 /// The schema in SDL; it does not depend on the database.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }
 
-pub fn build_schema(db: DatabaseConnection, asset_base_url: Option<String>) -> AppSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub fn build_schema(
+    db: DatabaseConnection,
+    asset_base_url: Option<String>,
+    authority: Arc<Authority>,
+) -> AppSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(authority)
         .data(DataLoader::new(ResourceLoader(db.clone()), tokio::spawn))
         .data(DataLoader::new(EmbedLoader(db.clone()), tokio::spawn))
         .data(AssetBase(asset_base_url))

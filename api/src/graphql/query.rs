@@ -12,10 +12,12 @@ use service::sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::errors::{coded, to_graphql};
+use super::mutation::AdminQuery;
 use super::types::{EventSummary, Talk};
+use crate::auth::Viewer;
 
 #[derive(MergedObject, Default)]
-pub struct Query(TalkQuery);
+pub struct Query(TalkQuery, AdminQuery);
 
 #[derive(Default)]
 pub struct TalkQuery;
@@ -101,9 +103,16 @@ fn page_size(name: &str, value: Option<i32>) -> Result<Option<u64>, async_graphq
     }
 }
 
+/// Who asks; anonymous unless the request carried a valid token.
+pub fn viewer<'a>(ctx: &'a Context<'_>) -> &'a Viewer {
+    static ANONYMOUS: Viewer = Viewer::Anonymous;
+    ctx.data_opt::<Viewer>().unwrap_or(&ANONYMOUS)
+}
+
 #[Object]
 impl TalkQuery {
-    /// A published talk by slug or by id (exactly one of them); null when there is none.
+    /// A talk by slug or by id (exactly one of them); null when there is none. Readers without
+    /// a token see published talks only; with a token, drafts too.
     async fn talk(
         &self,
         ctx: &Context<'_>,
@@ -118,13 +127,13 @@ impl TalkQuery {
             _ => return Err(coded("give exactly one of slug and id", "BAD_USER_INPUT")),
         };
         let db = ctx.data::<DatabaseConnection>()?;
-        let talk = listing::find_published(db, slug.as_deref(), id)
+        let talk = listing::find_talk(db, slug.as_deref(), id, viewer(ctx).sees_drafts())
             .await
             .map_err(|e| to_graphql(&e))?;
         Ok(talk.map(Talk))
     }
 
-    /// Published talks, a page at a time (Relay connection). 20 per page unless `first` or
+    /// Talks (published ones; with a token, drafts too), a page at a time (Relay connection). 20 per page unless `first` or
     /// `last` says otherwise; at most 100.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "5 + first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
@@ -152,6 +161,7 @@ impl TalkQuery {
             from: filter.from,
             to: filter.to,
             has_video: filter.has_video,
+            include_drafts: viewer(ctx).sees_drafts(),
         };
         let relevance = Order {
             field: OrderField::Relevance,

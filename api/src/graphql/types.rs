@@ -94,6 +94,14 @@ impl Talk {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// Who created the talk: a user's id, `token:<jti>` for a machine token, or `import`.
+    async fn created_by(&self) -> Option<&str> {
+        self.0.created_by.as_deref()
+    }
+    /// Who changed it last, in the same form.
+    async fn updated_by(&self) -> Option<&str> {
+        self.0.updated_by.as_deref()
+    }
     /// Every front-matter key the model does not know, as the document gave it.
     async fn extra(&self) -> Json<serde_json::Value> {
         Json(self.0.extra.clone())
