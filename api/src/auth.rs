@@ -112,6 +112,11 @@ pub enum AuthError {
     /// Too many attempts: HTTP 429 with `Retry-After`, GraphQL `RATE_LIMITED`.
     #[error("too many login attempts; retry in {0} s")]
     RateLimited(u64),
+    /// Only a public key is configured: tokens are verified here and issued elsewhere.
+    #[error(
+        "this server only verifies tokens (only LECTERN_JWT_PUBLIC_KEY is set); get a token from your identity provider"
+    )]
+    NotIssuer,
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -270,10 +275,7 @@ impl Authority {
     /// Signs a token for `sub`.
     fn sign(&self, sub: String, role: Role, ttl: Duration, jti: Uuid) -> Result<String, AuthError> {
         let Some(key) = &self.encoding else {
-            return Err(ServiceError::Internal(
-                "only a public key is configured: this server verifies tokens but cannot issue them".into(),
-            )
-            .into());
+            return Err(AuthError::NotIssuer);
         };
         let now = Utc::now().timestamp();
         let claims = Claims {

@@ -190,6 +190,7 @@ fn graphql_refusal(error: &AuthError) -> HttpResponse {
         AuthError::RateLimited(seconds) => HttpResponse::TooManyRequests()
             .insert_header((header::RETRY_AFTER, seconds.to_string()))
             .json(body),
+        AuthError::NotIssuer => HttpResponse::NotImplemented().json(body),
         AuthError::Service(_) => HttpResponse::InternalServerError().json(body),
     }
 }
@@ -322,6 +323,11 @@ pub fn auth_problem(error: &AuthError) -> HttpResponse {
             }
             response
         }
+        AuthError::NotIssuer => problem(
+            StatusCode::NOT_IMPLEMENTED,
+            "Not Implemented",
+            &error.to_string(),
+        ),
         AuthError::Service(e) => {
             tracing::error!(error = %e, "login failed");
             problem(

@@ -524,63 +524,6 @@ async fn a_short_secret_is_refused_and_a_generated_one_is_kept() {
 }
 
 #[actix_web::test]
-async fn with_eddsa_keys_an_hs256_token_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let private = dir.path().join("private.pem");
-    let public = dir.path().join("public.pem");
-    let run = |args: &[&str]| {
-        let status = std::process::Command::new("openssl")
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(status.success(), "openssl {args:?}");
-    };
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "ed25519",
-        "-out",
-        private.to_str().unwrap(),
-    ]);
-    run(&[
-        "pkey",
-        "-in",
-        private.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        public.to_str().unwrap(),
-    ]);
-    let app = TestApp::spawn_with_auth(api::auth::AuthSettings {
-        private_key: Some(private.display().to_string()),
-        public_key: Some(public.display().to_string()),
-        ..Default::default()
-    })
-    .await;
-    let editor = app.user_token("ed@example.com", Role::Editor).await;
-    let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(editor.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(header["alg"], "EdDSA");
-    let (_, body) = app
-        .graphql_as(Some(&editor), CREATE, new_talk("signed"))
-        .await;
-    assert!(body.get("errors").is_none(), "{body}");
-    // An HS256 token, even one signed with the public key's bytes as the secret, is refused.
-    let id = user_id(&app, "ed@example.com").await;
-    let public_pem = std::fs::read_to_string(&public).unwrap();
-    for secret in [TEST_SECRET, public_pem.as_str()] {
-        let forged = sign(&claims(&id, 600), secret);
-        let (status, body) = app
-            .graphql_as(Some(&forged), CREATE, new_talk("forged"))
-            .await;
-        assert_eq!(status, 401, "{body}");
-    }
-}
-
-#[actix_web::test]
 async fn resources_and_embeds_are_edited_in_place_and_order() {
     let app = TestApp::spawn().await;
     let editor = app.user_token("ed@example.com", Role::Editor).await;
@@ -730,4 +673,134 @@ async fn resources_and_embeds_are_edited_in_place_and_order() {
     )
     .await;
     assert_eq!(body["data"]["talk"], Value::Null);
+}
+
+fn openssl(args: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// A private and a public key in PEM files: `ed25519` or `rsa`.
+fn key_pair(dir: &std::path::Path, kind: &str) -> (String, String) {
+    let private = dir.join(format!("{kind}.pem")).display().to_string();
+    let public = dir.join(format!("{kind}.pub.pem")).display().to_string();
+    match kind {
+        "ed25519" => openssl(&["genpkey", "-algorithm", "ed25519", "-out", &private]),
+        _ => openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &private,
+        ]),
+    }
+    openssl(&["pkey", "-in", &private, "-pubout", "-out", &public]);
+    (private, public)
+}
+
+#[actix_web::test]
+async fn with_key_files_only_their_algorithm_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, algorithm) in [("ed25519", "EdDSA"), ("rsa", "RS256")] {
+        let (private, public) = key_pair(dir.path(), kind);
+        let app = TestApp::spawn_with_auth(api::auth::AuthSettings {
+            private_key: Some(private),
+            public_key: Some(public.clone()),
+            ..Default::default()
+        })
+        .await;
+        let editor = app.user_token("ed@example.com", Role::Editor).await;
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(editor.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], algorithm);
+        let (_, body) = app
+            .graphql_as(Some(&editor), CREATE, new_talk("signed"))
+            .await;
+        assert!(body.get("errors").is_none(), "{kind}: {body}");
+        // An HS256 token, even one keyed with the public key's own bytes, is refused.
+        let id = user_id(&app, "ed@example.com").await;
+        let public_pem = std::fs::read_to_string(&public).unwrap();
+        for secret in [TEST_SECRET, public_pem.as_str()] {
+            let forged = sign(&claims(&id, 600), secret);
+            let (status, body) = app
+                .graphql_as(Some(&forged), CREATE, new_talk("forged"))
+                .await;
+            assert_eq!(status, 401, "{kind}: {body}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn with_only_a_public_key_another_issuers_tokens_are_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(dir.path(), "ed25519");
+    let app = TestApp::spawn_with_auth(api::auth::AuthSettings {
+        public_key: Some(public),
+        issuer: "https://id.example.com".into(),
+        audience: "talks".into(),
+        ..Default::default()
+    })
+    .await;
+    service::accounts::add_user(&app.db.db, "ed@example.com", TEST_PASSWORD, Role::Editor)
+        .await
+        .unwrap();
+    let key = EncodingKey::from_ed_pem(&std::fs::read(&private).unwrap()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    // The identity provider names the user by an email claim.
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::EdDSA),
+        &json!({ "sub": "idp|12345", "email": "ED@example.com", "role": "viewer", "iat": now,
+                 "nbf": now, "exp": now + 600, "iss": "https://id.example.com", "aud": "talks",
+                 "jti": "idp-token-1" }),
+        &key,
+    )
+    .unwrap();
+    // The account's role counts, not the token's.
+    let (_, body) = app
+        .graphql_as(Some(&token), CREATE, new_talk("from-idp"))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    // This server issues nothing: logins say so plainly.
+    let (status, _, body) = app
+        .send(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({ "email": "ed@example.com", "password": TEST_PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 501, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("only verifies"),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn logins_are_rate_limited_per_client_address() {
+    let app = TestApp::spawn().await;
+    let mut statuses = Vec::new();
+    for i in 0..11 {
+        let (status, _, _) = app
+            .send(
+                "POST",
+                "/auth/login",
+                None,
+                Some(json!({ "email": format!("guess{i}@example.com"), "password": "a guess, wrong" })),
+            )
+            .await;
+        statuses.push(status);
+    }
+    // Ten a minute from one address, whatever the emails.
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429);
 }

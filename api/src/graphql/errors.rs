@@ -1,5 +1,5 @@
 //! Every error carries `extensions.code`: `BAD_USER_INPUT`, `NOT_FOUND`, `LIMIT_EXCEEDED`,
-//! `CONFLICT`, `UNAUTHENTICATED`, `FORBIDDEN`, `RATE_LIMITED` or `INTERNAL`. Internal errors are logged with their cause and never shown.
+//! `CONFLICT`, `UNAUTHENTICATED`, `FORBIDDEN`, `RATE_LIMITED`, `NOT_SUPPORTED` or `INTERNAL`. Internal errors are logged with their cause and never shown.
 
 use std::sync::Arc;
 
@@ -63,6 +63,7 @@ pub fn auth_to_graphql(error: &AuthError) -> async_graphql::Error {
                 e.set("retryAfter", seconds);
             })
         }
+        AuthError::NotIssuer => coded(&error.to_string(), "NOT_SUPPORTED"),
         AuthError::Service(e) => to_graphql(e),
     }
 }
