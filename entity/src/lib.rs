@@ -1,5 +1,6 @@
 //! SeaORM entities for Lectern's tables. Models only: every query and write lives in `service`.
 
+pub mod change_event;
 pub mod embed;
 pub mod machine_token;
 pub mod resource;

@@ -65,7 +65,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     #[serde(skip)]
     pub search_text: String,
-    /// Who created the talk: a user's id, `token:<jti>` for a machine token, or `import`.
+    /// Who created the talk: a user's id, `token:<jti>` for a machine token, or `importer`.
     pub created_by: Option<String>,
     /// Who changed it last, in the same form.
     pub updated_by: Option<String>,

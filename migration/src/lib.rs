@@ -6,6 +6,7 @@ mod m20261126_000001_create_talks;
 mod m20261126_000002_add_talk_search;
 mod m20261126_000003_create_content_version;
 mod m20261126_000004_create_accounts;
+mod m20261126_000005_create_change_events;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_add_talk_search::Migration),
             Box::new(m20261126_000003_create_content_version::Migration),
             Box::new(m20261126_000004_create_accounts::Migration),
+            Box::new(m20261126_000005_create_change_events::Migration),
         ]
     }
 }

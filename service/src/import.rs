@@ -10,6 +10,7 @@ use entity::{embed, resource};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Statement, TransactionTrait,
+    TryIntoModel,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -17,7 +18,9 @@ use uuid::Uuid;
 use crate::content;
 use crate::db::begin_write;
 use crate::error::ServiceError;
+use crate::events::{self, ChangeType};
 use crate::talks::TalkInput;
+use crate::talks::TalkRecord;
 
 /// How an import treats what it finds.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,10 +59,9 @@ pub async fn import_talk(
     options: ImportOptions,
 ) -> Result<ImportOutcome, ServiceError> {
     let txn = begin_write(db).await?;
+    // Before any event is appended, so that events are numbered in commit order.
+    content::bump(&txn).await?;
     let outcome = upsert(&txn, input, options.force).await?;
-    if outcome.wrote() {
-        content::bump(&txn).await?;
-    }
     finish(txn, options.dry_run).await?;
     Ok(outcome)
 }
@@ -72,7 +74,7 @@ impl ImportOutcome {
 }
 
 /// How imports are recorded in `created_by` and `updated_by`.
-pub const IMPORT_ACTOR: &str = "import";
+pub const IMPORT_ACTOR: &str = "importer";
 
 /// Documents written in one transaction, at most.
 const BATCH_DOCUMENTS: usize = 500;
@@ -101,7 +103,6 @@ struct Batch {
     txn: DatabaseTransaction,
     documents: usize,
     opened: Instant,
-    wrote: bool,
 }
 
 impl<'a> Importer<'a> {
@@ -143,12 +144,16 @@ impl<'a> Importer<'a> {
         let force = self.options.force;
         let batch = match &mut self.batch {
             Some(batch) => batch,
-            empty => empty.insert(Batch {
-                txn: begin_write(self.db).await?,
-                documents: 0,
-                opened: Instant::now(),
-                wrote: false,
-            }),
+            empty => {
+                let txn = begin_write(self.db).await?;
+                // Before any event is appended, so that events are numbered in commit order.
+                content::bump(&txn).await?;
+                empty.insert(Batch {
+                    txn,
+                    documents: 0,
+                    opened: Instant::now(),
+                })
+            }
         };
         let mut savepoint = batch.txn.begin().await?;
         let mut result = if is_new {
@@ -168,7 +173,6 @@ impl<'a> Importer<'a> {
         }
         batch.documents += 1;
         let outcome = result?;
-        batch.wrote |= outcome.wrote();
         if outcome.wrote() && !self.options.dry_run {
             self.known.insert(
                 input.slug().as_str().to_owned(),
@@ -184,9 +188,6 @@ impl<'a> Importer<'a> {
     /// Ends the current batch: commits it (rolls it back on a dry run).
     pub async fn flush(&mut self) -> Result<(), ServiceError> {
         if let Some(batch) = self.batch.take() {
-            if batch.wrote {
-                content::bump(&batch.txn).await?;
-            }
             finish(batch.txn, self.options.dry_run).await?;
         }
         Ok(())
@@ -280,6 +281,10 @@ async fn upsert(
         .exec(txn)
         .await?;
     insert_children(txn, input, existing.id).await?;
+    let record = crate::talks::find_by_id(txn, existing.id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    events::append(txn, ChangeType::Updated, &record, IMPORT_ACTOR).await?;
     Ok(ImportOutcome::Updated { version })
 }
 
@@ -306,8 +311,27 @@ async fn create(
     };
     input.apply(&mut model);
     let backend = txn.get_database_backend();
+    let record = TalkRecord {
+        talk: model.clone().try_into_model()?,
+        resources: input
+            .resource_models(id)
+            .into_iter()
+            .map(|r| r.try_into_model())
+            .collect::<Result<_, _>>()?,
+        embeds: input
+            .embed_models(id)
+            .into_iter()
+            .map(|e| e.try_into_model())
+            .collect::<Result<_, _>>()?,
+    };
     let mut statements = vec![talk::Entity::insert(model).build(backend)];
     statements.extend(children(input, id, backend));
+    statements.push(events::append_statement(
+        backend,
+        ChangeType::Created,
+        &record,
+        IMPORT_ACTOR,
+    ));
     run_all(txn, statements).await?;
     Ok(ImportOutcome::Created { version: 1 })
 }
@@ -414,14 +438,16 @@ pub async fn prune(
             continue;
         }
         let txn = begin_write(db).await?;
+        content::bump(&txn).await?;
+        let before = crate::talks::find_by_id(&txn, id).await?;
         let deleted = talk::Entity::delete_many()
             .filter(talk::Column::Id.eq(id))
             .filter(talk::Column::Version.eq(version))
             .filter(talk::Column::Origin.eq(Origin::Import))
             .exec(&txn)
             .await?;
-        if deleted.rows_affected == 1 {
-            content::bump(&txn).await?;
+        if let (1, Some(before)) = (deleted.rows_affected, &before) {
+            events::append(&txn, ChangeType::Deleted, before, IMPORT_ACTOR).await?;
         }
         finish(txn, options.dry_run).await?;
         outcomes.push(PruneOutcome {

@@ -120,6 +120,12 @@ impl TalkInput {
                 },
             );
         }
+        for path in unsafe_numbers(&serde_json::Value::Object(new.extra.clone()), "extra") {
+            check(
+                path,
+                Err("numbers must lie within ±2^53 to be kept exactly".into()),
+            );
+        }
         check(
             "body".into(),
             if new.body.len() > MAX_BODY_BYTES {
@@ -163,7 +169,7 @@ impl TalkInput {
         }
         let mut embeds = Vec::with_capacity(new.embeds.len());
         for (i, e) in new.embeds.into_iter().enumerate() {
-            if e.kind.trim().is_empty() || e.kind.len() > 64 {
+            if e.kind.trim().is_empty() || e.kind.chars().count() > 64 {
                 check(
                     format!("embeds[{i}].type"),
                     Err("must be 1 to 64 characters".into()),
@@ -381,4 +387,28 @@ pub async fn embeds_of<C: ConnectionTrait>(
         grouped.entry(e.talk_id).or_default().push(e);
     }
     Ok(grouped)
+}
+
+/// The largest magnitude a number in `extra` may have: beyond it, integers lose precision as
+/// IEEE doubles, and databases store such numbers in forms that do not read back exactly.
+const MAX_SAFE_NUMBER: f64 = 9_007_199_254_740_992.0;
+
+/// Paths of numbers in `value` that cannot be kept exactly.
+fn unsafe_numbers(value: &serde_json::Value, path: &str) -> Vec<String> {
+    match value {
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(x) if x.is_finite() && x.abs() <= MAX_SAFE_NUMBER => Vec::new(),
+            _ => vec![path.to_owned()],
+        },
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| unsafe_numbers(item, &format!("{path}[{i}]")))
+            .collect(),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(key, item)| unsafe_numbers(item, &format!("{path}.{key}")))
+            .collect(),
+        _ => Vec::new(),
+    }
 }

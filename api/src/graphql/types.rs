@@ -20,11 +20,17 @@ pub enum TalkStatus {
 }
 
 fn asset_url(ctx: &Context<'_>, path: Option<&str>) -> Option<String> {
+    absolute(
+        ctx.data_opt::<AssetBase>()
+            .and_then(|base| base.0.as_deref()),
+        path,
+    )
+}
+
+/// An image or PDF path made absolute against the asset base, when one is set.
+pub fn absolute(base: Option<&str>, path: Option<&str>) -> Option<String> {
     let path = path?;
-    match ctx
-        .data_opt::<AssetBase>()
-        .and_then(|base| base.0.as_deref())
-    {
+    match base {
         Some(base) if !path.contains("://") => Some(format!(
             "{}/{}",
             base.trim_end_matches('/'),
@@ -94,7 +100,7 @@ impl Talk {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
-    /// Who created the talk: a user's id, `token:<jti>` for a machine token, or `import`.
+    /// Who created the talk: a user's id, `token:<jti>` for a machine token, or `importer`.
     async fn created_by(&self) -> Option<&str> {
         self.0.created_by.as_deref()
     }
@@ -120,6 +126,37 @@ impl Talk {
             .collect())
     }
     /// In document order.
+    /// The talk's revisions, oldest first: each change with the whole state after it (a
+    /// token is needed: old states may never have been published). `after` is a revision's
+    /// `seq`.
+    #[graphql(complexity = "first.max(0) as usize * child_complexity")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Vec<TalkRevision>> {
+        super::query::viewer(ctx)
+            .require(service::accounts::Role::Viewer)
+            .map_err(|e| super::errors::auth_to_graphql(&e))?;
+        if !(0..=100).contains(&first) {
+            return Err(super::errors::coded(
+                "first: must be 0 to 100",
+                "BAD_USER_INPUT",
+            ));
+        }
+        let after = after
+            .map(|seq| {
+                seq.parse::<i64>()
+                    .map_err(|_| super::errors::coded("after: not a revision", "BAD_USER_INPUT"))
+            })
+            .transpose()?;
+        let db = ctx.data::<service::sea_orm::DatabaseConnection>()?;
+        let events = service::events::history(db, self.0.id, after, first as u64)
+            .await
+            .map_err(|e| to_graphql(&e))?;
+        Ok(events.into_iter().map(TalkRevision).collect())
+    }
     async fn embeds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Embed>> {
         let loader = ctx.data::<DataLoader<EmbedLoader>>()?;
         let embeds = loader
@@ -220,5 +257,35 @@ impl EventSummary {
     }
     async fn last_date(&self) -> &str {
         &self.0.last_date
+    }
+}
+
+/// One change of a talk, with the talk's whole state after it (before it, for a delete).
+pub struct TalkRevision(pub entity::change_event::Model);
+
+#[Object]
+impl TalkRevision {
+    /// Where the change stands among all changes; a cursor for `history(after:)`.
+    async fn seq(&self) -> ID {
+        ID(self.0.seq.to_string())
+    }
+    /// `talk.created`, `talk.updated`, `talk.deleted`, `talk.published` or `talk.unpublished`.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// A user's id, `token:<jti>`, or `importer`.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    /// `{ talk, resources, embeds }` as stored.
+    async fn state(&self) -> Json<serde_json::Value> {
+        Json(self.0.payload.clone())
     }
 }

@@ -1,0 +1,225 @@
+//! The outbox: one event per change, in the change's transaction.
+
+use entity::change_event;
+use service::editing::{self, TalkPatch};
+use service::sea_orm::{EntityTrait, QueryOrder};
+use service::talks::{NewResource, NewTalk};
+use tests::{TestDb, folder_with, talk_doc};
+
+use crate::support::{config, import, import_with};
+
+async fn events(db: &TestDb) -> Vec<change_event::Model> {
+    change_event::Entity::find()
+        .order_by_asc(change_event::Column::Seq)
+        .all(&db.db)
+        .await
+        .unwrap()
+}
+
+fn new_talk(slug: &str) -> NewTalk {
+    NewTalk {
+        slug: slug.into(),
+        title: "Events".into(),
+        date: "2026-11-26".into(),
+        body: "<p>Body</p>".into(),
+        resources: vec![NewResource {
+            title: "Slides".into(),
+            url: "https://example.com/slides".into(),
+            description: None,
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn each_write_through_the_service_appends_one_event_with_the_state_after_it() {
+    let db = TestDb::new().await;
+    let record = editing::create_talk(&db.db, new_talk("e"), "ed")
+        .await
+        .unwrap();
+    let id = record.talk.id;
+    let patch = TalkPatch {
+        title: Some("Renamed".into()),
+        ..Default::default()
+    };
+    editing::update_talk(&db.db, id, patch.clone(), 1, "ed")
+        .await
+        .unwrap();
+    // A failed write appends nothing.
+    assert!(
+        editing::update_talk(&db.db, id, patch, 1, "ed")
+            .await
+            .is_err()
+    );
+    editing::set_status(&db.db, id, entity::talk::Status::Published, "ed")
+        .await
+        .unwrap();
+    // Nothing to change: no event.
+    editing::set_status(&db.db, id, entity::talk::Status::Published, "ed")
+        .await
+        .unwrap();
+    let new = NewResource {
+        title: "Code".into(),
+        url: "https://example.com/code".into(),
+        description: None,
+    };
+    editing::add_resource(&db.db, id, new, None, "ed")
+        .await
+        .unwrap();
+    editing::set_status(&db.db, id, entity::talk::Status::Draft, "ed")
+        .await
+        .unwrap();
+    editing::delete_talk(&db.db, id, 5, "ed").await.unwrap();
+
+    let events = events(&db).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "talk.created",
+            "talk.updated",
+            "talk.published",
+            "talk.updated",
+            "talk.unpublished",
+            "talk.deleted"
+        ]
+    );
+    let versions: Vec<i32> = events.iter().map(|e| e.version).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5, 5]);
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.aggregate_type == "talk" && e.aggregate_id == id && e.actor == "ed")
+    );
+    assert_eq!(events[0].payload["talk"]["title"], "Events");
+    assert_eq!(events[1].payload["talk"]["title"], "Renamed");
+    assert_eq!(events[3].payload["resources"][1]["title"], "Code");
+    // The delete carries the state before it.
+    assert_eq!(events[5].payload["talk"]["status"], "draft");
+    assert_eq!(events[5].payload["resources"].as_array().unwrap().len(), 2);
+    assert!(events[0].payload["talk"].get("search_text").is_none());
+}
+
+#[tokio::test]
+async fn imports_append_events_for_what_they_change_only() {
+    let db = TestDb::new().await;
+    let summary = import(&db, &[&tests::corpus_talks()]).await;
+    assert_eq!(summary.created, 121);
+    let first = events(&db).await;
+    assert_eq!(first.len(), 121);
+    assert!(
+        first
+            .iter()
+            .all(|e| e.kind == "talk.created" && e.actor == "importer" && e.version == 1)
+    );
+    assert!(first.iter().all(|e| e.payload["talk"]["slug"].is_string()));
+    // Again: nothing changes, no event.
+    import(&db, &[&tests::corpus_talks()]).await;
+    assert_eq!(events(&db).await.len(), 121);
+
+    // A changed document, then a pruned one.
+    let dir = folder_with(&[("a.md", talk_doc("a", "First").as_bytes())]);
+    import(&db, &[dir.path()]).await;
+    std::fs::write(dir.path().join("a.md"), talk_doc("a", "Second")).unwrap();
+    import(&db, &[dir.path()]).await;
+    let all = events(&db).await;
+    let last = &all[all.len() - 1];
+    assert_eq!((last.kind.as_str(), last.version), ("talk.updated", 2));
+    assert_eq!(last.payload["talk"]["title"], "Second");
+    std::fs::remove_file(dir.path().join("a.md")).unwrap();
+    let mut prune = config(&[dir.path()]);
+    prune.prune = true;
+    let summary = import_with(&db, prune).await;
+    assert!(summary.pruned >= 1);
+    let all = events(&db).await;
+    let deleted: Vec<_> = all.iter().filter(|e| e.kind == "talk.deleted").collect();
+    assert!(deleted.iter().any(|e| e.payload["talk"]["slug"] == "a"));
+    // A dry run appends nothing.
+    let before = events(&db).await.len();
+    let mut dry = config(&[&tests::corpus_talks()]);
+    dry.dry_run = true;
+    import_with(&db, dry).await;
+    assert_eq!(events(&db).await.len(), before);
+}
+
+#[actix_web::test]
+async fn history_lists_every_version_and_restore_brings_one_back() {
+    use serde_json::json;
+    let app = crate::support::TestApp::spawn().await;
+    let editor = app
+        .user_token("ed@example.com", service::accounts::Role::Editor)
+        .await;
+    let record = editing::create_talk(&app.db.db, new_talk("h"), "ed")
+        .await
+        .unwrap();
+    let id = record.talk.id.to_string();
+    let patch = TalkPatch {
+        title: Some("Second title".into()),
+        event: Some(Some("Conf".into())),
+        ..Default::default()
+    };
+    editing::update_talk(&app.db.db, record.talk.id, patch, 1, "ed")
+        .await
+        .unwrap();
+    editing::remove_resource(&app.db.db, record.resources[0].id, "ed")
+        .await
+        .unwrap();
+
+    let history = "query($id: ID, $after: ID) { talk(id: $id) { history(first: 2, after: $after) { seq type version actor occurredAt state } } }";
+    // Old states may never have been published: a token is needed.
+    let (_, body) = app.graphql_as(None, history, json!({"id": id})).await;
+    assert_eq!(
+        body["data"]["talk"],
+        serde_json::Value::Null,
+        "drafts are invisible: {body}"
+    );
+    let (_, body) = app
+        .graphql_as(Some(&editor), history, json!({"id": id}))
+        .await;
+    let page = body["data"]["talk"]["history"].as_array().unwrap().clone();
+    assert_eq!(page.len(), 2, "{body}");
+    assert_eq!(page[0]["type"], "talk.created");
+    assert_eq!(page[1]["state"]["talk"]["title"], "Second title");
+    let (_, body) = app
+        .graphql_as(
+            Some(&editor),
+            history,
+            json!({"id": id, "after": page[1]["seq"]}),
+        )
+        .await;
+    let rest = body["data"]["talk"]["history"].as_array().unwrap().clone();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["version"], 3);
+    assert_eq!(rest[0]["state"]["resources"], json!([]));
+
+    // Version 1 back, as version 4: its title, no event, its resource.
+    let restore = "mutation($id: ID!, $v: Int!, $e: Int!) { restoreTalk(id: $id, version: $v, expectedVersion: $e) { title event version resources { title } } }";
+    let (_, body) = app
+        .graphql_as(Some(&editor), restore, json!({"id": id, "v": 1, "e": 2}))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{body}"
+    );
+    let (_, body) = app
+        .graphql_as(Some(&editor), restore, json!({"id": id, "v": 9, "e": 3}))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    let (_, body) = app
+        .graphql_as(Some(&editor), restore, json!({"id": id, "v": 1, "e": 3}))
+        .await;
+    let restored = &body["data"]["restoreTalk"];
+    assert_eq!(restored["title"], "Events", "{body}");
+    assert_eq!(restored["event"], serde_json::Value::Null);
+    assert_eq!(restored["version"], 4);
+    assert_eq!(restored["resources"][0]["title"], "Slides");
+    // The restore is itself an event.
+    let all = events(&app.db).await;
+    let last = &all[all.len() - 1];
+    assert_eq!((last.kind.as_str(), last.version), ("talk.updated", 4));
+    assert_eq!(last.payload["talk"]["title"], "Events");
+}
