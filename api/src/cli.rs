@@ -104,4 +104,13 @@ pub struct ServeArgs {
     /// is served only while no write has been committed since it was computed.
     #[arg(long, global = true, env = "LECTERN_CACHE_MB", default_value_t = 32)]
     pub cache_mb: u64,
+    /// Origins that browsers may call the API from, comma-separated, or `*` for any; none by
+    /// default (no CORS headers).
+    #[arg(
+        long,
+        global = true,
+        env = "LECTERN_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
 }

@@ -5,5 +5,6 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod graphql;
+pub mod rest;
 pub mod routes;
 pub mod startup;

@@ -55,6 +55,7 @@ async fn main() -> ExitCode {
                 database_url: cli.database_url,
                 asset_base_url: cli.serve.asset_base_url,
                 cache_bytes: cli.serve.cache_mb.saturating_mul(1024 * 1024),
+                cors_origins: cli.serve.cors_origins,
             };
             let app = match Application::build(settings).await {
                 Ok(app) => app,

@@ -36,14 +36,17 @@ impl GraphqlCache {
 }
 
 /// What every GraphQL request needs.
-struct Caller {
-    viewer: Viewer,
-    client: Option<IpAddr>,
+pub(crate) struct Caller {
+    pub viewer: Viewer,
+    pub client: Option<IpAddr>,
 }
 
 /// Who makes the request: anonymous without an `Authorization` header; refused (401) when the
 /// header holds no valid bearer token.
-async fn caller(authority: &Authority, request: &HttpRequest) -> Result<Caller, AuthError> {
+pub(crate) async fn caller(
+    authority: &Authority,
+    request: &HttpRequest,
+) -> Result<Caller, AuthError> {
     let client = request.peer_addr().map(|address| address.ip());
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(Caller {
@@ -173,7 +176,7 @@ fn json_body(status: StatusCode, body: web::Bytes) -> HttpResponse {
         .body(body)
 }
 
-fn www_authenticate(error: &AuthError) -> String {
+pub(crate) fn www_authenticate(error: &AuthError) -> String {
     let description = error.to_string().replace('"', "'");
     format!(r#"Bearer realm="lectern", error="invalid_token", error_description="{description}""#)
 }
@@ -277,7 +280,7 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> HttpResponse {
 }
 
 /// `POST /auth/login` with `{ "email": …, "password": … }`: an access token, or a problem.
-async fn login(
+pub(crate) async fn login(
     authority: web::Data<Arc<Authority>>,
     request: HttpRequest,
     body: web::Bytes,
@@ -292,6 +295,14 @@ async fn login(
             );
         }
     };
+    // No account has one, and PostgreSQL refuses to look for one.
+    if body.email.contains('\0') {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "the email must not contain NUL characters",
+        );
+    }
     let client = request.peer_addr().map(|address| address.ip());
     match authority.login(client, &body.email, &body.password).await {
         Ok(token) => HttpResponse::Ok().json(token),

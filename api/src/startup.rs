@@ -24,6 +24,8 @@ pub struct Settings {
     pub asset_base_url: Option<String>,
     /// Bytes of cached GraphQL responses; 0 turns the cache off.
     pub cache_bytes: u64,
+    /// Origins browsers may call from (`*` for any); empty: no CORS.
+    pub cors_origins: Vec<String>,
     /// Token keys and lifetimes.
     pub auth: AuthSettings,
 }
@@ -65,7 +67,22 @@ impl Application {
             authority.clone(),
         );
         let cache = routes::GraphqlCache::new(db.clone(), settings.cache_bytes);
-        let server = server(listener, db, schema, cache, authority)?;
+        let asset_base = graphql::AssetBase(settings.asset_base_url.clone());
+        let cors_origins = settings
+            .cors_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        let server = server(
+            listener,
+            db,
+            schema,
+            cache,
+            authority,
+            asset_base,
+            cors_origins,
+        )?;
         Ok(Self {
             port: address.port(),
             server,
@@ -89,20 +106,58 @@ fn server(
     schema: AppSchema,
     cache: routes::GraphqlCache,
     authority: Arc<Authority>,
+    asset_base: graphql::AssetBase,
+    cors_origins: Vec<String>,
 ) -> std::io::Result<Server> {
     let authority = web::Data::new(authority);
+    let asset_base = web::Data::new(asset_base);
     let db = web::Data::new(db);
     let schema = web::Data::new(schema);
     let cache = web::Data::new(cache);
     Ok(HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
             .app_data(db.clone())
             .app_data(schema.clone())
             .app_data(cache.clone())
             .app_data(authority.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .app_data(asset_base.clone())
             .configure(routes::configure)
+            .configure(crate::rest::configure)
     })
     .listen(listener)?
     .run())
+}
+
+/// CORS for the configured origins: the methods and headers the API uses, and the response
+/// headers clients need to read (ETag, Link, Location, Retry-After).
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::header;
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LINK,
+            header::LOCATION,
+            header::RETRY_AFTER,
+        ])
+        .max_age(3600);
+    if origins.iter().any(|o| o == "*") {
+        cors = cors.allow_any_origin().send_wildcard();
+    } else {
+        for origin in origins {
+            cors = cors.allowed_origin(origin);
+        }
+    }
+    cors
 }

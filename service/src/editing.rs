@@ -30,6 +30,7 @@ use uuid::Uuid;
 use crate::content;
 use crate::db::begin_write;
 use crate::error::{FieldError, ServiceError};
+use crate::events::{self, ChangeType};
 use crate::talks::{
     self, MAX_BODY_BYTES, MAX_CHILDREN, NewEmbed, NewResource, NewTalk, TalkInput, TalkRecord,
 };
@@ -110,7 +111,7 @@ pub async fn create_talk(
     embed::Entity::insert_many(input.embed_models(id))
         .exec_without_returning(&txn)
         .await?;
-    finish(txn, id).await
+    finish(txn, id, ChangeType::Created, actor).await
 }
 
 /// Changes a talk's own fields (see [`TalkPatch`]); its resources and embeds stay as they are.
@@ -159,7 +160,94 @@ pub async fn update_talk(
     if updated.rows_affected != 1 {
         return Err(stale(&txn, id).await);
     }
-    finish(txn, id).await
+    finish(txn, id, ChangeType::Updated, actor).await
+}
+
+/// Writes back the state a talk had at `version`, as its change event holds it: its fields,
+/// resources and embeds (the status stays as it is now), as a new version.
+///
+/// Errors: [`ServiceError::NotFound`]; [`ServiceError::Conflict`] unless the talk is at
+/// `expected_version`; [`ServiceError::Invalid`] (path `version`) when the talk never had that
+/// version; [`ServiceError::Duplicate`] when the old slug or notist_id is taken by now.
+pub async fn restore_talk(
+    db: &DatabaseConnection,
+    id: Uuid,
+    version: i32,
+    expected_version: i32,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let txn = begin_write(db).await?;
+    lock_talk(&txn, id, Some(expected_version)).await?;
+    let old = events::state_at(&txn, id, version).await?.ok_or_else(|| {
+        ServiceError::Invalid(vec![FieldError::new(
+            "version",
+            format!("the talk never had version {version}"),
+        )])
+    })?;
+    let extra = match &old.talk.extra {
+        serde_json::Value::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    let input = TalkInput::parse(NewTalk {
+        slug: old.talk.slug,
+        title: old.talk.title,
+        date: old.talk.date,
+        event: old.talk.event,
+        location: old.talk.location,
+        image: old.talk.image,
+        pdf: old.talk.pdf,
+        notist_id: old.talk.notist_id,
+        body: old.talk.body,
+        extra,
+        resources: old
+            .resources
+            .into_iter()
+            .map(|r| NewResource {
+                title: r.title,
+                url: r.url,
+                description: r.description,
+            })
+            .collect(),
+        embeds: old
+            .embeds
+            .into_iter()
+            .map(|e| NewEmbed {
+                kind: e.kind,
+                html: e.html,
+            })
+            .collect(),
+    })?;
+    let mut model = talk::ActiveModel {
+        version: Set(expected_version + 1),
+        updated_at: Set(Utc::now()),
+        updated_by: Set(Some(actor.to_owned())),
+        ..Default::default()
+    };
+    input.apply(&mut model);
+    let updated = talk::Entity::update_many()
+        .set(model)
+        .filter(talk::Column::Id.eq(id))
+        .filter(talk::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(stale(&txn, id).await);
+    }
+    resource::Entity::delete_many()
+        .filter(resource::Column::TalkId.eq(id))
+        .exec(&txn)
+        .await?;
+    embed::Entity::delete_many()
+        .filter(embed::Column::TalkId.eq(id))
+        .exec(&txn)
+        .await?;
+    resource::Entity::insert_many(input.resource_models(id))
+        .exec_without_returning(&txn)
+        .await?;
+    embed::Entity::insert_many(input.embed_models(id))
+        .exec_without_returning(&txn)
+        .await?;
+    finish(txn, id, ChangeType::Updated, actor).await
 }
 
 /// Deletes a talk with its resources and embeds.
@@ -170,8 +258,13 @@ pub async fn delete_talk(
     db: &DatabaseConnection,
     id: Uuid,
     expected_version: i32,
+    actor: &str,
 ) -> Result<(), ServiceError> {
     let txn = begin_write(db).await?;
+    // The state the event keeps, as it was before the delete.
+    let before = talks::find_by_id(&txn, id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
     // Resources and embeds go with the talk (ON DELETE CASCADE).
     let deleted = talk::Entity::delete_many()
         .filter(talk::Column::Id.eq(id))
@@ -182,6 +275,7 @@ pub async fn delete_talk(
         return Err(stale(&txn, id).await);
     }
     content::bump(&txn).await?;
+    events::append(&txn, ChangeType::Deleted, &before, actor).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -194,15 +288,20 @@ pub async fn set_status(
     db: &DatabaseConnection,
     id: Uuid,
     status: Status,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
+    let by = by.into();
     let txn = begin_write(db).await?;
-    let talk = lock_talk(&txn, id).await?;
+    let talk = lock_talk(&txn, id, by.if_version).await?;
     if talk.status == status {
         return unchanged(txn, id).await;
     }
-    record_change(&txn, &talk, actor, Some(status)).await?;
-    finish(txn, id).await
+    record_change(&txn, &talk, by.actor, Some(status)).await?;
+    let kind = match status {
+        Status::Published => ChangeType::Published,
+        Status::Draft => ChangeType::Unpublished,
+    };
+    finish(txn, id, kind, by.actor).await
 }
 
 /// Adds a resource to a talk at `position` (0 is first; `None` is after the last), moving the
@@ -217,10 +316,10 @@ pub async fn add_resource(
     talk_id: Uuid,
     resource: NewResource,
     position: Option<i32>,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
     let errors = resource_errors(&resource, "");
-    add_child::<resource::Entity>(db, talk_id, position, errors, actor, |id, position| {
+    add_child::<resource::Entity>(db, talk_id, position, errors, by, |id, position| {
         resource::ActiveModel {
             id: Set(id),
             talk_id: Set(talk_id),
@@ -240,15 +339,30 @@ pub async fn update_resource(
     db: &DatabaseConnection,
     id: Uuid,
     resource: NewResource,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
+    let by = by.into();
     let txn = begin_write(db).await?;
-    let talk = lock_talk(&txn, talk_of::<resource::Entity>(&txn, id).await?).await?;
+    let talk = lock_talk(
+        &txn,
+        talk_of::<resource::Entity>(&txn, id).await?,
+        by.if_version,
+    )
+    .await?;
     let stored = resource::Entity::find_by_id(id)
         .one(&txn)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    invalid_unless_empty(resource_errors(&resource, ""))?;
+    // What the change keeps as it was (an imported link, say) is not checked again.
+    let errors = resource_errors(&resource, "")
+        .into_iter()
+        .filter(|e| match e.path.as_str() {
+            "url" => resource.url != stored.url,
+            "title" => resource.title != stored.title,
+            _ => true,
+        })
+        .collect();
+    invalid_unless_empty(errors)?;
     if (&stored.title, &stored.url, &stored.description)
         == (&resource.title, &resource.url, &resource.description)
     {
@@ -264,8 +378,8 @@ pub async fn update_resource(
         .filter(resource::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    record_change(&txn, &talk, actor, None).await?;
-    finish(txn, talk.id).await
+    record_change(&txn, &talk, by.actor, None).await?;
+    finish(txn, talk.id, ChangeType::Updated, by.actor).await
 }
 
 /// Removes a resource; the ones after it move up, so positions stay 0, 1, 2, …
@@ -274,9 +388,9 @@ pub async fn update_resource(
 pub async fn remove_resource(
     db: &DatabaseConnection,
     id: Uuid,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
-    remove_child::<resource::Entity>(db, id, actor).await
+    remove_child::<resource::Entity>(db, id, by).await
 }
 
 /// Puts a talk's resources in the order of `ids`, which must name each of the talk's
@@ -288,9 +402,9 @@ pub async fn reorder_resources(
     db: &DatabaseConnection,
     talk_id: Uuid,
     ids: Vec<Uuid>,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
-    reorder_children::<resource::Entity>(db, talk_id, ids, actor).await
+    reorder_children::<resource::Entity>(db, talk_id, ids, by).await
 }
 
 /// Adds an embed to a talk at `position` (0 is first; `None` is after the last), moving the
@@ -305,10 +419,10 @@ pub async fn add_embed(
     talk_id: Uuid,
     embed: NewEmbed,
     position: Option<i32>,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
     let errors = embed_errors(&embed, "");
-    add_child::<embed::Entity>(db, talk_id, position, errors, actor, |id, position| {
+    add_child::<embed::Entity>(db, talk_id, position, errors, by, |id, position| {
         embed::ActiveModel {
             id: Set(id),
             talk_id: Set(talk_id),
@@ -327,10 +441,16 @@ pub async fn update_embed(
     db: &DatabaseConnection,
     id: Uuid,
     embed: NewEmbed,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
+    let by = by.into();
     let txn = begin_write(db).await?;
-    let talk = lock_talk(&txn, talk_of::<embed::Entity>(&txn, id).await?).await?;
+    let talk = lock_talk(
+        &txn,
+        talk_of::<embed::Entity>(&txn, id).await?,
+        by.if_version,
+    )
+    .await?;
     let stored = embed::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -348,8 +468,8 @@ pub async fn update_embed(
         .filter(embed::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    record_change(&txn, &talk, actor, None).await?;
-    finish(txn, talk.id).await
+    record_change(&txn, &talk, by.actor, None).await?;
+    finish(txn, talk.id, ChangeType::Updated, by.actor).await
 }
 
 /// Removes an embed; the ones after it move up, so positions stay 0, 1, 2, …
@@ -358,9 +478,9 @@ pub async fn update_embed(
 pub async fn remove_embed(
     db: &DatabaseConnection,
     id: Uuid,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
-    remove_child::<embed::Entity>(db, id, actor).await
+    remove_child::<embed::Entity>(db, id, by).await
 }
 
 /// Puts a talk's embeds in the order of `ids`, which must name each of the talk's embeds
@@ -372,9 +492,9 @@ pub async fn reorder_embeds(
     db: &DatabaseConnection,
     talk_id: Uuid,
     ids: Vec<Uuid>,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
-    reorder_children::<embed::Entity>(db, talk_id, ids, actor).await
+    reorder_children::<embed::Entity>(db, talk_id, ids, by).await
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -437,7 +557,7 @@ fn resource_errors(resource: &NewResource, prefix: &str) -> Vec<FieldError> {
 fn embed_errors(embed: &NewEmbed, prefix: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
     // The same rule as a document's `type`.
-    if embed.kind.trim().is_empty() || embed.kind.len() > 64 {
+    if embed.kind.trim().is_empty() || embed.kind.chars().count() > 64 {
         errors.push(FieldError::new(
             format!("{prefix}kind"),
             "must be 1 to 64 characters",
@@ -513,17 +633,51 @@ fn order_errors(current: &[Uuid], ids: &[Uuid], noun: &str) -> Vec<FieldError> {
     errors
 }
 
+/// Who makes a change, and the version of the talk they last read when they made it
+/// conditional (an HTTP `If-Match`): a change to a talk at another version is a
+/// [`ServiceError::Conflict`] and writes nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct By<'a> {
+    pub actor: &'a str,
+    pub if_version: Option<i32>,
+}
+
+impl<'a> From<&'a str> for By<'a> {
+    fn from(actor: &'a str) -> Self {
+        Self {
+            actor,
+            if_version: None,
+        }
+    }
+}
+
+impl<'a> From<&'a String> for By<'a> {
+    fn from(actor: &'a String) -> Self {
+        actor.as_str().into()
+    }
+}
+
 // ----------------------------------------------------------------------------------------------
 // Transactions and talks.
 
 /// The talk, locked against other writers until the transaction ends (`SELECT … FOR UPDATE`
 /// on PostgreSQL; on SQLite the write transaction holds the database's lock already).
-async fn lock_talk(txn: &DatabaseTransaction, id: Uuid) -> Result<talk::Model, ServiceError> {
-    talk::Entity::find_by_id(id)
+async fn lock_talk(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    if_version: Option<i32>,
+) -> Result<talk::Model, ServiceError> {
+    let talk = talk::Entity::find_by_id(id)
         .lock_exclusive()
         .one(txn)
         .await?
-        .ok_or(ServiceError::NotFound)
+        .ok_or(ServiceError::NotFound)?;
+    match if_version {
+        Some(expected) if expected != talk.version => Err(ServiceError::Conflict {
+            current_version: talk.version,
+        }),
+        _ => Ok(talk),
+    }
 }
 
 /// Records that `talk` changed: the next version, now, by `actor`, and the new status if any.
@@ -570,9 +724,15 @@ async fn stale(txn: &DatabaseTransaction, id: Uuid) -> ServiceError {
 }
 
 /// Bumps the content version, reads the talk back as written and commits.
-async fn finish(txn: DatabaseTransaction, id: Uuid) -> Result<TalkRecord, ServiceError> {
+async fn finish(
+    txn: DatabaseTransaction,
+    id: Uuid,
+    kind: ChangeType,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
     content::bump(&txn).await?;
     let record = record(&txn, id).await?;
+    events::append(&txn, kind, &record, actor).await?;
     txn.commit().await?;
     Ok(record)
 }
@@ -624,11 +784,12 @@ async fn add_child<E: Child>(
     talk_id: Uuid,
     position: Option<i32>,
     mut errors: Vec<FieldError>,
-    actor: &str,
+    by: impl Into<By<'_>>,
     model: impl FnOnce(Uuid, i32) -> E::ActiveModel,
 ) -> Result<TalkRecord, ServiceError> {
+    let by = by.into();
     let txn = begin_write(db).await?;
-    let talk = lock_talk(&txn, talk_id).await?;
+    let talk = lock_talk(&txn, talk_id, by.if_version).await?;
     let mut order = child_ids::<E>(&txn, talk_id).await?;
     let at = match position {
         None => Some(order.len()),
@@ -662,17 +823,18 @@ async fn add_child<E: Child>(
         order.insert(at, id);
         place::<E>(&txn, talk_id, &order).await?;
     }
-    record_change(&txn, &talk, actor, None).await?;
-    finish(txn, talk_id).await
+    record_change(&txn, &talk, by.actor, None).await?;
+    finish(txn, talk_id, ChangeType::Updated, by.actor).await
 }
 
 async fn remove_child<E: Child>(
     db: &DatabaseConnection,
     id: Uuid,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
+    let by = by.into();
     let txn = begin_write(db).await?;
-    let talk = lock_talk(&txn, talk_of::<E>(&txn, id).await?).await?;
+    let talk = lock_talk(&txn, talk_of::<E>(&txn, id).await?, by.if_version).await?;
     let mut order = child_ids::<E>(&txn, talk.id).await?;
     let Some(at) = order.iter().position(|child| *child == id) else {
         // Removed by someone else while this waited for the lock.
@@ -684,18 +846,19 @@ async fn remove_child<E: Child>(
         park::<E>(&txn, talk.id).await?;
         place::<E>(&txn, talk.id, &order).await?;
     }
-    record_change(&txn, &talk, actor, None).await?;
-    finish(txn, talk.id).await
+    record_change(&txn, &talk, by.actor, None).await?;
+    finish(txn, talk.id, ChangeType::Updated, by.actor).await
 }
 
 async fn reorder_children<E: Child>(
     db: &DatabaseConnection,
     talk_id: Uuid,
     ids: Vec<Uuid>,
-    actor: &str,
+    by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
+    let by = by.into();
     let txn = begin_write(db).await?;
-    let talk = lock_talk(&txn, talk_id).await?;
+    let talk = lock_talk(&txn, talk_id, by.if_version).await?;
     let current = child_ids::<E>(&txn, talk_id).await?;
     invalid_unless_empty(order_errors(&current, &ids, E::NOUN))?;
     if current == ids {
@@ -703,8 +866,8 @@ async fn reorder_children<E: Child>(
     }
     park::<E>(&txn, talk_id).await?;
     place::<E>(&txn, talk_id, &ids).await?;
-    record_change(&txn, &talk, actor, None).await?;
-    finish(txn, talk_id).await
+    record_change(&txn, &talk, by.actor, None).await?;
+    finish(txn, talk_id, ChangeType::Updated, by.actor).await
 }
 
 /// The talk a resource or embed belongs to.
@@ -816,7 +979,7 @@ mod tests {
         let id = Uuid::nil();
         send(create_talk(db, NewTalk::default(), "a"));
         send(update_talk(db, id, TalkPatch::default(), 1, "a"));
-        send(delete_talk(db, id, 1));
+        send(delete_talk(db, id, 1, "a"));
         send(set_status(db, id, Status::Published, "a"));
         send(add_resource(db, id, NewResource::default(), None, "a"));
         send(update_resource(db, id, NewResource::default(), "a"));

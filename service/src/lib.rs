@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod editing;
 pub mod error;
+pub mod events;
 pub mod html;
 pub mod import;
 pub mod listing;

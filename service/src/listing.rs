@@ -77,6 +77,24 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
+impl Cursor {
+    /// The cursor as clients see it: opaque, URL-safe.
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// A cursor [`Cursor::encode`] made; None for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.as_bytes())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    }
+}
+
 /// Forward (`first`, `after`) or backward (`last`, `before`) paging.
 #[derive(Debug, Clone, Default)]
 pub struct PageRequest {

@@ -361,7 +361,7 @@ async fn a_delete_needs_the_current_version_and_takes_the_children_along() {
         .unwrap();
     let before = content_version(&db).await;
 
-    let result = editing::delete_talk(&db.db, id, 1).await;
+    let result = editing::delete_talk(&db.db, id, 1, "ed").await;
     assert!(
         matches!(result, Err(ServiceError::Conflict { current_version: 2 })),
         "{result:?}"
@@ -369,7 +369,7 @@ async fn a_delete_needs_the_current_version_and_takes_the_children_along() {
     assert_eq!(stored(&db, id).await.talk.version, 2);
     assert_eq!(content_version(&db).await, before);
 
-    editing::delete_talk(&db.db, id, 2).await.unwrap();
+    editing::delete_talk(&db.db, id, 2, "ed").await.unwrap();
     assert!(
         service::talks::find_by_id(&db.db, id)
             .await
@@ -380,7 +380,7 @@ async fn a_delete_needs_the_current_version_and_takes_the_children_along() {
     assert_eq!(embed::Entity::find().count(&db.db).await.unwrap(), 0);
     assert_eq!(content_version(&db).await, before + 1);
 
-    let result = editing::delete_talk(&db.db, id, 2).await;
+    let result = editing::delete_talk(&db.db, id, 2, "ed").await;
     assert!(matches!(result, Err(ServiceError::NotFound)), "{result:?}");
 }
 
@@ -735,4 +735,29 @@ async fn a_talk_takes_at_most_500_resources() {
     );
     let after = stored(&db, id).await;
     assert_eq!((after.resources.len(), after.talk.version), (500, 1));
+}
+
+#[tokio::test]
+async fn numbers_beyond_exact_doubles_are_refused_in_extra_and_kinds_count_characters() {
+    let db = TestDb::new().await;
+    let mut extra = serde_json::Map::new();
+    extra.insert("ok".into(), serde_json::json!(1.5));
+    extra.insert("big".into(), serde_json::json!(-1.7976931348623157e308));
+    extra.insert("list".into(), serde_json::json!([1, u64::MAX]));
+    let new = NewTalk {
+        slug: "numbers".into(),
+        title: "Numbers".into(),
+        date: "2026-11-26".into(),
+        extra,
+        embeds: vec![NewEmbed {
+            kind: "ü".repeat(40),
+            html: "<p>x</p>".into(),
+        }],
+        ..Default::default()
+    };
+    let Err(ServiceError::Invalid(errors)) = editing::create_talk(&db.db, new, "ed").await else {
+        panic!("big numbers were accepted");
+    };
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["extra.big", "extra.list[1]"], "{errors:?}");
 }

@@ -3,10 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod contract;
 mod editing;
+mod events;
 mod export;
 mod graphql;
 mod import_corpus;
 mod import_errors;
 mod import_updates;
+mod rest;
 mod support;

@@ -116,6 +116,7 @@ impl TestApp {
             database_url: db.url.clone(),
             asset_base_url,
             cache_bytes: 32 * 1024 * 1024,
+            cors_origins: vec!["https://site.example.com".into()],
             auth,
         };
         let app = api::startup::Application::build_with(settings, connection.clone())

@@ -337,12 +337,26 @@ impl TalkMutation {
         id: ID,
         expected_version: i32,
     ) -> async_graphql::Result<ID> {
-        allowed(ctx, Role::Editor)?;
+        let actor = allowed(ctx, Role::Editor)?;
         let uuid = parse_id("id", &id)?;
-        editing::delete_talk(db(ctx)?, uuid, expected_version)
+        editing::delete_talk(db(ctx)?, uuid, expected_version, &actor)
             .await
             .map_err(|e| to_graphql(&e))?;
         Ok(id)
+    }
+
+    /// Writes back the state the talk had at `version` (fields, resources, embeds; the status
+    /// stays) as a new version (editor); `CONFLICT` unless `expectedVersion` is the stored one.
+    async fn restore_talk(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        expected_version: i32,
+    ) -> async_graphql::Result<Talk> {
+        let actor = allowed(ctx, Role::Editor)?;
+        let id = parse_id("id", &id)?;
+        talk(editing::restore_talk(db(ctx)?, id, version, expected_version, &actor).await)
     }
 
     /// Makes a talk visible to every reader (editor).

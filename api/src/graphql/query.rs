@@ -2,8 +2,6 @@
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, MergedObject, Object, SimpleObject};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
 use service::listing::{
     self, Cursor, OrderField, PageRequest, TalkFilter as Filter, TalkOrder as Order,
@@ -72,24 +70,19 @@ pub struct TalkConnectionFields {
 pub type TalkConnection = Connection<String, Talk, TalkConnectionFields>;
 
 fn encode(cursor: &Cursor) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
+    cursor.encode()
 }
 
 fn decode(name: &str, cursor: Option<String>) -> Result<Option<Cursor>, async_graphql::Error> {
     let Some(cursor) = cursor else {
         return Ok(None);
     };
-    URL_SAFE_NO_PAD
-        .decode(cursor.as_bytes())
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .map(Some)
-        .ok_or_else(|| {
-            coded(
-                &format!("{name}: not a cursor of this list"),
-                "BAD_USER_INPUT",
-            )
-        })
+    Cursor::decode(&cursor).map(Some).ok_or_else(|| {
+        coded(
+            &format!("{name}: not a cursor of this list"),
+            "BAD_USER_INPUT",
+        )
+    })
 }
 
 fn page_size(name: &str, value: Option<i32>) -> Result<Option<u64>, async_graphql::Error> {

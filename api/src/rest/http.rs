@@ -1,0 +1,262 @@
+//! HTTP plumbing of the REST API: who asks, bodies, ETags and preconditions, caching headers.
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::problem::Problem;
+use crate::auth::{Authority, Viewer};
+use crate::startup::MAX_BODY_BYTES;
+
+/// Who makes the request (anonymous without a token; 401 for a bad one).
+pub async fn viewer(authority: &Authority, request: &HttpRequest) -> Result<Viewer, Problem> {
+    Ok(crate::routes::caller(authority, request).await?.viewer)
+}
+
+/// Reads a JSON request body: 415 unless it is JSON, 413 when too large, 400 when it is not
+/// JSON at all, 422 when it is JSON of the wrong shape (unknown fields included) or holds a
+/// NUL character anywhere (no database column can keep one).
+pub async fn json_body<T: DeserializeOwned>(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    merge_patch: bool,
+) -> Result<T, Problem> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let accepted = content_type == "application/json"
+        || (merge_patch && content_type == "application/merge-patch+json");
+    if !accepted {
+        let expected = if merge_patch {
+            "application/merge-patch+json or application/json"
+        } else {
+            "application/json"
+        };
+        return Err(Problem::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("the body must be {expected}"),
+        ));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| Problem::bad_request(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(Problem::new(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => unfit(&e),
+            _ => Problem::bad_request(format!("the body is not JSON: {e}")),
+        }
+    })?;
+    if let Some(path) = nul_path(&value, String::new()) {
+        return Err(Problem::invalid(&path, "must not contain NUL characters"));
+    }
+    serde_json::from_value(value).map_err(|e| unfit(&e))
+}
+
+fn unfit(error: &serde_json::Error) -> Problem {
+    Problem::new(
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        format!("the body does not fit: {error}"),
+    )
+    .kind("urn:lectern:problem:validation")
+}
+
+/// The path (`title`, `resources[0].url`, `extra.key`) of the first string or member name in
+/// `value` that holds a NUL character.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    match value {
+        // A bare string is no body any handler takes; deserializing says so.
+        Value::String(text) if text.contains('\0') && !path.is_empty() => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, format!("{path}[{i}]"))),
+        Value::Object(members) => members.iter().find_map(|(name, member)| {
+            if name.contains('\0') {
+                Some(join(&name.replace('\0', "\\u0000")))
+            } else {
+                nul_path(member, join(name))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// The strong ETag of a talk: its id and version.
+pub fn talk_etag(id: Uuid, version: i32) -> String {
+    format!("\"{id}.{version}\"")
+}
+
+/// The strong ETag of any body: a digest of its bytes.
+pub fn body_etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// True when `If-None-Match` names this ETag (or is `*`).
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+}
+
+/// What `If-Match` asks of a talk.
+pub enum Precondition {
+    /// No `If-Match`.
+    Absent,
+    /// `*`: any version.
+    Any,
+    /// This version.
+    Version(i32),
+}
+
+/// Reads `If-Match` against a talk: its ETag, or its bare version number. An ETag of another
+/// talk, or of no talk, fails (412).
+pub fn if_match(
+    request: &HttpRequest,
+    id: Uuid,
+    current_version: i32,
+) -> Result<Precondition, Problem> {
+    let Some(value) = request.headers().get(header::IF_MATCH) else {
+        return Ok(Precondition::Absent);
+    };
+    let failed = || {
+        Problem::new(
+            actix_web::http::StatusCode::PRECONDITION_FAILED,
+            format!("If-Match does not name this talk's current version ({current_version})"),
+        )
+        .kind("urn:lectern:problem:version-conflict")
+        .member("current_version", current_version.into())
+        .header(header::ETAG, talk_etag(id, current_version))
+    };
+    let value = value.to_str().map_err(|_| failed())?.trim();
+    if value == "*" {
+        return Ok(Precondition::Any);
+    }
+    let own = format!("{id}.");
+    for tag in value.split(',').map(str::trim) {
+        let bare = tag.trim_matches('"');
+        let version = match bare.strip_prefix(&own) {
+            Some(version) => version,
+            None if !tag.starts_with('"') || !bare.contains('.') => bare,
+            None => continue,
+        };
+        if let Ok(version) = version.parse::<i32>() {
+            return Ok(Precondition::Version(version));
+        }
+    }
+    Err(failed())
+}
+
+/// `If-Match` that a `PATCH` or `DELETE` must carry (428 without it).
+pub fn required_version(request: &HttpRequest, id: Uuid, current: i32) -> Result<i32, Problem> {
+    match if_match(request, id, current)? {
+        Precondition::Absent => Err(Problem::new(
+            actix_web::http::StatusCode::PRECONDITION_REQUIRED,
+            "this change needs If-Match with the talk's ETag (or its version), as last read",
+        )),
+        Precondition::Any => Ok(current),
+        Precondition::Version(version) => Ok(version),
+    }
+}
+
+/// `If-Match` that a `POST` or `PUT` may carry.
+pub fn optional_version(
+    request: &HttpRequest,
+    id: Uuid,
+    current: i32,
+) -> Result<Option<i32>, Problem> {
+    Ok(match if_match(request, id, current)? {
+        Precondition::Version(version) => Some(version),
+        Precondition::Absent | Precondition::Any => None,
+    })
+}
+
+/// Sets the caching headers: public for anonymous readers of published content, private
+/// otherwise.
+fn cache_headers(response: &mut HttpResponseBuilder, public: bool) {
+    response.insert_header((
+        header::CACHE_CONTROL,
+        if public {
+            "public, max-age=60"
+        } else {
+            "private, no-store"
+        },
+    ));
+}
+
+/// A JSON response of a read with its ETag, or 304 when the client has it already.
+pub fn conditional_json(
+    request: &HttpRequest,
+    status: actix_web::http::StatusCode,
+    body: &serde_json::Value,
+    etag: Option<String>,
+    public: bool,
+) -> HttpResponse {
+    let bytes = Bytes::from(body.to_string());
+    let etag = etag.unwrap_or_else(|| body_etag(&bytes));
+    if status.is_success() && none_match(request.headers(), &etag) {
+        let mut response = HttpResponse::NotModified();
+        response.insert_header((header::ETAG, etag));
+        cache_headers(&mut response, public);
+        return response.finish();
+    }
+    json_with_etag(status, bytes, etag, public)
+}
+
+/// A JSON response with its ETag, whatever `If-None-Match` says: the answer to a write, which
+/// has happened (a 304 would hide that).
+pub fn json(
+    status: actix_web::http::StatusCode,
+    body: &serde_json::Value,
+    etag: String,
+    public: bool,
+) -> HttpResponse {
+    json_with_etag(status, Bytes::from(body.to_string()), etag, public)
+}
+
+fn json_with_etag(
+    status: actix_web::http::StatusCode,
+    bytes: Bytes,
+    etag: String,
+    public: bool,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::ETAG, etag));
+    cache_headers(&mut response, public);
+    response.content_type("application/json").body(bytes)
+}

@@ -1,0 +1,206 @@
+//! The REST API under `/api/v1`, described by `openapi.yaml` at the repository root. Every
+//! handler calls the same service functions as GraphQL; errors are problem bodies.
+
+pub mod http;
+pub mod problem;
+pub mod talks;
+
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use service::sea_orm::DatabaseConnection;
+
+use self::problem::Problem;
+use self::talks::Part;
+use crate::auth::Authority;
+use crate::graphql::AssetBase;
+
+/// The contract, as committed at the repository root.
+pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
+
+type Db = web::Data<DatabaseConnection>;
+type Auth = web::Data<Arc<Authority>>;
+type Base = web::Data<AssetBase>;
+type Slug = web::Path<String>;
+type Item = web::Path<(String, String)>;
+
+macro_rules! routes {
+    ($( $method:ident $path:literal => $handler:expr; )*) => {
+        /// Every route under `/api/v1`: its method and path, as `openapi.yaml` lists them.
+        pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
+
+        fn register(scope: actix_web::Scope) -> actix_web::Scope {
+            scope $( .route($path, web::$method().to($handler)) )*
+        }
+    };
+}
+
+routes! {
+    get "/talks" => talks::list;
+    post "/talks" => talks::create;
+    get "/talks/{slug}" => talks::show;
+    patch "/talks/{slug}" => talks::patch;
+    delete "/talks/{slug}" => talks::delete;
+    post "/talks/{slug}/publish" => talks::publish;
+    post "/talks/{slug}/unpublish" => talks::unpublish;
+    post "/talks/{slug}/resources" => add_resource;
+    put "/talks/{slug}/resources/order" => reorder_resources;
+    patch "/talks/{slug}/resources/{id}" => patch_resource;
+    delete "/talks/{slug}/resources/{id}" => delete_resource;
+    post "/talks/{slug}/embeds" => add_embed;
+    put "/talks/{slug}/embeds/order" => reorder_embeds;
+    patch "/talks/{slug}/embeds/{id}" => patch_embed;
+    delete "/talks/{slug}/embeds/{id}" => delete_embed;
+    get "/events" => talks::events;
+    post "/auth/login" => crate::routes::login;
+    get "/openapi.yaml" => openapi;
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let scope = web::scope("/api/v1")
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            Problem::bad_request(format!("a query parameter is wrong: {error}")).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|_, _| Problem::not_found().into()))
+        .default_service(web::to(no_route));
+    cfg.service(register(scope));
+    cfg.route("/openapi.yaml", web::get().to(openapi));
+}
+
+async fn add_resource(
+    db: Db,
+    a: Auth,
+    b: Base,
+    r: HttpRequest,
+    s: Slug,
+    p: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    talks::add(Part::Resources, db, a, b, r, s, p).await
+}
+async fn add_embed(
+    db: Db,
+    a: Auth,
+    b: Base,
+    r: HttpRequest,
+    s: Slug,
+    p: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    talks::add(Part::Embeds, db, a, b, r, s, p).await
+}
+async fn reorder_resources(
+    db: Db,
+    a: Auth,
+    b: Base,
+    r: HttpRequest,
+    s: Slug,
+    p: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    talks::reorder(Part::Resources, db, a, b, r, s, p).await
+}
+async fn reorder_embeds(
+    db: Db,
+    a: Auth,
+    b: Base,
+    r: HttpRequest,
+    s: Slug,
+    p: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    talks::reorder(Part::Embeds, db, a, b, r, s, p).await
+}
+async fn patch_resource(
+    db: Db,
+    a: Auth,
+    b: Base,
+    r: HttpRequest,
+    i: Item,
+    p: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    talks::patch_item(Part::Resources, db, a, b, r, i, p).await
+}
+async fn patch_embed(
+    db: Db,
+    a: Auth,
+    b: Base,
+    r: HttpRequest,
+    i: Item,
+    p: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    talks::patch_item(Part::Embeds, db, a, b, r, i, p).await
+}
+async fn delete_resource(
+    db: Db,
+    a: Auth,
+    b: Base,
+    r: HttpRequest,
+    i: Item,
+) -> Result<HttpResponse, Problem> {
+    talks::delete_item(Part::Resources, db, a, b, r, i).await
+}
+async fn delete_embed(
+    db: Db,
+    a: Auth,
+    b: Base,
+    r: HttpRequest,
+    i: Item,
+) -> Result<HttpResponse, Problem> {
+    talks::delete_item(Part::Embeds, db, a, b, r, i).await
+}
+
+/// `GET /openapi.yaml`: the contract.
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/yaml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(OPENAPI_YAML)
+}
+
+/// How well `path` (under `/api/v1`) fits the route pattern `pattern`: the number of its
+/// segments that match literally, or None when it does not fit.
+fn fits(pattern: &str, path: &str) -> Option<usize> {
+    let mut pattern = pattern.split('/');
+    let mut path = path.split('/');
+    let mut literal = 0;
+    loop {
+        match (pattern.next(), path.next()) {
+            (None, None) => return Some(literal),
+            (Some(p), Some(s)) if p.starts_with('{') && !s.is_empty() => {}
+            (Some(p), Some(s)) if p == s => literal += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// 405 with `Allow` for a known path and another method, 404 for anything else.
+async fn no_route(request: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    route_problem(&request).error_response()
+}
+
+/// Why no handler serves this request. The methods of a path are those of the routes that fit
+/// it best: `/talks/x/resources/order` is the reordering route's (PUT), not a resource's.
+/// 405 with `Allow` when the path has other methods; else 404.
+pub(crate) fn route_problem(request: &HttpRequest) -> Problem {
+    let path = request
+        .path()
+        .strip_prefix("/api/v1")
+        .unwrap_or(request.path());
+    let fitting: Vec<(&str, usize)> = ROUTES
+        .iter()
+        .filter_map(|(method, pattern)| fits(pattern, path).map(|literal| (*method, literal)))
+        .collect();
+    let best = fitting.iter().map(|(_, literal)| *literal).max();
+    let allowed: Vec<String> = fitting
+        .iter()
+        .filter(|(_, literal)| Some(*literal) == best)
+        .map(|(method, _)| method.to_ascii_uppercase())
+        .collect();
+    if allowed.is_empty() || allowed.iter().any(|m| m == request.method().as_str()) {
+        return Problem::not_found();
+    }
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed here", request.method()),
+    )
+    .header(header::ALLOW, allowed.join(", "))
+}
