@@ -392,14 +392,25 @@ pub async fn embeds_of<C: ConnectionTrait>(
 /// The largest magnitude a number in `extra` may have: beyond it, integers lose precision as
 /// IEEE doubles, and databases store such numbers in forms that do not read back exactly.
 const MAX_SAFE_NUMBER: f64 = 9_007_199_254_740_992.0;
+const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_992;
 
 /// Paths of numbers in `value` that cannot be kept exactly.
 fn unsafe_numbers(value: &serde_json::Value, path: &str) -> Vec<String> {
     match value {
-        serde_json::Value::Number(n) => match n.as_f64() {
-            Some(x) if x.is_finite() && x.abs() <= MAX_SAFE_NUMBER => Vec::new(),
-            _ => vec![path.to_owned()],
-        },
+        serde_json::Value::Number(n) => {
+            // Integers exactly (as doubles, 2^53 + 1 would pass for 2^53), others as doubles.
+            let safe = match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
+                (_, Some(u), _) => u <= MAX_SAFE_INTEGER,
+                (_, _, Some(x)) => x.is_finite() && x.abs() <= MAX_SAFE_NUMBER,
+                _ => false,
+            };
+            if safe {
+                Vec::new()
+            } else {
+                vec![path.to_owned()]
+            }
+        }
         serde_json::Value::Array(items) => items
             .iter()
             .enumerate()

@@ -744,6 +744,8 @@ async fn numbers_beyond_exact_doubles_are_refused_in_extra_and_kinds_count_chara
     extra.insert("ok".into(), serde_json::json!(1.5));
     extra.insert("big".into(), serde_json::json!(-1.7976931348623157e308));
     extra.insert("list".into(), serde_json::json!([1, u64::MAX]));
+    extra.insert("edge".into(), serde_json::json!(9_007_199_254_740_992_i64));
+    extra.insert("past".into(), serde_json::json!(-9_007_199_254_740_993_i64));
     let new = NewTalk {
         slug: "numbers".into(),
         title: "Numbers".into(),
@@ -759,5 +761,9 @@ async fn numbers_beyond_exact_doubles_are_refused_in_extra_and_kinds_count_chara
         panic!("big numbers were accepted");
     };
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(paths, ["extra.big", "extra.list[1]"], "{errors:?}");
+    assert_eq!(
+        paths,
+        ["extra.big", "extra.list[1]", "extra.past"],
+        "{errors:?}"
+    );
 }
