@@ -51,7 +51,53 @@ pub struct TalkPatch {
     pub extra: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// A field of a merge patch: left out, `null`, or a value.
+pub type Merge<T> = Option<Option<T>>;
+
 impl TalkPatch {
+    /// A patch from a JSON merge patch's fields (GraphQL's and REST's alike): a field left out
+    /// stays, `null` clears an optional field (and empties `extra`), and clearing a required
+    /// one (`slug`, `title`, `date`, `body`) is refused, every such field named at once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn merge(
+        slug: Merge<String>,
+        title: Merge<String>,
+        date: Merge<String>,
+        body: Merge<String>,
+        event: Merge<String>,
+        location: Merge<String>,
+        image: Merge<String>,
+        pdf: Merge<String>,
+        notist_id: Merge<String>,
+        extra: Merge<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<Self, ServiceError> {
+        let mut errors = Vec::new();
+        let mut required = |name: &str, value: Merge<String>| match value {
+            Some(None) => {
+                errors.push(FieldError::new(name, "cannot be cleared"));
+                None
+            }
+            other => other.flatten(),
+        };
+        let patch = Self {
+            slug: required("slug", slug),
+            title: required("title", title),
+            date: required("date", date),
+            body: required("body", body),
+            event,
+            location,
+            image,
+            pdf,
+            notist_id,
+            extra: extra.map(Option::unwrap_or_default),
+        };
+        if errors.is_empty() {
+            Ok(patch)
+        } else {
+            Err(ServiceError::Invalid(errors))
+        }
+    }
+
     /// The talk as it will be: the patch over what is stored, without children.
     fn over(self, stored: &talk::Model) -> NewTalk {
         NewTalk {

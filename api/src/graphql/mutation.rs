@@ -198,37 +198,19 @@ fn optional<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
 }
 
 impl UpdateTalkInput {
-    /// The patch, or every required field the input tried to clear.
     fn into_patch(self) -> Result<TalkPatch, ServiceError> {
-        let mut errors = Vec::new();
-        let mut required = |name: &str, value: MaybeUndefined<String>| match value {
-            MaybeUndefined::Null => {
-                errors.push(FieldError::new(name, "cannot be cleared"));
-                None
-            }
-            other => optional(other).flatten(),
-        };
-        let patch = TalkPatch {
-            slug: required("slug", self.slug),
-            title: required("title", self.title),
-            date: required("date", self.date),
-            body: required("body", self.body),
-            event: optional(self.event),
-            location: optional(self.location),
-            image: optional(self.image),
-            pdf: optional(self.pdf),
-            notist_id: optional(self.notist_id),
-            extra: match self.extra {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(serde_json::Map::new()),
-                MaybeUndefined::Value(Json(extra)) => Some(extra),
-            },
-        };
-        if errors.is_empty() {
-            Ok(patch)
-        } else {
-            Err(ServiceError::Invalid(errors))
-        }
+        TalkPatch::merge(
+            optional(self.slug),
+            optional(self.title),
+            optional(self.date),
+            optional(self.body),
+            optional(self.event),
+            optional(self.location),
+            optional(self.image),
+            optional(self.pdf),
+            optional(self.notist_id),
+            optional(self.extra).map(|extra| extra.map(|Json(extra)| extra)),
+        )
     }
 }
 

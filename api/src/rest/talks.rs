@@ -521,22 +521,18 @@ fn valid(errors: Vec<service::FieldError>) -> Result<(), Problem> {
 
 impl PatchBody {
     fn into_patch(self) -> Result<TalkPatch, Problem> {
-        let mut errors = Vec::new();
-        let mut required = |name: &str, value| uncleared(&mut errors, name, value);
-        let patch = TalkPatch {
-            slug: required("slug", self.slug),
-            title: required("title", self.title),
-            date: required("date", self.date),
-            body: required("body", self.body),
-            event: self.event,
-            location: self.location,
-            image: self.image,
-            pdf: self.pdf,
-            notist_id: self.notist_id,
-            extra: self.extra.map(Option::unwrap_or_default),
-        };
-        valid(errors)?;
-        Ok(patch)
+        Ok(TalkPatch::merge(
+            self.slug,
+            self.title,
+            self.date,
+            self.body,
+            self.event,
+            self.location,
+            self.image,
+            self.pdf,
+            self.notist_id,
+            self.extra,
+        )?)
     }
 }
 
