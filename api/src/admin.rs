@@ -1,4 +1,4 @@
-//! The `lectern user …` and `lectern token …` commands.
+//! The `lectern user …`, `token …`, `webhook …` and `events …` commands.
 
 use std::process::ExitCode;
 
@@ -7,7 +7,7 @@ use service::accounts;
 use service::sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthError, AuthSettings, Authority};
-use crate::cli::{TokenCommand, UserCommand};
+use crate::cli::{EventsCommand, TokenCommand, UserCommand, WebhookCommand};
 
 /// Why a command failed: 1 for what the input asked, 2 for the set-up.
 fn fail(error: &dyn std::fmt::Display, code: u8) -> ExitCode {
@@ -168,5 +168,167 @@ pub async fn token(db: &DatabaseConnection, command: TokenCommand) -> ExitCode {
             Err(ServiceError::NotFound) => fail(&format!("no token {jti}"), 1),
             Err(e) => service_failure(&e),
         },
+    }
+}
+
+/// The actor recorded for changes made from the command line.
+const CLI_ACTOR: &str = "cli";
+
+fn print_webhook(hook: &entity::webhook::Model) {
+    let events: Vec<&str> = hook
+        .events
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p.as_str()).collect())
+        .unwrap_or_default();
+    println!(
+        "{:<36}  {:<7}  {:>10}  {:<24}  {}",
+        hook.id,
+        hook.state.as_str(),
+        hook.delivered_seq,
+        events.join(","),
+        hook.url
+    );
+    if let Some(error) = &hook.last_error
+        && hook.attempt > 0
+    {
+        println!(
+            "{:<36}  last error ({} failed attempts, next {}): {error}",
+            "",
+            hook.attempt,
+            hook.next_attempt_at.to_rfc3339()
+        );
+    }
+}
+
+fn webhook_header() {
+    println!(
+        "{:<36}  {:<7}  {:>10}  {:<24}  url",
+        "id", "state", "delivered", "events"
+    );
+}
+
+fn webhook_result(
+    result: Result<entity::webhook::Model, ServiceError>,
+    id: uuid::Uuid,
+) -> ExitCode {
+    match result {
+        Ok(hook) => {
+            webhook_header();
+            print_webhook(&hook);
+            ExitCode::SUCCESS
+        }
+        Err(ServiceError::NotFound) => fail(&format!("no webhook {id}"), 1),
+        Err(e) => service_failure(&e),
+    }
+}
+
+pub async fn webhook(db: &DatabaseConnection, command: WebhookCommand) -> ExitCode {
+    use service::webhooks::{self, NewWebhook, WebhookPatch};
+    match command {
+        WebhookCommand::Add {
+            url,
+            events,
+            secret,
+            description,
+        } => {
+            let new = NewWebhook {
+                url,
+                events,
+                secret,
+                description,
+            };
+            match webhooks::create(db, new, CLI_ACTOR).await {
+                Ok(hook) => {
+                    eprintln!(
+                        "added webhook {} for {}; it receives events after seq {}",
+                        hook.id, hook.url, hook.delivered_seq
+                    );
+                    eprintln!("signing secret (shown this once):");
+                    println!("{}", hook.secret);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => service_failure(&e),
+            }
+        }
+        WebhookCommand::List => match webhooks::list(db).await {
+            Ok(hooks) => {
+                webhook_header();
+                hooks.iter().for_each(print_webhook);
+                ExitCode::SUCCESS
+            }
+            Err(e) => service_failure(&e),
+        },
+        WebhookCommand::Remove { id } => match webhooks::delete(db, id).await {
+            Ok(()) => {
+                println!("removed webhook {id}");
+                ExitCode::SUCCESS
+            }
+            Err(ServiceError::NotFound) => fail(&format!("no webhook {id}"), 1),
+            Err(e) => service_failure(&e),
+        },
+        WebhookCommand::Pause { id } | WebhookCommand::Resume { id } => {
+            let paused = matches!(command, WebhookCommand::Pause { .. });
+            let patch = WebhookPatch {
+                paused: Some(paused),
+                ..WebhookPatch::default()
+            };
+            webhook_result(webhooks::update(db, id, patch).await, id)
+        }
+        WebhookCommand::Replay { id, from_seq } => {
+            webhook_result(webhooks::replay(db, id, from_seq).await, id)
+        }
+        WebhookCommand::Attempts { id, limit } => {
+            match webhooks::attempts(db, id, None, limit).await {
+                Ok(attempts) => {
+                    println!(
+                        "{:<25}  {:>8}  {:>7}  {:>6}  {:>7}  outcome",
+                        "attempted at", "seq", "attempt", "status", "ms"
+                    );
+                    for a in attempts {
+                        println!(
+                            "{:<25}  {:>8}  {:>7}  {:>6}  {:>7}  {}",
+                            a.attempted_at.to_rfc3339(),
+                            a.event_seq,
+                            a.attempt,
+                            a.status_code.map_or("-".into(), |s| s.to_string()),
+                            a.duration_ms,
+                            a.error.as_deref().unwrap_or(&a.outcome)
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(ServiceError::NotFound) => fail(&format!("no webhook {id}"), 1),
+                Err(e) => service_failure(&e),
+            }
+        }
+    }
+}
+
+pub async fn events(db: &DatabaseConnection, command: EventsCommand) -> ExitCode {
+    match command {
+        EventsCommand::Prune { older_than } => {
+            let age = match chrono::Duration::from_std(older_than) {
+                Ok(age) => age,
+                Err(_) => return fail(&"--older-than is too long", 1),
+            };
+            let before = chrono::Utc::now() - age;
+            match service::events::prune(db, before).await {
+                Ok(report) => {
+                    println!(
+                        "deleted {} events from before {}",
+                        report.deleted,
+                        before.to_rfc3339()
+                    );
+                    if report.kept_for_webhooks > 0 {
+                        println!(
+                            "kept {} older events that a webhook has not been given yet",
+                            report.kept_for_webhooks
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => service_failure(&e),
+            }
+        }
     }
 }

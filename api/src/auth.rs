@@ -82,16 +82,17 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     let number: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration such as 90d, 12h, 15m or 30s"))?;
-    let seconds = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+    let millis = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("{text:?}: the unit must be ms, s, m, h or d")),
     };
-    match number.checked_mul(seconds) {
+    match number.checked_mul(millis) {
         Some(0) | None => Err(format!("{text:?} is not a usable duration")),
-        Some(total) => Ok(Duration::from_secs(total)),
+        Some(total) => Ok(Duration::from_millis(total)),
     }
 }
 

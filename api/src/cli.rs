@@ -7,6 +7,9 @@ use service::accounts::Role;
 use uuid::Uuid;
 
 use crate::auth::parse_ttl;
+use crate::dispatch::DispatchSettings;
+use crate::startup::EventSettings;
+use service::webhooks::RetryPolicy;
 
 use service::db::DEFAULT_DATABASE_URL;
 
@@ -37,6 +40,61 @@ pub enum Command {
     /// Manage machine tokens for deploy jobs and integrations.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage webhook endpoints.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Maintain the outbox of change events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Register an endpoint; it receives the changes committed from now on. Prints its id
+    /// and secret.
+    Add {
+        /// An http:// or https:// URL.
+        #[arg(long)]
+        url: String,
+        /// Event types, comma-separated: talk.* for all, or e.g. talk.published,talk.deleted.
+        #[arg(long, value_delimiter = ',', default_value = "talk.*")]
+        events: Vec<String>,
+        /// The signing secret (at least 16 characters); generated when absent.
+        #[arg(long, env = "LECTERN_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List the endpoints with their delivery state.
+    List,
+    /// Remove an endpoint and its attempt log.
+    Remove { id: Uuid },
+    /// Stop delivering to an endpoint; its events are kept until it is resumed.
+    Pause { id: Uuid },
+    /// Deliver to a paused endpoint again, starting with what it missed.
+    Resume { id: Uuid },
+    /// Deliver again from the event FROM_SEQ on, and make the endpoint active.
+    Replay {
+        id: Uuid,
+        #[arg(long)]
+        from_seq: i64,
+    },
+    /// The latest delivery attempts to an endpoint.
+    Attempts {
+        id: Uuid,
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// Delete events older than the given age, except those a webhook has not been given.
+    Prune {
+        /// 30d, 12h, 15m or 30s.
+        #[arg(long, value_parser = parse_ttl)]
+        older_than: Duration,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,4 +171,42 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Whether this process delivers webhooks (any number of processes may).
+    #[arg(long, global = true, env = "LECTERN_WEBHOOK_DISPATCH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_dispatch: bool,
+    /// Attempts at one event before an endpoint is marked failing.
+    #[arg(long, global = true, env = "LECTERN_WEBHOOK_MAX_ATTEMPTS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_max_attempts: u32,
+    /// The wait after a first failed delivery; it doubles with each further failure.
+    #[arg(long, global = true, env = "LECTERN_WEBHOOK_BACKOFF", default_value = "60s", value_parser = parse_ttl)]
+    pub webhook_backoff: Duration,
+    /// The longest wait between two attempts.
+    #[arg(long, global = true, env = "LECTERN_WEBHOOK_BACKOFF_MAX", default_value = "8h", value_parser = parse_ttl)]
+    pub webhook_backoff_max: Duration,
+    /// How long a receiver has to answer.
+    #[arg(long, global = true, env = "LECTERN_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_ttl)]
+    pub webhook_timeout: Duration,
+    /// How often the outbox is read when no write was heard of (writes by other processes
+    /// on SQLite; PostgreSQL notifies every process).
+    #[arg(long, global = true, env = "LECTERN_OUTBOX_POLL", default_value = "250ms", value_parser = parse_ttl)]
+    pub outbox_poll: Duration,
+}
+
+impl ServeArgs {
+    /// The event settings these arguments give.
+    pub fn event_settings(&self) -> EventSettings {
+        EventSettings {
+            poll: self.outbox_poll,
+            dispatch: DispatchSettings {
+                enabled: self.webhook_dispatch,
+                retry: RetryPolicy {
+                    max_attempts: self.webhook_max_attempts,
+                    base: self.webhook_backoff,
+                    cap: self.webhook_backoff_max.max(self.webhook_backoff),
+                },
+                timeout: self.webhook_timeout,
+                ..DispatchSettings::default()
+            },
+        }
+    }
 }

@@ -3,8 +3,11 @@
 pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod changes;
 pub mod cli;
+pub mod dispatch;
 pub mod graphql;
 pub mod rest;
 pub mod routes;
 pub mod startup;
+pub mod subscriptions;

@@ -41,6 +41,14 @@ async fn main() -> ExitCode {
             Ok(db) => api::admin::token(&db, command).await,
             Err(e) => connection_failure(&cli.database_url, &e),
         },
+        Some(Command::Webhook(command)) => match connect(&cli.database_url).await {
+            Ok(db) => api::admin::webhook(&db, command).await,
+            Err(e) => connection_failure(&cli.database_url, &e),
+        },
+        Some(Command::Events(command)) => match connect(&cli.database_url).await {
+            Ok(db) => api::admin::events(&db, command).await,
+            Err(e) => connection_failure(&cli.database_url, &e),
+        },
         Some(Command::Serve) | None => {
             let auth = match AuthSettings::from_env() {
                 Ok(auth) => auth,
@@ -50,6 +58,7 @@ async fn main() -> ExitCode {
                 }
             };
             let settings = Settings {
+                events: cli.serve.event_settings(),
                 auth,
                 addr: cli.serve.addr,
                 database_url: cli.database_url,

@@ -12,12 +12,26 @@ use service::sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthError, Authority, Viewer};
 use crate::cache::{ResponseCache, VersionGate};
+use crate::changes::ChangeHub;
 use crate::graphql::AppSchema;
 use crate::graphql::errors::auth_to_graphql;
 use crate::graphql::mutation::ClientAddr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql_post))
+        .route(
+            "/graphql",
+            web::get()
+                .guard(actix_web::guard::fn_guard(|ctx| {
+                    // The value is case-insensitive (RFC 6455).
+                    ctx.head()
+                        .headers()
+                        .get(header::UPGRADE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+                }))
+                .to(crate::subscriptions::upgrade),
+        )
         .route("/graphql", web::get().to(graphql_get))
         .route("/graphql/schema.graphql", web::get().to(sdl))
         .route("/auth/login", web::post().to(login))
@@ -77,6 +91,7 @@ async fn graphql_post(
     schema: web::Data<AppSchema>,
     cache: web::Data<GraphqlCache>,
     authority: web::Data<Arc<Authority>>,
+    hub: web::Data<Arc<ChangeHub>>,
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
@@ -85,7 +100,7 @@ async fn graphql_post(
         Err(e) => return graphql_refusal(&e),
     };
     let key = cache_key(b'P', &body);
-    execute(&schema, &cache, caller, key, || {
+    execute(&schema, &cache, Some(&hub), caller, key, || {
         serde_json::from_slice::<async_graphql::Request>(&body)
             .map_err(|e| format!("the body is not a GraphQL request: {e}"))
     })
@@ -104,6 +119,7 @@ fn cache_key(method: u8, request: &[u8]) -> web::Bytes {
 async fn execute(
     schema: &AppSchema,
     cache: &GraphqlCache,
+    hub: Option<&ChangeHub>,
     caller: Caller,
     key: web::Bytes,
     parse: impl FnOnce() -> Result<async_graphql::Request, String>,
@@ -126,9 +142,14 @@ async fn execute(
         Ok(request) => request,
         Err(message) => return bad_request(&message),
     };
-    let cacheable = version.is_some() && is_query(&request);
+    let kind = operation_type(&request);
+    let cacheable = version.is_some() && kind == Some(OperationType::Query);
     let request = request.data(caller.viewer).data(ClientAddr(caller.client));
     let response = schema.execute(request).await;
+    if let (Some(hub), Some(OperationType::Mutation)) = (hub, kind) {
+        // Followers of the outbox hear of the write at once.
+        hub.poke();
+    }
     let Ok(body) = serde_json::to_vec(&response) else {
         return HttpResponse::InternalServerError().finish();
     };
@@ -163,11 +184,6 @@ fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
         (DocumentOperations::Multiple(_), None) => None,
     };
     operation.map(|operation| operation.node.ty)
-}
-
-/// True when the operation a request runs is a query (not a mutation or a subscription).
-fn is_query(request: &async_graphql::Request) -> bool {
-    operation_type(request) == Some(OperationType::Query)
 }
 
 fn json_body(status: StatusCode, body: web::Bytes) -> HttpResponse {
@@ -234,7 +250,7 @@ async fn graphql_get(
         Err(e) => return graphql_refusal(&e),
     };
     let key = cache_key(b'G', request.query_string().as_bytes());
-    execute(&schema, &cache, caller, key, || {
+    execute(&schema, &cache, None, caller, key, || {
         let mut graphql = async_graphql::Request::new(query);
         if let Some(name) = params.operation_name {
             graphql = graphql.operation_name(name);

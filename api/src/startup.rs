@@ -3,12 +3,15 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use service::sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthSettings, Authority};
+use crate::changes::ChangeHub;
+use crate::dispatch::{self, DispatchSettings};
 use crate::graphql::{self, AppSchema};
 use crate::routes;
 
@@ -28,12 +31,35 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Token keys and lifetimes.
     pub auth: AuthSettings,
+    /// Following the outbox and delivering webhooks.
+    pub events: EventSettings,
+}
+
+/// How this process follows the outbox.
+#[derive(Debug, Clone)]
+pub struct EventSettings {
+    /// How often the outbox is read when no write was heard of (writes of other processes on
+    /// SQLite; on PostgreSQL they notify).
+    pub poll: Duration,
+    pub dispatch: DispatchSettings,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_millis(250),
+            dispatch: DispatchSettings::default(),
+        }
+    }
 }
 
 /// A bound, not yet running, server.
 pub struct Application {
     port: u16,
     server: Server,
+    db: DatabaseConnection,
+    hub: Arc<ChangeHub>,
+    dispatch: DispatchSettings,
 }
 
 impl Application {
@@ -61,10 +87,12 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.addr))?;
         let address = listener.local_addr()?;
         tracing::info!(%address, "listening");
+        let hub = ChangeHub::new(db.clone(), settings.events.poll);
         let schema = graphql::build_schema(
             db.clone(),
             settings.asset_base_url.clone(),
             authority.clone(),
+            hub.clone(),
         );
         let cache = routes::GraphqlCache::new(db.clone(), settings.cache_bytes);
         let asset_base = graphql::AssetBase(settings.asset_base_url.clone());
@@ -76,16 +104,22 @@ impl Application {
             .collect();
         let server = server(
             listener,
-            db,
-            schema,
-            cache,
-            authority,
-            asset_base,
+            Shared {
+                db: db.clone(),
+                schema,
+                cache,
+                authority,
+                asset_base,
+                hub: hub.clone(),
+            },
             cors_origins,
         )?;
         Ok(Self {
             port: address.port(),
             server,
+            db,
+            hub,
+            dispatch: settings.events.dispatch,
         })
     }
 
@@ -95,25 +129,46 @@ impl Application {
     }
 
     /// Serves until SIGINT or SIGTERM, then stops accepting and finishes requests in flight.
+    /// The outbox tail and the webhook dispatcher run alongside and stop with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let tail = tokio::spawn(self.hub.clone().run());
+        let dispatcher = self.dispatch.enabled.then(|| {
+            tokio::spawn(dispatch::run(
+                self.db.clone(),
+                self.hub.clone(),
+                self.dispatch.clone(),
+            ))
+        });
+        let result = self.server.await;
+        tail.abort();
+        if let Some(dispatcher) = dispatcher {
+            dispatcher.abort();
+        }
+        result
     }
 }
 
-fn server(
-    listener: TcpListener,
+/// What every worker shares.
+struct Shared {
     db: DatabaseConnection,
     schema: AppSchema,
     cache: routes::GraphqlCache,
     authority: Arc<Authority>,
     asset_base: graphql::AssetBase,
+    hub: Arc<ChangeHub>,
+}
+
+fn server(
+    listener: TcpListener,
+    shared: Shared,
     cors_origins: Vec<String>,
 ) -> std::io::Result<Server> {
-    let authority = web::Data::new(authority);
-    let asset_base = web::Data::new(asset_base);
-    let db = web::Data::new(db);
-    let schema = web::Data::new(schema);
-    let cache = web::Data::new(cache);
+    let authority = web::Data::new(shared.authority);
+    let asset_base = web::Data::new(shared.asset_base);
+    let db = web::Data::new(shared.db);
+    let schema = web::Data::new(shared.schema);
+    let cache = web::Data::new(shared.cache);
+    let hub = web::Data::new(shared.hub);
     Ok(HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::Condition::new(
@@ -124,6 +179,7 @@ fn server(
             .app_data(schema.clone())
             .app_data(cache.clone())
             .app_data(authority.clone())
+            .app_data(hub.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(asset_base.clone())
             .configure(routes::configure)

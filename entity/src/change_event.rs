@@ -25,6 +25,9 @@ pub struct Model {
     pub actor: String,
     /// The talk's whole state: `{ "talk": …, "resources": […], "embeds": […] }`.
     pub payload: Json,
+    /// Whether readers without a token may see the event: the talk is published after the
+    /// change, or was before it (an unpublish, or the delete of a published talk).
+    pub public: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

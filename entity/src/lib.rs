@@ -7,6 +7,8 @@ pub mod resource;
 pub mod setting;
 pub mod talk;
 pub mod user;
+pub mod webhook;
+pub mod webhook_attempt;
 
 pub use embed::Entity as Embed;
 pub use resource::Entity as Resource;

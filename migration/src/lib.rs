@@ -7,6 +7,7 @@ mod m20261126_000002_add_talk_search;
 mod m20261126_000003_create_content_version;
 mod m20261126_000004_create_accounts;
 mod m20261126_000005_create_change_events;
+mod m20261127_000006_create_webhooks;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_content_version::Migration),
             Box::new(m20261126_000004_create_accounts::Migration),
             Box::new(m20261126_000005_create_change_events::Migration),
+            Box::new(m20261127_000006_create_webhooks::Migration),
         ]
     }
 }

@@ -2,12 +2,21 @@
 //! write, by this process or any other sharing the database (an import run, say). A result
 //! read at version `v` is current for as long as the counter reads `v`.
 
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+
+/// The PostgreSQL channel notified when a write commits (`LISTEN lectern_changes`).
+pub const CHANGES_CHANNEL: &str = "lectern_changes";
 
 /// Bumps the content version; call it inside the transaction that changes content.
+///
+/// On PostgreSQL it also notifies [`CHANGES_CHANNEL`]; the database delivers the notification
+/// when, and only if, the transaction commits, to every process listening.
 pub async fn bump<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
     conn.execute_unprepared("UPDATE content_version SET version = version + 1 WHERE id = 1")
         .await?;
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared("NOTIFY lectern_changes").await?;
+    }
     Ok(())
 }
 

@@ -7,8 +7,8 @@
 use chrono::Utc;
 use entity::{change_event, embed, resource, talk};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -44,6 +44,12 @@ pub fn payload(record: &TalkRecord) -> serde_json::Value {
     json!({ "talk": record.talk, "resources": record.resources, "embeds": record.embeds })
 }
 
+/// Whether readers without a token may see the event: the talk is published after the change,
+/// or was before it (an unpublish; a delete carries the state before).
+fn is_public(kind: ChangeType, record: &TalkRecord) -> bool {
+    kind == ChangeType::Unpublished || record.talk.status == talk::Status::Published
+}
+
 /// The statement that appends the event for a change to `record` (its state after the change,
 /// before it for a delete).
 pub fn append_statement(
@@ -61,6 +67,7 @@ pub fn append_statement(
         version: Set(record.talk.version),
         actor: Set(actor.to_owned()),
         payload: Set(payload(record)),
+        public: Set(is_public(kind, record)),
         ..Default::default()
     };
     change_event::Entity::insert(event).build(backend)
@@ -129,4 +136,147 @@ pub async fn history<C: ConnectionTrait>(
         query = query.filter(change_event::Column::Seq.gt(after));
     }
     Ok(query.all(conn).await?)
+}
+
+impl ChangeType {
+    /// Every type, in the order of the enum.
+    pub const ALL: [ChangeType; 5] = [
+        Self::Created,
+        Self::Updated,
+        Self::Deleted,
+        Self::Published,
+        Self::Unpublished,
+    ];
+
+    /// The type a wire name (`talk.published`) stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+/// The most events one page of the change feed holds.
+pub const MAX_FEED_PAGE: u64 = 500;
+/// Events per page unless the reader asks otherwise.
+pub const DEFAULT_FEED_PAGE: u64 = 100;
+
+/// What a reader of the change feed asks for.
+#[derive(Debug, Clone, Default)]
+pub struct FeedRequest {
+    /// Events after this `seq` (0: from the first).
+    pub after: i64,
+    pub limit: u64,
+    /// Readers with a token see the events of drafts too; others only [public] ones.
+    ///
+    /// [public]: change_event::Model::public
+    pub include_drafts: bool,
+    /// Only these types; empty: all.
+    pub types: Vec<ChangeType>,
+}
+
+/// Events after `request.after`, oldest first, at most `request.limit` (callers hold readers
+/// to [`MAX_FEED_PAGE`]).
+pub async fn feed<C: ConnectionTrait>(
+    conn: &C,
+    request: &FeedRequest,
+) -> Result<Vec<change_event::Model>, ServiceError> {
+    let mut query = change_event::Entity::find()
+        .filter(change_event::Column::Seq.gt(request.after))
+        .order_by_asc(change_event::Column::Seq)
+        .limit(request.limit);
+    if !request.include_drafts {
+        query = query.filter(change_event::Column::Public.eq(true));
+    }
+    if !request.types.is_empty() && request.types.len() < ChangeType::ALL.len() {
+        query = query.filter(
+            change_event::Column::Kind.is_in(request.types.iter().map(|kind| kind.as_str())),
+        );
+    }
+    Ok(query.all(conn).await?)
+}
+
+/// The `seq` of the last committed event; 0 when there is none.
+pub async fn last_seq<C: ConnectionTrait>(conn: &C) -> Result<i64, ServiceError> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COALESCE(MAX(seq), 0) FROM change_events",
+        ))
+        .await?
+        .ok_or_else(|| ServiceError::Internal("MAX(seq) returned no row".into()))?;
+    Ok(row.try_get_by_index::<i64>(0)?)
+}
+
+/// An event as it leaves Lectern (change feed, subscriptions, webhooks): its columns, and the
+/// talk's state with the abstract and embed markup sanitized as everywhere they are served.
+pub fn envelope(event: &change_event::Model) -> serde_json::Value {
+    json!({
+        "id": event.id,
+        "seq": event.seq,
+        "type": event.kind,
+        "occurred_at": event.occurred_at,
+        "aggregate_type": event.aggregate_type,
+        "aggregate_id": event.aggregate_id,
+        "version": event.version,
+        "actor": event.actor,
+        "data": served_state(&event.payload),
+    })
+}
+
+/// A stored state with its HTML made safe to serve: `talk.body` and each `embeds[].html`.
+pub fn served_state(payload: &serde_json::Value) -> serde_json::Value {
+    let mut state = payload.clone();
+    if let Some(body) = state.pointer_mut("/talk/body")
+        && let Some(html) = body.as_str()
+    {
+        *body = serde_json::Value::String(crate::html::sanitize(html));
+    }
+    if let Some(embeds) = state.get_mut("embeds").and_then(|e| e.as_array_mut()) {
+        for embed in embeds {
+            if let Some(markup) = embed.get_mut("html")
+                && let Some(html) = markup.as_str()
+            {
+                *markup = serde_json::Value::String(crate::html::sanitize_embed(html));
+            }
+        }
+    }
+    state
+}
+
+/// What [`prune`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneReport {
+    pub deleted: u64,
+    /// Old events kept because a webhook has not been given them yet.
+    pub kept_for_webhooks: u64,
+}
+
+/// Deletes the events that occurred before `before`, except those a webhook endpoint (of any
+/// state: a failing or paused one may still be replayed or resumed) has not been given yet.
+pub async fn prune(
+    db: &sea_orm::DatabaseConnection,
+    before: chrono::DateTime<Utc>,
+) -> Result<PruneReport, ServiceError> {
+    let txn = crate::db::begin_write(db).await?;
+    let backend = txn.get_database_backend();
+    let floor = txn
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT MIN(delivered_seq) FROM webhooks",
+        ))
+        .await?
+        .and_then(|row| row.try_get_by_index::<Option<i64>>(0).ok().flatten())
+        .unwrap_or(i64::MAX);
+    let old = change_event::Column::OccurredAt.lt(before);
+    let deleted = change_event::Entity::delete_many()
+        .filter(old.clone())
+        .filter(change_event::Column::Seq.lte(floor))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let kept_for_webhooks = change_event::Entity::find().filter(old).count(&txn).await?;
+    txn.commit().await?;
+    Ok(PruneReport {
+        deleted,
+        kept_for_webhooks,
+    })
 }

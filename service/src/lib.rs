@@ -14,6 +14,7 @@ pub mod html;
 pub mod import;
 pub mod listing;
 pub mod talks;
+pub mod webhooks;
 
 pub use error::{FieldError, ServiceError};
 /// Re-exported so every crate uses the same SeaORM.

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod receiver;
+
 use std::path::{Path, PathBuf};
 
 use service::sea_orm::{ConnectionTrait, Database, DatabaseConnection};

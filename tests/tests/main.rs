@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod changes;
 mod contract;
 mod editing;
 mod events;
@@ -13,3 +14,4 @@ mod import_errors;
 mod import_updates;
 mod rest;
 mod support;
+mod webhooks;

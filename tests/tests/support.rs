@@ -88,6 +88,15 @@ impl TestApp {
         Self::start(db, connection, None, auth).await
     }
 
+    /// The app with these event settings (a fast retry policy, say).
+    pub async fn spawn_with_events(events: api::startup::EventSettings) -> TestApp {
+        let db = TestDb::new().await;
+        let connection = service::db::connect(&db.url)
+            .await
+            .expect("cannot open the test database");
+        Self::start_with(db, connection, None, test_auth(), events).await
+    }
+
     /// The app on a connection that counts the SQL statements it runs.
     pub async fn spawn_counting() -> (TestApp, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         let db = TestDb::new().await;
@@ -100,7 +109,21 @@ impl TestApp {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         });
         (
-            Self::start(db, connection, None, test_auth()).await,
+            // Counting the requests' statements only: no outbox polling, no dispatcher.
+            Self::start_with(
+                db,
+                connection,
+                None,
+                test_auth(),
+                api::startup::EventSettings {
+                    poll: std::time::Duration::from_secs(3600),
+                    dispatch: api::dispatch::DispatchSettings {
+                        enabled: false,
+                        ..Default::default()
+                    },
+                },
+            )
+            .await,
             statements,
         )
     }
@@ -111,6 +134,23 @@ impl TestApp {
         asset_base_url: Option<String>,
         auth: api::auth::AuthSettings,
     ) -> TestApp {
+        Self::start_with(
+            db,
+            connection,
+            asset_base_url,
+            auth,
+            api::startup::EventSettings::default(),
+        )
+        .await
+    }
+
+    async fn start_with(
+        db: TestDb,
+        connection: service::sea_orm::DatabaseConnection,
+        asset_base_url: Option<String>,
+        auth: api::auth::AuthSettings,
+        events: api::startup::EventSettings,
+    ) -> TestApp {
         let settings = api::startup::Settings {
             addr: "127.0.0.1:0".into(),
             database_url: db.url.clone(),
@@ -118,6 +158,7 @@ impl TestApp {
             cache_bytes: 32 * 1024 * 1024,
             cors_origins: vec!["https://site.example.com".into()],
             auth,
+            events,
         };
         let app = api::startup::Application::build_with(settings, connection.clone())
             .await

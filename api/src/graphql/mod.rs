@@ -1,5 +1,6 @@
 //! The GraphQL schema: built once at start, shared by every worker.
 
+pub mod changes;
 pub mod errors;
 pub mod loaders;
 pub mod mutation;
@@ -9,15 +10,17 @@ pub mod types;
 use async_graphql::dataloader::DataLoader;
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 use service::sea_orm::DatabaseConnection;
 
+use self::changes::Subscription;
 use self::loaders::{EmbedLoader, ResourceLoader};
 use self::mutation::Mutation;
 use self::query::Query;
 use crate::auth::Authority;
+use crate::changes::ChangeHub;
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The deepest query accepted.
 pub const MAX_DEPTH: usize = 10;
@@ -30,7 +33,7 @@ pub struct AssetBase(pub Option<String>);
 
 /// The schema in SDL; it does not depend on the database.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .finish()
         .sdl()
 }
@@ -39,9 +42,11 @@ pub fn build_schema(
     db: DatabaseConnection,
     asset_base_url: Option<String>,
     authority: Arc<Authority>,
+    hub: Arc<ChangeHub>,
 ) -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(authority)
+        .data(hub)
         .data(DataLoader::new(ResourceLoader(db.clone()), tokio::spawn))
         .data(DataLoader::new(EmbedLoader(db.clone()), tokio::spawn))
         .data(AssetBase(asset_base_url))

@@ -17,6 +17,7 @@ use service::talks::{NewEmbed, NewResource, NewTalk};
 use service::{FieldError, ServiceError};
 use uuid::Uuid;
 
+use super::changes::WebhookMutation;
 use super::errors::{auth_to_graphql, to_graphql};
 use super::query::viewer;
 use super::types::Talk;
@@ -27,7 +28,7 @@ use crate::auth::Authority;
 pub struct ClientAddr(pub Option<IpAddr>);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, TalkMutation, AdminMutation);
+pub struct Mutation(AuthMutation, TalkMutation, AdminMutation, WebhookMutation);
 
 /// A role, as GraphQL names it.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

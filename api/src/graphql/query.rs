@@ -9,13 +9,14 @@ use service::listing::{
 use service::sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use super::changes::{ChangesQuery, WebhookQuery};
 use super::errors::{coded, to_graphql};
 use super::mutation::AdminQuery;
 use super::types::{EventSummary, Talk};
 use crate::auth::Viewer;
 
 #[derive(MergedObject, Default)]
-pub struct Query(TalkQuery, AdminQuery);
+pub struct Query(TalkQuery, AdminQuery, ChangesQuery, WebhookQuery);
 
 #[derive(Default)]
 pub struct TalkQuery;

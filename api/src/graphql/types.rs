@@ -135,7 +135,7 @@ impl Talk {
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: i32,
         after: Option<ID>,
-    ) -> async_graphql::Result<Vec<TalkRevision>> {
+    ) -> async_graphql::Result<Vec<super::changes::ChangeEvent>> {
         super::query::viewer(ctx)
             .require(service::accounts::Role::Viewer)
             .map_err(|e| super::errors::auth_to_graphql(&e))?;
@@ -155,7 +155,10 @@ impl Talk {
         let events = service::events::history(db, self.0.id, after, first as u64)
             .await
             .map_err(|e| to_graphql(&e))?;
-        Ok(events.into_iter().map(TalkRevision).collect())
+        Ok(events
+            .into_iter()
+            .map(super::changes::ChangeEvent::from)
+            .collect())
     }
     async fn embeds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Embed>> {
         let loader = ctx.data::<DataLoader<EmbedLoader>>()?;
@@ -257,35 +260,5 @@ impl EventSummary {
     }
     async fn last_date(&self) -> &str {
         &self.0.last_date
-    }
-}
-
-/// One change of a talk, with the talk's whole state after it (before it, for a delete).
-pub struct TalkRevision(pub entity::change_event::Model);
-
-#[Object]
-impl TalkRevision {
-    /// Where the change stands among all changes; a cursor for `history(after:)`.
-    async fn seq(&self) -> ID {
-        ID(self.0.seq.to_string())
-    }
-    /// `talk.created`, `talk.updated`, `talk.deleted`, `talk.published` or `talk.unpublished`.
-    #[graphql(name = "type")]
-    async fn kind(&self) -> &str {
-        &self.0.kind
-    }
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
-    /// A user's id, `token:<jti>`, or `importer`.
-    async fn actor(&self) -> &str {
-        &self.0.actor
-    }
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
-    }
-    /// `{ talk, resources, embeds }` as stored.
-    async fn state(&self) -> Json<serde_json::Value> {
-        Json(self.0.payload.clone())
     }
 }

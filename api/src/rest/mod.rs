@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, described by `openapi.yaml` at the repository root. Every
 //! handler calls the same service functions as GraphQL; errors are problem bodies.
 
+pub mod changes;
 pub mod http;
 pub mod problem;
 pub mod talks;
@@ -14,6 +15,7 @@ use service::sea_orm::DatabaseConnection;
 use self::problem::Problem;
 use self::talks::Part;
 use crate::auth::Authority;
+use crate::changes::ChangeHub;
 use crate::graphql::AssetBase;
 
 /// The contract, as committed at the repository root.
@@ -53,6 +55,14 @@ routes! {
     patch "/talks/{slug}/embeds/{id}" => patch_embed;
     delete "/talks/{slug}/embeds/{id}" => delete_embed;
     get "/events" => talks::events;
+    get "/changes" => changes::feed;
+    get "/webhooks" => changes::list;
+    post "/webhooks" => changes::create;
+    get "/webhooks/{id}" => changes::show;
+    patch "/webhooks/{id}" => changes::patch;
+    delete "/webhooks/{id}" => changes::delete;
+    post "/webhooks/{id}/replay" => changes::replay;
+    get "/webhooks/{id}/attempts" => changes::attempts;
     post "/auth/login" => crate::routes::login;
     get "/openapi.yaml" => openapi;
 }
@@ -64,7 +74,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }))
         .app_data(web::PathConfig::default().error_handler(|_, _| Problem::not_found().into()))
         .default_service(web::to(no_route));
-    cfg.service(register(scope));
+    cfg.service(register(scope).wrap_fn(|request, service| {
+        use actix_web::dev::Service;
+        let writes = !matches!(
+            *request.method(),
+            actix_web::http::Method::GET
+                | actix_web::http::Method::HEAD
+                | actix_web::http::Method::OPTIONS
+        );
+        let hub = request.app_data::<web::Data<Arc<ChangeHub>>>().cloned();
+        let response = service.call(request);
+        async move {
+            let response = response.await?;
+            if let (true, Some(hub)) = (writes && response.status().is_success(), hub) {
+                // Followers of the outbox hear of the write at once.
+                hub.poke();
+            }
+            Ok(response)
+        }
+    }));
     cfg.route("/openapi.yaml", web::get().to(openapi));
 }
 

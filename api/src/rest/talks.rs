@@ -464,7 +464,7 @@ pub async fn create(
 }
 
 /// Absent stays (None), `null` clears (Some(None)).
-fn double<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn double<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

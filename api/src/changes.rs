@@ -1,0 +1,274 @@
+//! Following the outbox in one place per process. A tail task reads each new event once,
+//! in `seq` order, and hands it to the change feed's long polls, to GraphQL subscriptions and
+//! to the webhook dispatcher.
+//!
+//! The tail learns of new events three ways: a write made by this process pokes it; on
+//! PostgreSQL every committed write notifies `lectern_changes`, which reaches every process
+//! sharing the database; and it reads the table every [`poll`](ChangeHub::new) interval in any
+//! case, which is how writes of other processes on SQLite (an import run) arrive.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use entity::change_event;
+use futures_util::Stream;
+use service::ServiceError;
+use service::events::{self, ChangeType, FeedRequest};
+use service::sea_orm::{DatabaseConnection, DbBackend};
+use tokio::sync::{Notify, broadcast, watch};
+
+/// Events one read of the tail takes at most.
+const TAIL_BATCH: u64 = 500;
+/// Live events a slow subscriber may fall behind by before it reads them from the database.
+const LIVE_BUFFER: usize = 4096;
+
+/// An event, with its served form computed once however many readers it has.
+#[derive(Debug)]
+pub struct LiveEvent {
+    pub model: change_event::Model,
+    served: OnceLock<serde_json::Value>,
+}
+
+impl LiveEvent {
+    pub fn new(model: change_event::Model) -> Self {
+        Self {
+            model,
+            served: OnceLock::new(),
+        }
+    }
+
+    /// The talk's state with its HTML sanitized, as every way out serves it.
+    pub fn served_state(&self) -> &serde_json::Value {
+        self.served
+            .get_or_init(|| events::served_state(&self.model.payload))
+    }
+
+    /// Whether a reader who sees drafts (or not) and asked for `types` (all when empty) gets it.
+    pub fn visible(&self, include_drafts: bool, types: &[ChangeType]) -> bool {
+        (include_drafts || self.model.public)
+            && (types.is_empty() || types.iter().any(|t| t.as_str() == self.model.kind))
+    }
+}
+
+/// The hub of one process.
+pub struct ChangeHub {
+    db: DatabaseConnection,
+    latest: watch::Sender<i64>,
+    live: broadcast::Sender<Arc<LiveEvent>>,
+    poke: Notify,
+    webhooks: Notify,
+    poll: Duration,
+}
+
+impl ChangeHub {
+    /// A hub reading the outbox of `db`; it follows only once [`ChangeHub::run`] runs. It
+    /// reads the table every `poll` even when told of nothing.
+    pub fn new(db: DatabaseConnection, poll: Duration) -> Arc<Self> {
+        // -1 until the tail's first read: nothing is known yet.
+        let (latest, _) = watch::channel(-1);
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        Arc::new(Self {
+            db,
+            latest,
+            live,
+            poke: Notify::new(),
+            webhooks: Notify::new(),
+            poll,
+        })
+    }
+
+    /// Says that this process committed a write: the tail reads at once.
+    pub fn poke(&self) {
+        self.poke.notify_one();
+    }
+
+    /// Says that an admin changed a webhook endpoint: this process's dispatcher looks again.
+    pub fn webhooks_changed(&self) {
+        self.webhooks.notify_one();
+    }
+
+    /// Resolves when [`ChangeHub::webhooks_changed`] is called.
+    pub async fn webhooks_notified(&self) {
+        self.webhooks.notified().await;
+    }
+
+    /// The `seq` of the last event the tail has handed on; -1 before its first read.
+    pub fn latest(&self) -> i64 {
+        *self.latest.borrow()
+    }
+
+    /// Follows the `seq` the tail has reached.
+    pub fn watch(&self) -> watch::Receiver<i64> {
+        self.latest.subscribe()
+    }
+
+    /// Waits until the tail has passed `seq`, or `timeout`; true when it has.
+    pub async fn wait_beyond(&self, seq: i64, timeout: Duration) -> bool {
+        let mut latest = self.latest.subscribe();
+        tokio::time::timeout(timeout, latest.wait_for(|&l| l > seq))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The tail: runs until the process stops.
+    pub async fn run(self: Arc<Self>) {
+        let mut after = loop {
+            match events::last_seq(&self.db).await {
+                Ok(seq) => break seq,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the outbox; retrying");
+                    tokio::time::sleep(self.poll.max(Duration::from_millis(500))).await;
+                }
+            }
+        };
+        self.latest.send_replace(after);
+        let mut listener = self.listen().await;
+        loop {
+            match self.read_after(after).await {
+                Ok(seq) => after = seq,
+                Err(e) => tracing::warn!(error = %e, "cannot read the outbox"),
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        if let Err(e) = l.recv().await {
+                            tracing::warn!(error = %e, "lost the database notifications");
+                            tokio::time::sleep(self.poll).await;
+                        }
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = self.poke.notified() => {}
+                () = notified => {}
+                () = tokio::time::sleep(self.poll) => {}
+            }
+        }
+    }
+
+    /// Hands on every event after `after`; returns the last `seq` read.
+    async fn read_after(&self, mut after: i64) -> Result<i64, ServiceError> {
+        loop {
+            let batch = events::feed(
+                &self.db,
+                &FeedRequest {
+                    after,
+                    limit: TAIL_BATCH,
+                    include_drafts: true,
+                    types: Vec::new(),
+                },
+            )
+            .await?;
+            let full = batch.len() as u64 == TAIL_BATCH;
+            for event in batch {
+                after = event.seq;
+                // No receiver is fine: nobody is subscribed.
+                let _ = self.live.send(Arc::new(LiveEvent::new(event)));
+            }
+            self.latest.send_if_modified(|latest| {
+                let moved = *latest < after;
+                *latest = after.max(*latest);
+                moved
+            });
+            if !full {
+                return Ok(after);
+            }
+        }
+    }
+
+    /// On PostgreSQL, a connection listening on the changes channel.
+    async fn listen(&self) -> Option<service::sea_orm::sqlx::postgres::PgListener> {
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return None;
+        }
+        let pool = self.db.get_postgres_connection_pool();
+        let mut listener =
+            match service::sea_orm::sqlx::postgres::PgListener::connect_with(pool).await {
+                Ok(listener) => listener,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for changes; polling only");
+                    return None;
+                }
+            };
+        match listener.listen(service::content::CHANGES_CHANNEL).await {
+            Ok(()) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes; polling only");
+                None
+            }
+        }
+    }
+
+    /// The events after `after` (from now on when None) that a reader gets, in order: first
+    /// those committed already, from the database, then live ones as the tail reads them, with
+    /// no gap and none twice. A reader that falls too far behind reads from the database again.
+    pub fn follow(
+        self: Arc<Self>,
+        after: Option<i64>,
+        include_drafts: bool,
+        types: Vec<ChangeType>,
+    ) -> impl Stream<Item = Result<Arc<LiveEvent>, ServiceError>> + Send + 'static {
+        async_stream::stream! {
+            // Subscribed before reading the database: whatever the tail hands on from here is
+            // either read below or received.
+            let mut live = self.live.subscribe();
+            let mut cursor = match after {
+                Some(after) => after,
+                None if self.latest() >= 0 => self.latest(),
+                // The tail has not read yet (the server is starting): from the last event.
+                None => match events::last_seq(&self.db).await {
+                    Ok(seq) => seq,
+                    Err(e) => {
+                        yield Err(e);
+                        return;
+                    }
+                },
+            };
+            loop {
+                loop {
+                    let page = events::feed(
+                        &self.db,
+                        &FeedRequest {
+                            after: cursor,
+                            limit: events::DEFAULT_FEED_PAGE,
+                            include_drafts,
+                            types: types.clone(),
+                        },
+                    )
+                    .await;
+                    let page = match page {
+                        Ok(page) => page,
+                        Err(e) => {
+                            yield Err(e);
+                            return;
+                        }
+                    };
+                    let full = page.len() as u64 == events::DEFAULT_FEED_PAGE;
+                    for event in page {
+                        cursor = event.seq;
+                        yield Ok(Arc::new(LiveEvent::new(event)));
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                loop {
+                    match live.recv().await {
+                        Ok(event) => {
+                            if event.model.seq <= cursor {
+                                continue;
+                            }
+                            cursor = event.model.seq;
+                            if event.visible(include_drafts, &types) {
+                                yield Ok(event);
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! GraphQL subscriptions over a websocket on `/graphql`: the `graphql-transport-ws` protocol
+//! (and the older `graphql-ws`), as async-graphql implements them, carried by actix-ws.
+//!
+//! A client authenticates in `connection_init` with `{"Authorization": "Bearer <token>"}`
+//! (or `{"token": "<token>"}`), or with the upgrade request's `Authorization` header; without
+//! a token it sees the changes of published talks only. A bad token closes the connection
+//! (code 1002, with the reason).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::Data;
+use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
+use futures_util::StreamExt;
+
+use crate::auth::{AuthError, Authority, Viewer};
+use crate::graphql::AppSchema;
+use crate::graphql::changes::SessionToken;
+
+/// A connection that sends nothing (not even a ping) for this long is closed.
+const KEEPALIVE: Duration = Duration::from_secs(90);
+
+/// `GET /graphql` with `Upgrade: websocket`.
+pub async fn upgrade(
+    schema: web::Data<AppSchema>,
+    authority: web::Data<Arc<Authority>>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    let protocol = request
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|protocols| {
+            protocols
+                .split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+        });
+    let Some(protocol) = protocol else {
+        return Ok(HttpResponse::BadRequest().json(serde_json::json!({
+            "errors": [{
+                "message": "the websocket needs the subprotocol graphql-transport-ws",
+                "extensions": { "code": "BAD_USER_INPUT" }
+            }]
+        })));
+    };
+    // A token on the upgrade request itself, for clients that can send headers.
+    let from_header = match crate::routes::caller(&authority, &request).await {
+        Ok(caller) => caller.viewer,
+        Err(e) => return Ok(refusal(&e)),
+    };
+    let header_token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|token| SessionToken(token.trim().to_owned()));
+    let (mut response, session, messages) = actix_ws::handle(&request, body)?;
+    response.headers_mut().insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(protocol.sec_websocket_protocol()),
+    );
+    let pong = session.clone();
+    let incoming = messages
+        .take_while(|message| {
+            std::future::ready(!matches!(message, Ok(actix_ws::Message::Close(_)) | Err(_)))
+        })
+        .filter_map(move |message| {
+            let mut pong = pong.clone();
+            async move {
+                match message {
+                    Ok(actix_ws::Message::Text(text)) => Some(text.into_bytes()),
+                    Ok(actix_ws::Message::Binary(bytes)) => Some(bytes),
+                    Ok(actix_ws::Message::Ping(bytes)) => {
+                        let _ = pong.pong(&bytes).await;
+                        None
+                    }
+                    _ => None,
+                }
+            }
+        });
+    let authority = authority.get_ref().clone();
+    let mut connection = Data::default();
+    connection.insert(from_header);
+    if let Some(token) = header_token {
+        connection.insert(token);
+    }
+    let graphql = WebSocket::new(schema.get_ref().clone(), incoming, protocol)
+        .connection_data(connection)
+        .on_connection_init(move |payload| {
+            let authority = authority.clone();
+            async move { connection_init(&authority, payload).await }
+        })
+        .keepalive_timeout(KEEPALIVE);
+    actix_web::rt::spawn(async move {
+        let mut session = session;
+        let mut graphql = std::pin::pin!(graphql);
+        while let Some(message) = graphql.next().await {
+            match message {
+                WsMessage::Text(text) => {
+                    if session.text(text).await.is_err() {
+                        return;
+                    }
+                }
+                WsMessage::Close(code, reason) => {
+                    let _ = session
+                        .close(Some(actix_ws::CloseReason {
+                            code: code.into(),
+                            description: Some(reason),
+                        }))
+                        .await;
+                    return;
+                }
+            }
+        }
+        let _ = session.close(None).await;
+    });
+    Ok(response)
+}
+
+/// The viewer a `connection_init` payload names; anonymous without a token.
+async fn connection_init(
+    authority: &Authority,
+    payload: serde_json::Value,
+) -> async_graphql::Result<Data> {
+    let mut data = Data::default();
+    let token = payload.as_object().and_then(|fields| {
+        fields.iter().find_map(|(key, value)| {
+            let value = value.as_str()?;
+            if key.eq_ignore_ascii_case("authorization") {
+                Some(
+                    value
+                        .strip_prefix("Bearer ")
+                        .or_else(|| value.strip_prefix("bearer "))
+                        .unwrap_or(value),
+                )
+            } else if key == "token" || key == "accessToken" {
+                Some(value)
+            } else {
+                None
+            }
+        })
+    });
+    if let Some(token) = token {
+        let viewer: Viewer = authority
+            .verify(token.trim())
+            .await
+            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+        data.insert(viewer);
+        data.insert(SessionToken(token.trim().to_owned()));
+    }
+    Ok(data)
+}
+
+fn refusal(error: &AuthError) -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((
+            header::WWW_AUTHENTICATE,
+            crate::routes::www_authenticate(error),
+        ))
+        .json(serde_json::json!({
+            "errors": [{ "message": error.to_string(), "extensions": { "code": "UNAUTHENTICATED" } }]
+        }))
+}
