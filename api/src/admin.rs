@@ -269,7 +269,7 @@ pub async fn webhook(db: &DatabaseConnection, command: WebhookCommand) -> ExitCo
         WebhookCommand::Pause { id } | WebhookCommand::Resume { id } => {
             let paused = matches!(command, WebhookCommand::Pause { .. });
             let patch = WebhookPatch {
-                paused: Some(paused),
+                paused: Some(Some(paused)),
                 ..WebhookPatch::default()
             };
             webhook_result(webhooks::update(db, id, patch).await, id)

@@ -11,12 +11,15 @@ use chrono::Utc;
 use entity::change_event;
 use hmac::{Hmac, Mac};
 use service::sea_orm::DatabaseConnection;
-use service::webhooks::{self, Attempt, Claim, Outcome, RetryPolicy};
+use service::webhooks::{self, Attempt, Claim, Outcome, RetryPolicy, Settlement};
 use sha2::Sha256;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::changes::ChangeHub;
+
+/// How long the dispatcher lets new events gather before it claims endpoints for them.
+const COALESCE: Duration = Duration::from_millis(20);
 
 /// How the dispatcher delivers.
 #[derive(Debug, Clone)]
@@ -89,27 +92,47 @@ pub async fn run(db: DatabaseConnection, hub: Arc<ChangeHub>, settings: Dispatch
     let settings = Arc::new(settings);
     let mut latest = hub.watch();
     let mut deliveries = JoinSet::new();
+    let mut finished: Vec<Settlement> = Vec::new();
     let mut due_checked = Instant::now() - Duration::from_secs(1);
     let mut deadline = Instant::now();
     loop {
-        while deliveries.len() < settings.concurrency {
-            match webhooks::claim(&db, owner, settings.lease(), settings.batch).await {
-                Ok(Some(claim)) => {
+        // Everything that finished since the last round is settled in one transaction, then
+        // every endpoint that is due is claimed in one more.
+        while let Some(done) = deliveries.try_join_next() {
+            match done {
+                Ok(settlement) => finished.push(settlement),
+                Err(e) => tracing::error!(error = %e, "a webhook delivery task failed"),
+            }
+        }
+        if !finished.is_empty() {
+            match webhooks::settle(&db, owner, &finished).await {
+                Ok(moved) => {
+                    for (settlement, moved) in finished.iter().zip(moved) {
+                        if !moved {
+                            tracing::info!(webhook = %settlement.webhook_id, "webhook changed during delivery; its new state stands");
+                        }
+                    }
+                }
+                // The leases run out and the batches are delivered again: at least once.
+                Err(e) => tracing::warn!(error = %e, "cannot record webhook deliveries"),
+            }
+            finished.clear();
+            // A settlement may have scheduled a retry.
+            due_checked = Instant::now() - Duration::from_secs(1);
+        }
+        let room = settings.concurrency.saturating_sub(deliveries.len()) as u64;
+        match webhooks::claim(&db, owner, settings.lease(), settings.batch, room).await {
+            Ok(claims) => {
+                for claim in claims {
                     deliveries.spawn(deliver(
-                        db.clone(),
                         client.clone(),
                         bodies.clone(),
                         settings.clone(),
-                        owner,
                         claim,
                     ));
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot claim webhook deliveries");
-                    break;
-                }
             }
+            Err(e) => tracing::warn!(error = %e, "cannot claim webhook deliveries"),
         }
         // When to look again without being woken: the next retry or lease end, read at most
         // twice a second, and at least every 5 s.
@@ -127,16 +150,19 @@ pub async fn run(db: DatabaseConnection, hub: Arc<ChangeHub>, settings: Dispatch
         }
         tokio::select! {
             Some(done) = deliveries.join_next(), if !deliveries.is_empty() => {
-                if let Err(e) = done {
-                    tracing::error!(error = %e, "a webhook delivery task failed");
+                match done {
+                    Ok(settlement) => finished.push(settlement),
+                    Err(e) => tracing::error!(error = %e, "a webhook delivery task failed"),
                 }
-                // A settled delivery may have scheduled a retry.
-                due_checked = Instant::now() - Duration::from_secs(1);
+                // Let other deliveries finish too, to settle them together.
+                tokio::time::sleep(COALESCE).await;
             }
             changed = latest.changed() => {
                 if changed.is_err() {
                     return;
                 }
+                // Let a burst of writes gather, so that each endpoint gets it in one claim.
+                tokio::time::sleep(COALESCE).await;
             }
             () = hub.webhooks_notified() => {}
             () = tokio::time::sleep_until(deadline.into()) => {
@@ -147,15 +173,14 @@ pub async fn run(db: DatabaseConnection, hub: Arc<ChangeHub>, settings: Dispatch
     }
 }
 
-/// Posts a claim's events in order until one fails or the batch's time is up, then settles.
+/// Posts a claim's events in order until one fails or the batch's time is up; returns what
+/// the dispatcher is to record.
 async fn deliver(
-    db: DatabaseConnection,
     client: reqwest::Client,
     bodies: Arc<Bodies>,
     settings: Arc<DispatchSettings>,
-    owner: Uuid,
     claim: Claim,
-) {
+) -> Settlement {
     let hook = &claim.webhook;
     let started = Instant::now();
     let mut attempts = Vec::new();
@@ -198,15 +223,10 @@ async fn deliver(
             through: if all { claim.scanned_to } else { through },
         }
     });
-    match webhooks::settle(&db, owner, hook.id, &attempts, &outcome).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!(webhook = %hook.id, "webhook changed during delivery; its new state stands")
-        }
-        Err(e) => {
-            // The lease runs out and the batch is delivered again: at least once.
-            tracing::warn!(webhook = %hook.id, error = %e, "cannot record webhook deliveries");
-        }
+    Settlement {
+        webhook_id: hook.id,
+        attempts,
+        outcome,
     }
 }
 

@@ -57,7 +57,8 @@ impl Default for EventSettings {
 pub struct Application {
     port: u16,
     server: Server,
-    db: DatabaseConnection,
+    /// The pool of the tail and the dispatcher.
+    background: DatabaseConnection,
     hub: Arc<ChangeHub>,
     dispatch: DispatchSettings,
 }
@@ -87,7 +88,17 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.addr))?;
         let address = listener.local_addr()?;
         tracing::info!(%address, "listening");
-        let hub = ChangeHub::new(db.clone(), settings.events.poll);
+        // The outbox tail and the webhook dispatcher work on a pool of their own, so that they
+        // never wait for (nor hold up) the requests' connections.
+        let background = service::db::open(&settings.database_url, Some(8))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open database {}: {e}",
+                    service::db::redact_url(&settings.database_url)
+                )
+            })?;
+        let hub = ChangeHub::new(background.clone(), settings.events.poll);
         let schema = graphql::build_schema(
             db.clone(),
             settings.asset_base_url.clone(),
@@ -117,7 +128,7 @@ impl Application {
         Ok(Self {
             port: address.port(),
             server,
-            db,
+            background,
             hub,
             dispatch: settings.events.dispatch,
         })
@@ -134,7 +145,7 @@ impl Application {
         let tail = tokio::spawn(self.hub.clone().run());
         let dispatcher = self.dispatch.enabled.then(|| {
             tokio::spawn(dispatch::run(
-                self.db.clone(),
+                self.background.clone(),
                 self.hub.clone(),
                 self.dispatch.clone(),
             ))
@@ -169,6 +180,9 @@ fn server(
     let schema = web::Data::new(shared.schema);
     let cache = web::Data::new(shared.cache);
     let hub = web::Data::new(shared.hub);
+    let runtime = web::Data::new(crate::subscriptions::StreamRuntime(
+        tokio::runtime::Handle::current(),
+    ));
     Ok(HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::Condition::new(
@@ -180,6 +194,7 @@ fn server(
             .app_data(cache.clone())
             .app_data(authority.clone())
             .app_data(hub.clone())
+            .app_data(runtime.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(asset_base.clone())
             .configure(routes::configure)

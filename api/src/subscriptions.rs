@@ -23,10 +23,16 @@ use crate::graphql::changes::SessionToken;
 /// A connection that sends nothing (not even a ping) for this long is closed.
 const KEEPALIVE: Duration = Duration::from_secs(90);
 
+/// The runtime subscriptions are resolved on: the one the server was built on, apart from the
+/// workers that serve requests.
+#[derive(Clone)]
+pub struct StreamRuntime(pub tokio::runtime::Handle);
+
 /// `GET /graphql` with `Upgrade: websocket`.
 pub async fn upgrade(
     schema: web::Data<AppSchema>,
     authority: web::Data<Arc<Authority>>,
+    runtime: web::Data<StreamRuntime>,
     request: HttpRequest,
     body: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
@@ -66,25 +72,34 @@ pub async fn upgrade(
         header::SEC_WEBSOCKET_PROTOCOL,
         HeaderValue::from_static(protocol.sec_websocket_protocol()),
     );
-    let pong = session.clone();
-    let incoming = messages
-        .take_while(|message| {
-            std::future::ready(!matches!(message, Ok(actix_ws::Message::Close(_)) | Err(_)))
-        })
-        .filter_map(move |message| {
-            let mut pong = pong.clone();
-            async move {
-                match message {
-                    Ok(actix_ws::Message::Text(text)) => Some(text.into_bytes()),
-                    Ok(actix_ws::Message::Binary(bytes)) => Some(bytes),
-                    Ok(actix_ws::Message::Ping(bytes)) => {
-                        let _ = pong.pong(&bytes).await;
-                        None
-                    }
-                    _ => None,
+    // The socket is read and written on this worker, as actix-ws needs; the GraphQL side (which
+    // resolves every event for every subscriber) runs on the streaming runtime, so that a burst
+    // of events never holds up the requests this worker serves.
+    let (to_graphql, from_client) = tokio::sync::mpsc::channel::<web::Bytes>(16);
+    let (to_client, mut from_graphql) = tokio::sync::mpsc::channel::<WsMessage>(64);
+    let mut pong = session.clone();
+    actix_web::rt::spawn(async move {
+        let mut messages = messages;
+        while let Some(message) = messages.next().await {
+            let bytes = match message {
+                Ok(actix_ws::Message::Text(text)) => text.into_bytes(),
+                Ok(actix_ws::Message::Binary(bytes)) => bytes,
+                Ok(actix_ws::Message::Ping(bytes)) => {
+                    let _ = pong.pong(&bytes).await;
+                    continue;
                 }
+                Ok(actix_ws::Message::Close(_)) | Err(_) => break,
+                Ok(_) => continue,
+            };
+            if to_graphql.send(bytes).await.is_err() {
+                break;
             }
-        });
+        }
+        // Dropping the sender ends the GraphQL side's input: it stops its streams.
+    });
+    let incoming = futures_util::stream::unfold(from_client, |mut rx| async move {
+        rx.recv().await.map(|bytes| (bytes, rx))
+    });
     let authority = authority.get_ref().clone();
     let mut connection = Data::default();
     connection.insert(from_header);
@@ -98,10 +113,17 @@ pub async fn upgrade(
             async move { connection_init(&authority, payload).await }
         })
         .keepalive_timeout(KEEPALIVE);
-    actix_web::rt::spawn(async move {
-        let mut session = session;
+    runtime.0.spawn(async move {
         let mut graphql = std::pin::pin!(graphql);
         while let Some(message) = graphql.next().await {
+            if to_client.send(message).await.is_err() {
+                return;
+            }
+        }
+    });
+    actix_web::rt::spawn(async move {
+        let mut session = session;
+        while let Some(message) = from_graphql.recv().await {
             match message {
                 WsMessage::Text(text) => {
                     if session.text(text).await.is_err() {

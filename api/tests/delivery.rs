@@ -84,6 +84,19 @@ async fn a_server_killed_during_a_backoff_delivers_after_it_restarts() {
     let first = receiver.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].status, 500);
+    // Mid-backoff: the failed attempt is recorded, the retry not yet due.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let hooks = service::webhooks::list(&db.db).await.unwrap();
+        if hooks[0].attempt == 1 && hooks[0].lease_owner.is_none() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failure is never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     kill(&mut server, "-KILL");
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(receiver.deliveries().len(), 1, "delivered by a dead server");

@@ -17,6 +17,15 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://lectern.db?mode=rwc";
 /// SQLite runs in WAL mode with `synchronous = NORMAL` (durable across crashes of the process,
 /// fast commits) and foreign keys on; writers wait up to 10 s for a lock.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    // One writer at a time is all SQLite allows; a small pool avoids lock contention.
+    let db = open(url, url.starts_with("sqlite:").then_some(4)).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Connects to `url`, migrated already, with at most `max_connections` (the driver's default
+/// when None): a pool of its own for work beside the requests.
+pub async fn open(url: &str, max_connections: Option<u32>) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -30,13 +39,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 // each page once instead of many times.
                 .pragma("wal_autocheckpoint", "10000")
         });
-    if url.starts_with("sqlite:") {
-        // One writer at a time is all SQLite allows; a small pool avoids lock contention.
-        options.max_connections(4);
+    if let Some(max) = max_connections {
+        options.max_connections(max);
     }
-    let db = Database::connect(options).await?;
-    Migrator::up(&db, None).await?;
-    Ok(db)
+    Database::connect(options).await
 }
 
 /// Hides the password of a database URL so it can be printed.

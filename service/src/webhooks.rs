@@ -74,16 +74,28 @@ pub struct NewWebhook {
     pub description: Option<String>,
 }
 
-/// A change to an endpoint; absent fields stay.
+/// A change to an endpoint, as a merge patch: `None` stays, `Some(None)` clears, which only
+/// `description` may be; clearing another field is refused.
 #[derive(Debug, Clone, Default)]
 pub struct WebhookPatch {
-    pub url: Option<String>,
-    pub events: Option<Vec<String>>,
-    pub secret: Option<String>,
-    /// `Some(None)` clears it.
+    pub url: Option<Option<String>>,
+    pub events: Option<Option<Vec<String>>>,
+    pub secret: Option<Option<String>>,
     pub description: Option<Option<String>>,
     /// Pause (true) or resume (false) delivery.
-    pub paused: Option<bool>,
+    pub paused: Option<Option<bool>>,
+}
+
+/// The new value of a field that may be changed but not cleared.
+fn required<T>(name: &str, value: Option<Option<T>>, errors: &mut Vec<FieldError>) -> Option<T> {
+    match value {
+        Some(None) => {
+            errors.push(FieldError::new(name, "cannot be cleared"));
+            None
+        }
+        Some(value) => value,
+        None => None,
+    }
 }
 
 /// A new random secret: `whsec_` and 32 random bytes in hex.
@@ -99,9 +111,16 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn check_url(url: &str, errors: &mut Vec<FieldError>) {
+    if url.trim() != url {
+        errors.push(FieldError::new(
+            "url",
+            "must not begin or end with white space",
+        ));
+        return;
+    }
     match url::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
-            if url.len() > 2048 {
+            if url.chars().count() > 2048 {
                 errors.push(FieldError::new("url", "at most 2048 characters"));
             }
             if parsed.password().is_some() {
@@ -240,13 +259,17 @@ pub async fn update(
     patch: WebhookPatch,
 ) -> Result<webhook::Model, ServiceError> {
     let mut errors = Vec::new();
-    if let Some(url) = &patch.url {
+    let url = required("url", patch.url, &mut errors);
+    let events = required("events", patch.events, &mut errors);
+    let secret = required("secret", patch.secret, &mut errors);
+    let paused = required("paused", patch.paused, &mut errors);
+    if let Some(url) = &url {
         check_url(url, &mut errors);
     }
-    if let Some(events) = &patch.events {
+    if let Some(events) = &events {
         check_patterns(events, &mut errors);
     }
-    if let Some(secret) = &patch.secret {
+    if let Some(secret) = &secret {
         check_secret(secret, &mut errors);
     }
     if let Some(Some(description)) = &patch.description {
@@ -258,19 +281,19 @@ pub async fn update(
     let txn = crate::db::begin_write(db).await?;
     let current = get(&txn, id).await?;
     let mut model: webhook::ActiveModel = current.clone().into();
-    if let Some(url) = patch.url {
+    if let Some(url) = url {
         model.url = Set(url);
     }
-    if let Some(events) = patch.events {
+    if let Some(events) = events {
         model.events = Set(serde_json::json!(events));
     }
-    if let Some(secret) = patch.secret {
+    if let Some(secret) = secret {
         model.secret = Set(secret);
     }
     if let Some(description) = patch.description {
         model.description = Set(description.filter(|d| !d.trim().is_empty()));
     }
-    match (patch.paused, current.state) {
+    match (paused, current.state) {
         (Some(true), State::Active | State::Failing) => {
             model.state = Set(State::Paused);
             model.lease_owner = Set(None);
@@ -358,9 +381,9 @@ pub async fn attempts<C: ConnectionTrait>(
     Ok(query.all(conn).await?)
 }
 
-/// The endpoint that has waited longest among those active, due at `now`, not leased, and
-/// behind the event `last`.
-fn claimable(now: DateTime<Utc>, last: i64) -> sea_orm::Select<webhook::Entity> {
+/// The `max` endpoints that have waited longest among those active, due at `now`, not leased,
+/// and behind the event `last`.
+fn claimable(now: DateTime<Utc>, last: i64, max: u64) -> sea_orm::Select<webhook::Entity> {
     webhook::Entity::find()
         .filter(webhook::Column::State.eq(State::Active))
         .filter(webhook::Column::NextAttemptAt.lte(now))
@@ -371,7 +394,7 @@ fn claimable(now: DateTime<Utc>, last: i64) -> sea_orm::Select<webhook::Entity> 
                 .add(webhook::Column::LeaseUntil.lt(now)),
         )
         .order_by_asc(webhook::Column::NextAttemptAt)
-        .limit(1)
+        .limit(max)
 }
 
 /// An endpoint claimed for delivery, with the events to post to it, in order.
@@ -384,65 +407,70 @@ pub struct Claim {
     pub scanned_to: i64,
 }
 
-/// Claims the endpoint that has waited longest among those that are active, due, not leased
-/// by another process, and behind the last event; `None` when there is none. The lease lasts
-/// `lease` and belongs to `owner`.
+/// Claims up to `max` endpoints, those that have waited longest among the ones that are
+/// active, due, not leased by another process, and behind the last event, in one transaction;
+/// none when there is nothing to do. The leases last `lease` and belong to `owner`.
 pub async fn claim(
     db: &DatabaseConnection,
     owner: Uuid,
     lease: Duration,
     batch: u64,
-) -> Result<Option<Claim>, ServiceError> {
+    max: u64,
+) -> Result<Vec<Claim>, ServiceError> {
     // Most calls find nothing to do: look without taking the write lock first.
     let now = Utc::now();
     let last = events::last_seq(db).await?;
-    if claimable(now, last).one(db).await?.is_none() {
-        return Ok(None);
+    if max == 0 || claimable(now, last, 1).one(db).await?.is_none() {
+        return Ok(Vec::new());
     }
     let txn = crate::db::begin_write(db).await?;
     let last = events::last_seq(&txn).await?;
-    let mut query = claimable(now, last);
+    let mut query = claimable(now, last, max);
     if txn.get_database_backend() == DbBackend::Postgres {
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
-    let Some(hook) = query.one(&txn).await? else {
+    let hooks = query.all(&txn).await?;
+    if hooks.is_empty() {
         txn.commit().await?;
-        return Ok(None);
-    };
+        return Ok(Vec::new());
+    }
     let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
     webhook::Entity::update_many()
         .col_expr(webhook::Column::LeaseOwner, Expr::value(owner))
         .col_expr(webhook::Column::LeaseUntil, Expr::value(lease_until))
-        .filter(webhook::Column::Id.eq(hook.id))
+        .filter(webhook::Column::Id.is_in(hooks.iter().map(|h| h.id)))
         .exec(&txn)
         .await?;
-    let types = selected_types(&hook.events);
-    let events = events::feed(
-        &txn,
-        &events::FeedRequest {
-            after: hook.delivered_seq,
-            limit: batch.min(events::MAX_FEED_PAGE),
-            include_drafts: true,
-            types,
-        },
-    )
-    .await?;
-    let events: Vec<_> = events.into_iter().filter(|e| e.seq <= last).collect();
+    let mut claims = Vec::with_capacity(hooks.len());
+    for hook in hooks {
+        let events = events::feed(
+            &txn,
+            &events::FeedRequest {
+                after: hook.delivered_seq,
+                limit: batch,
+                include_drafts: true,
+                types: selected_types(&hook.events),
+            },
+        )
+        .await?;
+        let events: Vec<_> = events.into_iter().filter(|e| e.seq <= last).collect();
+        let scanned_to = if (events.len() as u64) < batch {
+            last
+        } else {
+            events.last().map_or(last, |e| e.seq)
+        };
+        claims.push(Claim {
+            webhook: webhook::Model {
+                lease_owner: Some(owner),
+                lease_until: Some(lease_until),
+                ..hook
+            },
+            events,
+            scanned_to,
+        });
+    }
     txn.commit().await?;
-    let scanned_to = if (events.len() as u64) < batch {
-        last
-    } else {
-        events.last().map_or(last, |e| e.seq)
-    };
-    Ok(Some(Claim {
-        webhook: webhook::Model {
-            lease_owner: Some(owner),
-            lease_until: Some(lease_until),
-            ..hook
-        },
-        events,
-        scanned_to,
-    }))
+    Ok(claims)
 }
 
 /// One attempt, as the dispatcher made it.
@@ -479,30 +507,84 @@ pub enum Outcome {
     },
 }
 
-/// Records a claim's attempts and moves the endpoint's cursor, releasing the lease; all in one
-/// transaction, and only if the lease is still `owner`'s (false otherwise: another process
-/// took the endpoint over after the lease ran out, and nothing is changed).
+/// What one claim came to: its attempts and where it left the endpoint.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub webhook_id: Uuid,
+    pub attempts: Vec<Attempt>,
+    pub outcome: Outcome,
+}
+
+/// Records the attempts of finished claims and moves their endpoints' cursors, releasing the
+/// leases, all in one transaction. An endpoint moves only if its lease is still `owner`'s and
+/// it is still active; otherwise (an admin paused or replayed it, or another process took it
+/// over after the lease ran out) only the attempts are recorded. Returns, per settlement,
+/// whether it moved the endpoint.
 pub async fn settle(
     db: &DatabaseConnection,
     owner: Uuid,
-    webhook_id: Uuid,
-    attempts: &[Attempt],
-    outcome: &Outcome,
-) -> Result<bool, ServiceError> {
+    settlements: &[Settlement],
+) -> Result<Vec<bool>, ServiceError> {
+    if settlements.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = Utc::now();
     let txn = crate::db::begin_write(db).await?;
-    let mut update = webhook::Entity::update_many()
-        .col_expr(
-            webhook::Column::LeaseOwner,
-            Expr::value(Option::<Uuid>::None),
-        )
-        .col_expr(
-            webhook::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(webhook::Column::Id.eq(webhook_id))
-        .filter(webhook::Column::LeaseOwner.eq(owner));
-    update = match outcome {
+    let mut moved = Vec::with_capacity(settlements.len());
+    for settlement in settlements {
+        moved.push(settle_one(&txn, owner, settlement, now).await?);
+    }
+    let rows: Vec<webhook_attempt::ActiveModel> = settlements
+        .iter()
+        .flat_map(|s| s.attempts.iter().map(move |a| (s.webhook_id, a)))
+        .map(|(webhook_id, a)| webhook_attempt::ActiveModel {
+            webhook_id: Set(webhook_id),
+            event_seq: Set(a.event_seq),
+            event_id: Set(a.event_id),
+            attempt: Set(a.attempt),
+            attempted_at: Set(a.attempted_at),
+            duration_ms: Set(a.duration.as_millis().min(i32::MAX as u128) as i32),
+            status_code: Set(a.status_code.map(i32::from)),
+            outcome: Set(if a.error.is_none() {
+                "delivered".to_owned()
+            } else {
+                "failed".to_owned()
+            }),
+            error: Set(a.error.clone()),
+            ..Default::default()
+        })
+        .collect();
+    // Bounded batches keep each statement under the databases' parameter limits.
+    for chunk in rows.chunks(500) {
+        webhook_attempt::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(moved)
+}
+
+async fn settle_one<C: ConnectionTrait>(
+    txn: &C,
+    owner: Uuid,
+    settlement: &Settlement,
+    now: DateTime<Utc>,
+) -> Result<bool, ServiceError> {
+    let release = |update: sea_orm::UpdateMany<webhook::Entity>| {
+        update
+            .col_expr(
+                webhook::Column::LeaseOwner,
+                Expr::value(Option::<Uuid>::None),
+            )
+            .col_expr(
+                webhook::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(webhook::Column::Id.eq(settlement.webhook_id))
+            .filter(webhook::Column::LeaseOwner.eq(owner))
+    };
+    let update = release(webhook::Entity::update_many());
+    let update = match &settlement.outcome {
         Outcome::Delivered { through } => update
             .col_expr(webhook::Column::DeliveredSeq, Expr::value(*through))
             .col_expr(webhook::Column::Attempt, Expr::value(0))
@@ -527,55 +609,17 @@ pub async fn settle(
             .col_expr(webhook::Column::State, Expr::value(State::Failing.as_str()))
             .col_expr(webhook::Column::LastError, Expr::value(error.clone())),
     };
-    // Only an active endpoint moves on: one an admin paused or replayed meanwhile keeps what
-    // the admin set, apart from the lease.
-    let held = update
+    let moved = update
         .filter(webhook::Column::State.eq(State::Active))
-        .exec(&txn)
+        .exec(txn)
         .await?
         .rows_affected
         == 1;
-    if !attempts.is_empty() {
-        webhook_attempt::Entity::insert_many(attempts.iter().map(|a| {
-            webhook_attempt::ActiveModel {
-                webhook_id: Set(webhook_id),
-                event_seq: Set(a.event_seq),
-                event_id: Set(a.event_id),
-                attempt: Set(a.attempt),
-                attempted_at: Set(a.attempted_at),
-                duration_ms: Set(a.duration.as_millis().min(i32::MAX as u128) as i32),
-                status_code: Set(a.status_code.map(i32::from)),
-                outcome: Set(if a.error.is_none() {
-                    "delivered".to_owned()
-                } else {
-                    "failed".to_owned()
-                }),
-                error: Set(a.error.clone()),
-                ..Default::default()
-            }
-        }))
-        .exec(&txn)
-        .await?;
+    if !moved {
+        // Drop the lease if it is still ours, and leave the rest as it is.
+        release(webhook::Entity::update_many()).exec(txn).await?;
     }
-    if !held {
-        // Released by an admin's change or lost to another process: drop the lease if it
-        // is still ours, and leave the rest.
-        webhook::Entity::update_many()
-            .col_expr(
-                webhook::Column::LeaseOwner,
-                Expr::value(Option::<Uuid>::None),
-            )
-            .col_expr(
-                webhook::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(webhook::Column::Id.eq(webhook_id))
-            .filter(webhook::Column::LeaseOwner.eq(owner))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(held)
+    Ok(moved)
 }
 
 /// When the dispatcher next has something to do without being told of a new event: the

@@ -339,6 +339,32 @@ async fn webhooks_are_for_admins_and_inputs_are_checked() {
         .collect();
     assert_eq!(paths, ["url", "events[0]", "secret"]);
 
+    // A body is an object: an array is not read field by field.
+    for (path, body) in [
+        (
+            "/api/v1/webhooks",
+            json!(["https://hooks.example.com/a", ["talk.*"]]),
+        ),
+        ("/api/v1/talks", json!([])),
+    ] {
+        let (status, _, problem) = app.send("POST", path, Some(&admin), Some(body)).await;
+        assert_eq!(status, 422, "{path}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("object"),
+            "{problem}"
+        );
+    }
+    let (status, _, problem) = app
+        .send(
+            "POST",
+            "/api/v1/webhooks",
+            Some(&admin),
+            Some(json!({ "url": " https://hooks.example.com/a ", "events": ["talk.*"] })),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["path"], "url");
+
     let (status, headers, created) = app
         .send("POST", "/api/v1/webhooks", Some(&admin), Some(input))
         .await;
@@ -367,6 +393,23 @@ async fn webhooks_are_for_admins_and_inputs_are_checked() {
     assert_eq!(status, 200, "{paused}");
     assert_eq!(paused["state"], "paused");
     assert_eq!(paused["description"], "Site rebuild");
+    // What an endpoint needs cannot be cleared; the description can.
+    let (status, _, problem) = app
+        .send(
+            "PATCH",
+            &format!("/api/v1/webhooks/{id}"),
+            Some(&admin),
+            Some(json!({ "url": null, "events": null, "description": null })),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let paths: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["url", "events"]);
 
     let (status, _, list) = app
         .send("GET", "/api/v1/webhooks", Some(&admin), None)

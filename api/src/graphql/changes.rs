@@ -17,6 +17,7 @@ use service::{FieldError, ServiceError};
 use uuid::Uuid;
 
 use super::errors::{auth_to_graphql, to_graphql};
+use super::mutation::optional;
 use super::query::viewer;
 use crate::auth::Authority;
 use crate::changes::{ChangeHub, LiveEvent};
@@ -372,14 +373,15 @@ pub struct CreateWebhookInput {
     pub description: Option<String>,
 }
 
+/// Absent fields stay; `null` clears `description`, and is refused for the others.
 #[derive(InputObject)]
 pub struct UpdateWebhookInput {
-    pub url: Option<String>,
-    pub events: Option<Vec<String>>,
-    pub secret: Option<String>,
+    pub url: MaybeUndefined<String>,
+    pub events: MaybeUndefined<Vec<String>>,
+    pub secret: MaybeUndefined<String>,
     pub description: MaybeUndefined<String>,
     /// Pause (true) or resume (false) delivery; resuming delivers what was missed.
-    pub paused: Option<bool>,
+    pub paused: MaybeUndefined<bool>,
 }
 
 fn webhook_id(id: &ID) -> async_graphql::Result<Uuid> {
@@ -468,15 +470,11 @@ impl WebhookMutation {
     ) -> async_graphql::Result<Webhook> {
         admin(ctx)?;
         let patch = WebhookPatch {
-            url: input.url,
-            events: input.events,
-            secret: input.secret,
-            description: match input.description {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(d) => Some(Some(d)),
-            },
-            paused: input.paused,
+            url: optional(input.url),
+            events: optional(input.events),
+            secret: optional(input.secret),
+            description: optional(input.description),
+            paused: optional(input.paused),
         };
         let hook = webhooks::update(db(ctx)?, webhook_id(&id)?, patch)
             .await

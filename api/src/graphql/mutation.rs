@@ -190,7 +190,8 @@ pub struct UpdateTalkInput {
     pub extra: MaybeUndefined<Json<serde_json::Map<String, serde_json::Value>>>,
 }
 
-fn optional<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+/// A merge-patch field: absent stays (None), `null` clears (Some(None)).
+pub(crate) fn optional<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     match value {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),

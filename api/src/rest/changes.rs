@@ -247,16 +247,16 @@ pub async fn show(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default)]
-    events: Option<Vec<String>>,
-    #[serde(default)]
-    secret: Option<String>,
+    #[serde(default, deserialize_with = "super::talks::double")]
+    url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::talks::double")]
+    events: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "super::talks::double")]
+    secret: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::talks::double")]
     description: Option<Option<String>>,
-    #[serde(default)]
-    paused: Option<bool>,
+    #[serde(default, deserialize_with = "super::talks::double")]
+    paused: Option<Option<bool>>,
 }
 
 /// `PATCH /webhooks/{id}` (admin): absent fields stay; `paused` pauses or resumes.
@@ -271,18 +271,14 @@ pub async fn patch(
     admin(&authority, &request).await?;
     let id = webhook_id(&id)?;
     let body: PatchBody = json_body(&request, payload, true).await?;
-    let hook = webhooks::update(
-        db.get_ref(),
-        id,
-        WebhookPatch {
-            url: body.url,
-            events: body.events,
-            secret: body.secret,
-            description: body.description,
-            paused: body.paused,
-        },
-    )
-    .await?;
+    let patch = WebhookPatch {
+        url: body.url,
+        events: body.events,
+        secret: body.secret,
+        description: body.description,
+        paused: body.paused,
+    };
+    let hook = webhooks::update(db.get_ref(), id, patch).await?;
     hub.webhooks_changed();
     Ok(no_store(StatusCode::OK, webhook_json(&hook)))
 }

@@ -18,7 +18,7 @@ pub async fn viewer(authority: &Authority, request: &HttpRequest) -> Result<View
 }
 
 /// Reads a JSON request body: 415 unless it is JSON, 413 when too large, 400 when it is not
-/// JSON at all, 422 when it is JSON of the wrong shape (unknown fields included) or holds a
+/// JSON at all, 422 when it is not an object, is of the wrong shape (unknown fields included) or holds a
 /// NUL character anywhere (no database column can keep one).
 pub async fn json_body<T: DeserializeOwned>(
     request: &HttpRequest,
@@ -69,6 +69,14 @@ pub async fn json_body<T: DeserializeOwned>(
             _ => Problem::bad_request(format!("the body is not JSON: {e}")),
         }
     })?;
+    // Every body is an object; serde would otherwise fill a struct from an array, by position.
+    if !value.is_object() {
+        return Err(Problem::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "the body must be a JSON object",
+        )
+        .kind("urn:lectern:problem:validation"));
+    }
     if let Some(path) = nul_path(&value, String::new()) {
         return Err(Problem::invalid(&path, "must not contain NUL characters"));
     }
