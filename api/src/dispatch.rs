@@ -7,9 +7,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_web::web::Bytes;
 use chrono::Utc;
-use entity::change_event;
 use hmac::{Hmac, Mac};
+use service::events::EventHead;
 use service::sea_orm::DatabaseConnection;
 use service::webhooks::{self, Attempt, Claim, Outcome, RetryPolicy, Settlement};
 use sha2::Sha256;
@@ -70,7 +71,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 /// Serialized envelopes by `seq`, shared by the deliveries of one process so that an event
 /// going to ten endpoints is sanitized and serialized once.
-type Bodies = quick_cache::sync::Cache<i64, Arc<Vec<u8>>>;
+type Bodies = quick_cache::sync::Cache<i64, Bytes>;
 
 /// Runs the dispatcher until the process stops.
 pub async fn run(db: DatabaseConnection, hub: Arc<ChangeHub>, settings: DispatchSettings) {
@@ -125,6 +126,7 @@ pub async fn run(db: DatabaseConnection, hub: Arc<ChangeHub>, settings: Dispatch
             Ok(claims) => {
                 for claim in claims {
                     deliveries.spawn(deliver(
+                        db.clone(),
                         client.clone(),
                         bodies.clone(),
                         settings.clone(),
@@ -176,6 +178,7 @@ pub async fn run(db: DatabaseConnection, hub: Arc<ChangeHub>, settings: Dispatch
 /// Posts a claim's events in order until one fails or the batch's time is up; returns what
 /// the dispatcher is to record.
 async fn deliver(
+    db: DatabaseConnection,
     client: reqwest::Client,
     bodies: Arc<Bodies>,
     settings: Arc<DispatchSettings>,
@@ -191,7 +194,16 @@ async fn deliver(
             break;
         }
         let number = if i == 0 { hook.attempt + 1 } else { 1 };
-        let attempt = post(&client, &bodies, &hook.url, &hook.secret, event, number).await;
+        let attempt = post(
+            &db,
+            &client,
+            &bodies,
+            &hook.url,
+            &hook.secret,
+            event,
+            number,
+        )
+        .await;
         let failed = attempt.error.clone();
         attempts.push(attempt);
         if let Some(error) = failed {
@@ -230,18 +242,32 @@ async fn deliver(
     }
 }
 
+/// The body of the event `seq`: read, sanitized and serialized once for all endpoints.
+async fn body(db: &DatabaseConnection, bodies: &Bodies, seq: i64) -> Result<Bytes, String> {
+    bodies
+        .get_or_insert_async(&seq, async {
+            let event = service::events::by_seq(db, seq)
+                .await
+                .map_err(|e| format!("the event cannot be read: {e}"))?
+                .ok_or_else(|| "the event was pruned before delivery".to_owned())?;
+            serde_json::to_vec(&service::events::envelope(&event))
+                .map(Bytes::from)
+                .map_err(|e| format!("the event cannot be serialized: {e}"))
+        })
+        .await
+}
+
 /// One POST of one event.
 async fn post(
+    db: &DatabaseConnection,
     client: &reqwest::Client,
     bodies: &Bodies,
     url: &str,
     secret: &str,
-    event: &change_event::Model,
+    event: &EventHead,
     number: i32,
 ) -> Attempt {
-    let body = bodies.get_or_insert_with(&event.seq, || {
-        serde_json::to_vec(&service::events::envelope(event)).map(Arc::new)
-    });
+    let body = body(db, bodies, event.seq).await;
     let attempted_at = Utc::now();
     let started = Instant::now();
     let result = match body {
@@ -255,12 +281,12 @@ async fn post(
                 .header("Lectern-Event-Seq", event.seq.to_string())
                 .header("Lectern-Delivery-Attempt", number.to_string())
                 .header("Lectern-Signature", signature(secret, timestamp, &body))
-                .body(body.as_ref().clone())
+                .body(body)
                 .send()
                 .await
                 .map_err(|e| describe(&e))
         }
-        Err(e) => Err(format!("the event cannot be serialized: {e}")),
+        Err(e) => Err(e),
     };
     let (status_code, error) = match result {
         Ok(response) => {

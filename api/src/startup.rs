@@ -180,9 +180,8 @@ fn server(
     let schema = web::Data::new(shared.schema);
     let cache = web::Data::new(shared.cache);
     let hub = web::Data::new(shared.hub);
-    let runtime = web::Data::new(crate::subscriptions::StreamRuntime(
-        tokio::runtime::Handle::current(),
-    ));
+    let streams = web::Data::new(crate::subscriptions::StreamRuntime::new()?);
+
     Ok(HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::Condition::new(
@@ -194,7 +193,7 @@ fn server(
             .app_data(cache.clone())
             .app_data(authority.clone())
             .app_data(hub.clone())
-            .app_data(runtime.clone())
+            .app_data(streams.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(asset_base.clone())
             .configure(routes::configure)

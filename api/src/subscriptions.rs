@@ -23,10 +23,34 @@ use crate::graphql::changes::SessionToken;
 /// A connection that sends nothing (not even a ping) for this long is closed.
 const KEEPALIVE: Duration = Duration::from_secs(90);
 
-/// The runtime subscriptions are resolved on: the one the server was built on, apart from the
-/// workers that serve requests.
-#[derive(Clone)]
-pub struct StreamRuntime(pub tokio::runtime::Handle);
+/// A runtime of its own, on one thread, for subscription streams.
+pub struct StreamRuntime(Option<tokio::runtime::Runtime>);
+
+impl StreamRuntime {
+    pub fn new() -> std::io::Result<Self> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("lectern-streams")
+            .enable_all()
+            .build()
+            .map(|runtime| Self(Some(runtime)))
+    }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        if let Some(runtime) = &self.0 {
+            runtime.spawn(task);
+        }
+    }
+}
+
+impl Drop for StreamRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code when the server stops: do not wait for the streams.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
 
 /// `GET /graphql` with `Upgrade: websocket`.
 pub async fn upgrade(
@@ -73,8 +97,9 @@ pub async fn upgrade(
         HeaderValue::from_static(protocol.sec_websocket_protocol()),
     );
     // The socket is read and written on this worker, as actix-ws needs; the GraphQL side (which
-    // resolves every event for every subscriber) runs on the streaming runtime, so that a burst
-    // of events never holds up the requests this worker serves.
+    // resolves every event for every subscriber) runs on the streaming runtime's thread, so that
+    // a burst of events holds up neither the requests of this worker nor the runtime that
+    // drives the database connections.
     let (to_graphql, from_client) = tokio::sync::mpsc::channel::<web::Bytes>(16);
     let (to_client, mut from_graphql) = tokio::sync::mpsc::channel::<WsMessage>(64);
     let mut pong = session.clone();
@@ -113,7 +138,7 @@ pub async fn upgrade(
             async move { connection_init(&authority, payload).await }
         })
         .keepalive_timeout(KEEPALIVE);
-    runtime.0.spawn(async move {
+    runtime.spawn(async move {
         let mut graphql = std::pin::pin!(graphql);
         while let Some(message) = graphql.next().await {
             if to_client.send(message).await.is_err() {

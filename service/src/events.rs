@@ -194,6 +194,46 @@ pub async fn feed<C: ConnectionTrait>(
     Ok(query.all(conn).await?)
 }
 
+/// What a webhook delivery needs of an event before its body: which one it is.
+#[derive(Debug, Clone, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct EventHead {
+    pub seq: i64,
+    pub id: Uuid,
+    pub kind: String,
+}
+
+/// Like [`feed`], without the payloads.
+pub async fn feed_heads<C: ConnectionTrait>(
+    conn: &C,
+    request: &FeedRequest,
+) -> Result<Vec<EventHead>, ServiceError> {
+    let mut query = change_event::Entity::find()
+        .select_only()
+        .column(change_event::Column::Seq)
+        .column(change_event::Column::Id)
+        .column_as(change_event::Column::Kind, "kind")
+        .filter(change_event::Column::Seq.gt(request.after))
+        .order_by_asc(change_event::Column::Seq)
+        .limit(request.limit);
+    if !request.include_drafts {
+        query = query.filter(change_event::Column::Public.eq(true));
+    }
+    if !request.types.is_empty() && request.types.len() < ChangeType::ALL.len() {
+        query = query.filter(
+            change_event::Column::Kind.is_in(request.types.iter().map(|kind| kind.as_str())),
+        );
+    }
+    Ok(query.into_model::<EventHead>().all(conn).await?)
+}
+
+/// One event by its `seq`.
+pub async fn by_seq<C: ConnectionTrait>(
+    conn: &C,
+    seq: i64,
+) -> Result<Option<change_event::Model>, ServiceError> {
+    Ok(change_event::Entity::find_by_id(seq).one(conn).await?)
+}
+
 /// The `seq` of the last committed event; 0 when there is none.
 pub async fn last_seq<C: ConnectionTrait>(conn: &C) -> Result<i64, ServiceError> {
     let row = conn

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::webhook::{self, State};
-use entity::{change_event, webhook_attempt};
+use entity::webhook_attempt;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
@@ -401,7 +401,8 @@ fn claimable(now: DateTime<Utc>, last: i64, max: u64) -> sea_orm::Select<webhook
 #[derive(Debug, Clone)]
 pub struct Claim {
     pub webhook: webhook::Model,
-    pub events: Vec<change_event::Model>,
+    /// The events to post, without their bodies (read when first posted).
+    pub events: Vec<events::EventHead>,
     /// Once every event of the claim is delivered, the cursor may move this far: events up to
     /// here that the endpoint did not select were skipped.
     pub scanned_to: i64,
@@ -443,7 +444,7 @@ pub async fn claim(
         .await?;
     let mut claims = Vec::with_capacity(hooks.len());
     for hook in hooks {
-        let events = events::feed(
+        let events = events::feed_heads(
             &txn,
             &events::FeedRequest {
                 after: hook.delivered_seq,

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Change events under load: writes through the REST API at a fixed rate (open-loop) while
+# webhook endpoints and GraphQL subscriptions listen, against the same writes with nobody
+# listening. Prints, per run, the write latency, the end-to-end delivery latency of each channel
+# (from the write's send and from the event's commit) and what was delivered (missing,
+# duplicated, out of order); then the write latency with listeners against without.
+#
+# Usage: bench/events.sh [--postgres] [RATE] [SECONDS]       (defaults: 1000 writes/s, 30 s)
+# Environment: WEBHOOKS (10), SUBSCRIBERS (100), CONNECTIONS (64), TALKS (2000), WARMUP (3),
+#   MODES ("off on": off = no listeners, on = WEBHOOKS + SUBSCRIBERS),
+#   LECTERN_BENCH_PG (postgres://postgres@127.0.0.1:5432) for --postgres.
+# Each run gets a fresh database: a SQLite file, or a PostgreSQL database named
+# lectern_bench_<random> that is dropped afterwards. Everything stays on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BACKEND=sqlite
+if [ "${1:-}" = "--postgres" ]; then BACKEND=postgres; shift; fi
+RATE="${1:-1000}"
+DURATION="${2:-30}"
+WEBHOOKS="${WEBHOOKS:-10}"
+SUBSCRIBERS="${SUBSCRIBERS:-100}"
+CONNECTIONS="${CONNECTIONS:-64}"
+TALKS="${TALKS:-2000}"
+WARMUP="${WARMUP:-3}"
+MODES="${MODES:-off on}"
+PG="${LECTERN_BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/lectern-target}"
+
+cargo build --release --quiet -p api --bin lectern -p tests --example seed_talks --example events_bench
+BIN="$CARGO_TARGET_DIR/release"
+
+WORK="$(mktemp -d)"
+SERVER=""
+PGDB=""
+stop_server() {
+  if [ -n "$SERVER" ]; then
+    kill "$SERVER" 2> /dev/null || true
+    wait "$SERVER" 2> /dev/null || true
+    SERVER=""
+  fi
+}
+drop_db() {
+  if [ -n "$PGDB" ]; then
+    psql "$PG/postgres" -qAtc "DROP DATABASE IF EXISTS \"$PGDB\" WITH (FORCE)" > /dev/null || true
+    PGDB=""
+  fi
+}
+cleanup() {
+  stop_server
+  drop_db
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+EMAIL=bench@example.com
+export LECTERN_PASSWORD="bench-password-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export LECTERN_JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+CLK_TCK="$(getconf CLK_TCK)"
+
+run() { # mode: off | on
+  local mode="$1" db hooks subs
+  if [ "$mode" = on ]; then hooks="$WEBHOOKS"; subs="$SUBSCRIBERS"; else hooks=0; subs=0; fi
+  if [ "$BACKEND" = postgres ]; then
+    PGDB="lectern_bench_$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    psql "$PG/postgres" -qAtc "CREATE DATABASE \"$PGDB\"" > /dev/null
+    db="$PG/$PGDB"
+  else
+    db="sqlite://$WORK/events-$mode.db?mode=rwc"
+  fi
+  RUST_LOG=warn "$BIN/examples/seed_talks" "$db" "$TALKS" > /dev/null
+  RUST_LOG=warn "$BIN/lectern" --database-url "$db" user add --email "$EMAIL" --role admin > /dev/null
+  local log="$WORK/server-$mode.log"
+  NO_COLOR=1 RUST_LOG="warn,api::startup=info" DATABASE_URL="$db" LECTERN_ADDR=127.0.0.1:0 \
+    "$BIN/lectern" > "$log" 2>&1 &
+  SERVER=$!
+  local address=""
+  for _ in $(seq 1 100); do
+    address="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -o 'listening address=[0-9.:]*' | head -n1 | cut -d= -f2 || true)"
+    [ -n "$address" ] && curl -fs "http://$address/healthz" > /dev/null && break
+    sleep 0.1
+  done
+  [ -n "$address" ] || { echo "lectern did not start:" >&2; cat "$log" >&2; exit 1; }
+  "$BIN/examples/events_bench" --url "http://$address" --email "$EMAIL" \
+    --rate "$RATE" --seconds "$DURATION" --warmup "$WARMUP" --connections "$CONNECTIONS" \
+    --talks "$TALKS" --webhooks "$hooks" --subscribers "$subs" --label "$mode" \
+    --server-pid "$SERVER" --clk-tck "$CLK_TCK" | tee "$WORK/result-$mode.txt"
+  if grep -qiE 'panicked|error' "$log"; then
+    echo "server log ($mode), errors:"; grep -iE 'panicked|error' "$log" | head -n 10
+  fi
+  stop_server
+  drop_db
+  echo
+}
+
+echo "lectern $(git describe --always --dirty 2> /dev/null || echo '?'), $BACKEND, $(nproc) cores," \
+  "$RATE writes/s for ${DURATION}s, $TALKS talks, $CONNECTIONS connections;" \
+  "listeners when on: $WEBHOOKS webhooks, $SUBSCRIBERS subscriptions"
+echo
+for mode in $MODES; do run "$mode"; done
+
+field() { # mode key
+  grep '^RESULT ' "$WORK/result-$1.txt" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'
+}
+if [ -f "$WORK/result-off.txt" ] && [ -f "$WORK/result-on.txt" ]; then
+  echo "write latency, listeners on against off ($BACKEND, $RATE writes/s):"
+  for key in write_p50_ms write_p99_ms send_p50_ms send_p99_ms achieved; do
+    off="$(field off "$key")"; on="$(field on "$key")"
+    awk -v k="$key" -v off="$off" -v on="$on" 'BEGIN {
+      if (off > 0) printf "  %-14s off %10s   on %10s   on/off %.2f (%+.0f%%)\n", k, off, on, on / off, 100 * (on / off - 1)
+      else printf "  %-14s off %10s   on %10s\n", k, off, on }'
+  done
+fi
