@@ -68,12 +68,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = service::db::connect(&settings.database_url)
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot open database {}: {e}",
-                    service::db::redact_url(&settings.database_url)
-                )
-            })?;
+            .map_err(|e| cannot_open(&settings.database_url, &e))?;
         Self::build_with(settings, db).await
     }
 
@@ -92,12 +87,7 @@ impl Application {
         // never wait for (nor hold up) the requests' connections.
         let background = service::db::open(&settings.database_url, Some(8))
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot open database {}: {e}",
-                    service::db::redact_url(&settings.database_url)
-                )
-            })?;
+            .map_err(|e| cannot_open(&settings.database_url, &e))?;
         let hub = ChangeHub::new(background.clone(), settings.events.poll);
         let schema = graphql::build_schema(
             db.clone(),
@@ -157,6 +147,13 @@ impl Application {
         }
         result
     }
+}
+
+fn cannot_open(url: &str, error: &service::sea_orm::DbErr) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot open database {}: {error}",
+        service::db::redact_url(url)
+    )
 }
 
 /// What every worker shares.

@@ -179,6 +179,11 @@ pub async fn feed<C: ConnectionTrait>(
     conn: &C,
     request: &FeedRequest,
 ) -> Result<Vec<change_event::Model>, ServiceError> {
+    Ok(feed_query(request).all(conn).await?)
+}
+
+/// The events a feed request selects, in order.
+fn feed_query(request: &FeedRequest) -> sea_orm::Select<change_event::Entity> {
     let mut query = change_event::Entity::find()
         .filter(change_event::Column::Seq.gt(request.after))
         .order_by_asc(change_event::Column::Seq)
@@ -191,7 +196,7 @@ pub async fn feed<C: ConnectionTrait>(
             change_event::Column::Kind.is_in(request.types.iter().map(|kind| kind.as_str())),
         );
     }
-    Ok(query.all(conn).await?)
+    query
 }
 
 /// What a webhook delivery needs of an event before its body: which one it is.
@@ -207,23 +212,14 @@ pub async fn feed_heads<C: ConnectionTrait>(
     conn: &C,
     request: &FeedRequest,
 ) -> Result<Vec<EventHead>, ServiceError> {
-    let mut query = change_event::Entity::find()
+    Ok(feed_query(request)
         .select_only()
         .column(change_event::Column::Seq)
         .column(change_event::Column::Id)
         .column_as(change_event::Column::Kind, "kind")
-        .filter(change_event::Column::Seq.gt(request.after))
-        .order_by_asc(change_event::Column::Seq)
-        .limit(request.limit);
-    if !request.include_drafts {
-        query = query.filter(change_event::Column::Public.eq(true));
-    }
-    if !request.types.is_empty() && request.types.len() < ChangeType::ALL.len() {
-        query = query.filter(
-            change_event::Column::Kind.is_in(request.types.iter().map(|kind| kind.as_str())),
-        );
-    }
-    Ok(query.into_model::<EventHead>().all(conn).await?)
+        .into_model::<EventHead>()
+        .all(conn)
+        .await?)
 }
 
 /// One event by its `seq`.

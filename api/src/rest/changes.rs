@@ -15,7 +15,7 @@ use service::sea_orm::DatabaseConnection;
 use service::webhooks::{self, NewWebhook, WebhookPatch};
 use uuid::Uuid;
 
-use super::http::{json_body, viewer};
+use super::http::{json_body, next_link, viewer};
 use super::problem::Problem;
 use crate::auth::{Authority, Viewer};
 use crate::changes::ChangeHub;
@@ -119,18 +119,9 @@ pub async fn feed(
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "private, no-store"));
     if has_more {
-        let mut query: Vec<(String, String)> =
-            url::form_urlencoded::parse(request.query_string().as_bytes())
-                .into_owned()
-                .filter(|(name, _)| name != "after")
-                .collect();
-        query.push(("after".into(), next.to_string()));
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query)
-            .finish();
         response.insert_header((
             header::LINK,
-            format!("</api/v1/changes?{query}>; rel=\"next\""),
+            next_link(&request, "/api/v1/changes", "after", &next.to_string()),
         ));
     }
     Ok(response.json(body))

@@ -268,3 +268,17 @@ fn json_with_etag(
     cache_headers(&mut response, public);
     response.content_type("application/json").body(bytes)
 }
+
+/// A `Link: <…>; rel="next"` value: `path` with the request's query, `param` set to `value`.
+pub fn next_link(request: &HttpRequest, path: &str, param: &str, value: &str) -> String {
+    let mut query: Vec<(String, String)> =
+        url::form_urlencoded::parse(request.query_string().as_bytes())
+            .into_owned()
+            .filter(|(name, _)| name != param)
+            .collect();
+    query.push((param.to_owned(), value.to_owned()));
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query)
+        .finish();
+    format!("<{path}?{query}>; rel=\"next\"")
+}

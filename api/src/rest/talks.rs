@@ -20,7 +20,8 @@ use service::talks::{self, NewEmbed, NewResource, NewTalk, TalkRecord};
 use uuid::Uuid;
 
 use super::http::{
-    conditional_json, json, json_body, optional_version, required_version, talk_etag, viewer,
+    conditional_json, json, json_body, next_link, optional_version, required_version, talk_etag,
+    viewer,
 };
 use super::problem::Problem;
 use crate::auth::{Authority, Viewer};
@@ -334,21 +335,11 @@ pub async fn list(
     let body = json!({ "data": data, "next_cursor": next_cursor });
     let public = matches!(viewer, Viewer::Anonymous);
     let mut response = conditional_json(&request, StatusCode::OK, &body, None, public);
-    if let Some(cursor) = &next_cursor {
-        let mut query: Vec<(String, String)> =
-            url::form_urlencoded::parse(request.query_string().as_bytes())
-                .into_owned()
-                .filter(|(name, _)| name != "cursor")
-                .collect();
-        query.push(("cursor".into(), cursor.clone()));
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query)
-            .finish();
-        if let Ok(link) =
-            header::HeaderValue::from_str(&format!("</api/v1/talks?{query}>; rel=\"next\""))
-        {
-            response.headers_mut().insert(header::LINK, link);
-        }
+    if let Some(cursor) = &next_cursor
+        && let Ok(link) =
+            header::HeaderValue::from_str(&next_link(&request, "/api/v1/talks", "cursor", cursor))
+    {
+        response.headers_mut().insert(header::LINK, link);
     }
     Ok(response)
 }
