@@ -207,6 +207,7 @@ impl ServeArgs {
                 timeout: self.webhook_timeout,
                 ..DispatchSettings::default()
             },
+            ..EventSettings::default()
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct EventSettings {
     /// SQLite; on PostgreSQL they notify).
     pub poll: Duration,
     pub dispatch: DispatchSettings,
+    /// How often a subscription's token is checked again (expired, revoked, account disabled).
+    pub token_recheck: Duration,
 }
 
 impl Default for EventSettings {
@@ -49,6 +51,7 @@ impl Default for EventSettings {
         Self {
             poll: Duration::from_millis(250),
             dispatch: DispatchSettings::default(),
+            token_recheck: Duration::from_secs(30),
         }
     }
 }
@@ -94,6 +97,7 @@ impl Application {
             settings.asset_base_url.clone(),
             authority.clone(),
             hub.clone(),
+            settings.events.token_recheck,
         );
         let cache = routes::GraphqlCache::new(db.clone(), settings.cache_bytes);
         let asset_base = graphql::AssetBase(settings.asset_base_url.clone());

@@ -1313,3 +1313,39 @@ async fn a_cursor_held_across_a_prune_of_every_event_still_sees_new_ones() {
     );
     assert!(last_seq(&after) > cursor);
 }
+
+#[actix_web::test]
+async fn a_subscription_ends_when_its_account_is_disabled() {
+    let app = TestApp::spawn_with_events(api::startup::EventSettings {
+        token_recheck: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await;
+    let token = editor(&app).await;
+    let mut subscriber = subscribe(&app.address, Some(&token), None, None).await;
+    create(&app.address, &token, "before-disabling").await;
+    let event = subscriber.next().await;
+    assert_eq!(event["type"], "talk.created");
+
+    service::accounts::set_disabled(&app.db.db, "editor@example.com", true)
+        .await
+        .unwrap();
+    // The next check refuses the token: an error, and the subscription is over.
+    let refusal = loop {
+        match receive(&mut subscriber.socket).await {
+            Incoming::Message(m) if m["type"] == "next" && m["payload"].get("errors").is_some() => {
+                break m;
+            }
+            Incoming::Message(m) if m["type"] == "next" => continue,
+            other => panic!("expected the refusal: {other:?}"),
+        }
+    };
+    assert_eq!(
+        refusal["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refusal}"
+    );
+    match receive(&mut subscriber.socket).await {
+        Incoming::Message(m) => assert_eq!(m["type"], "complete", "{m}"),
+        other => panic!("expected complete: {other:?}"),
+    }
+}

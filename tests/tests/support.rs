@@ -121,6 +121,7 @@ impl TestApp {
                         enabled: false,
                         ..Default::default()
                     },
+                    ..Default::default()
                 },
             )
             .await,

@@ -30,6 +30,7 @@ fn fast(max_attempts: u32) -> api::startup::EventSettings {
             timeout: Duration::from_secs(2),
             ..Default::default()
         },
+        ..Default::default()
     }
 }
 

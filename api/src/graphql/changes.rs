@@ -23,7 +23,8 @@ use crate::auth::Authority;
 use crate::changes::{ChangeHub, LiveEvent};
 
 /// How often a subscription's token is checked again.
-const TOKEN_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRecheck(pub std::time::Duration);
 
 /// The token a subscription was authenticated with.
 #[derive(Clone)]
@@ -204,6 +205,9 @@ impl Subscription {
         let include_drafts = viewer(ctx).sees_drafts();
         let session = ctx.data_opt::<SessionToken>().cloned();
         let authority = ctx.data::<Arc<Authority>>()?.clone();
+        let recheck = ctx
+            .data_opt::<TokenRecheck>()
+            .map_or(std::time::Duration::from_secs(30), |r| r.0);
         let events = hub
             .follow(after, include_drafts, kinds(types))
             .map(|event| event.map(ChangeEvent).map_err(|e| to_graphql(&e)));
@@ -211,7 +215,7 @@ impl Subscription {
             let mut events = std::pin::pin!(events);
             // A subscription outlives requests: its token is checked again every so often, so
             // that an expired or revoked token, or a disabled account, stops receiving drafts.
-            let mut check = tokio::time::interval(TOKEN_RECHECK);
+            let mut check = tokio::time::interval(recheck);
             check.tick().await;
             loop {
                 tokio::select! {

@@ -43,10 +43,12 @@ pub fn build_schema(
     asset_base_url: Option<String>,
     authority: Arc<Authority>,
     hub: Arc<ChangeHub>,
+    token_recheck: std::time::Duration,
 ) -> AppSchema {
     Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(authority)
         .data(hub)
+        .data(changes::TokenRecheck(token_recheck))
         .data(DataLoader::new(ResourceLoader(db.clone()), tokio::spawn))
         .data(DataLoader::new(EmbedLoader(db.clone()), tokio::spawn))
         .data(AssetBase(asset_base_url))
