@@ -737,13 +737,7 @@ pub async fn patch_item(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let (slug, id) = path.into_inner();
-    let id = item_id(&request, &id)?;
-    let (actor, record) = editable(&db, &authority, &request, &slug).await?;
-    if !part.holds(&record, id) {
-        return Err(Problem::not_found());
-    }
-    let version = required_version(&request, record.talk.id, record.talk.version)?;
+    let (id, actor, record, version) = item_target(part, &db, &authority, &request, path).await?;
     let by = By {
         actor: &actor,
         if_version: Some(version),
@@ -786,6 +780,25 @@ pub async fn patch_item(
     Ok(written(StatusCode::OK, &record, &base))
 }
 
+/// The item a child route names, checked: its id, the editor, the talk as it is, and the
+/// version `If-Match` requires. 404 unless the talk holds the item.
+async fn item_target(
+    part: Part,
+    db: &Db,
+    authority: &Auth,
+    request: &HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<(Uuid, String, TalkRecord, i32), Problem> {
+    let (slug, id) = path.into_inner();
+    let id = item_id(request, &id)?;
+    let (actor, record) = editable(db, authority, request, &slug).await?;
+    if !part.holds(&record, id) {
+        return Err(Problem::not_found());
+    }
+    let version = required_version(request, record.talk.id, record.talk.version)?;
+    Ok((id, actor, record, version))
+}
+
 /// `DELETE /talks/{slug}/resources/{id}` and `…/embeds/{id}` (`If-Match` required); the
 /// talk as it is now.
 pub async fn delete_item(
@@ -796,13 +809,7 @@ pub async fn delete_item(
     request: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
-    let (slug, id) = path.into_inner();
-    let id = item_id(&request, &id)?;
-    let (actor, record) = editable(&db, &authority, &request, &slug).await?;
-    if !part.holds(&record, id) {
-        return Err(Problem::not_found());
-    }
-    let version = required_version(&request, record.talk.id, record.talk.version)?;
+    let (id, actor, _, version) = item_target(part, &db, &authority, &request, path).await?;
     let by = By {
         actor: &actor,
         if_version: Some(version),
