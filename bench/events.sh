@@ -70,7 +70,7 @@ run() { # mode: off | on
   RUST_LOG=warn "$BIN/examples/seed_talks" "$db" "$TALKS" > /dev/null
   RUST_LOG=warn "$BIN/lectern" --database-url "$db" user add --email "$EMAIL" --role admin > /dev/null
   local log="$WORK/server-$mode.log"
-  NO_COLOR=1 RUST_LOG="warn,api::startup=info" DATABASE_URL="$db" LECTERN_ADDR=127.0.0.1:0 \
+  NO_COLOR=1 LECTERN_LOG_FORMAT=text RUST_LOG="warn,api::startup=info" DATABASE_URL="$db" LECTERN_ADDR=127.0.0.1:0 \
     "$BIN/lectern" > "$log" 2>&1 &
   SERVER=$!
   local address=""

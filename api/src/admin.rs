@@ -17,7 +17,9 @@ fn fail(error: &dyn std::fmt::Display, code: u8) -> ExitCode {
 
 fn service_failure(error: &ServiceError) -> ExitCode {
     match error {
-        ServiceError::Db(_) | ServiceError::Internal(_) => fail(error, 2),
+        ServiceError::Db(_) | ServiceError::Unavailable(_) | ServiceError::Internal(_) => {
+            fail(error, 2)
+        }
         _ => fail(error, 1),
     }
 }
@@ -105,14 +107,15 @@ async fn set_disabled(db: &DatabaseConnection, email: &str, disabled: bool) -> E
     }
 }
 
-pub async fn token(db: &DatabaseConnection, command: TokenCommand) -> ExitCode {
+/// `lectern token …`; tokens are signed with the configured keys.
+pub async fn token(
+    db: &DatabaseConnection,
+    command: TokenCommand,
+    settings: &AuthSettings,
+) -> ExitCode {
     match command {
         TokenCommand::Issue { name, role, ttl } => {
-            let settings = match AuthSettings::from_env() {
-                Ok(settings) => settings,
-                Err(e) => return fail(&e, 2),
-            };
-            let authority = match Authority::new(&settings, db.clone()).await {
+            let authority = match Authority::new(settings, db.clone()).await {
                 Ok(authority) => authority,
                 Err(e) => return fail(&e, 2),
             };
@@ -330,5 +333,39 @@ pub async fn events(db: &DatabaseConnection, command: EventsCommand) -> ExitCode
                 Err(e) => service_failure(&e),
             }
         }
+    }
+}
+
+/// `lectern backup --out FILE`.
+pub async fn backup(url: &str, out: &std::path::Path) -> ExitCode {
+    match service::backup::backup(url, out).await {
+        Ok(bytes) => {
+            println!(
+                "backed up {} to {} ({bytes} bytes)",
+                service::db::redact_url(url),
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, 2),
+    }
+}
+
+/// `lectern restore --from FILE [--force]`.
+pub async fn restore(url: &str, from: &std::path::Path, force: bool) -> ExitCode {
+    match service::backup::restore(url, from, force).await {
+        Ok(restored) => {
+            println!(
+                "restored {} from {}{}",
+                restored.database.display(),
+                from.display(),
+                match restored.migrated {
+                    0 => String::new(),
+                    n => format!(" ({n} migrations applied to bring it up to date)"),
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, 2),
     }
 }

@@ -23,8 +23,8 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// The setting under which a generated secret is kept.
 const GENERATED_SECRET: &str = "jwt_secret";
 
-/// How tokens are signed and checked; read from the environment by the CLI.
-#[derive(Debug, Clone)]
+/// How tokens are signed and checked (see [`crate::configuration`]).
+#[derive(Clone)]
 pub struct AuthSettings {
     /// HS256 secret (`LECTERN_JWT_SECRET`).
     pub secret: Option<String>,
@@ -38,6 +38,19 @@ pub struct AuthSettings {
     pub access_ttl: Duration,
 }
 
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("secret", &self.secret.as_ref().map(|_| "*****"))
+            .field("private_key", &self.private_key)
+            .field("public_key", &self.public_key)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_ttl", &self.access_ttl)
+            .finish()
+    }
+}
+
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
@@ -48,27 +61,6 @@ impl Default for AuthSettings {
             audience: "lectern".into(),
             access_ttl: Duration::from_secs(15 * 60),
         }
-    }
-}
-
-impl AuthSettings {
-    /// Reads `LECTERN_JWT_SECRET`, `LECTERN_JWT_PRIVATE_KEY`, `LECTERN_JWT_PUBLIC_KEY`,
-    /// `LECTERN_JWT_ISSUER`, `LECTERN_JWT_AUDIENCE` and `LECTERN_ACCESS_TOKEN_TTL`.
-    pub fn from_env() -> Result<Self, SetupError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let defaults = Self::default();
-        Ok(Self {
-            secret: var("LECTERN_JWT_SECRET"),
-            private_key: var("LECTERN_JWT_PRIVATE_KEY"),
-            public_key: var("LECTERN_JWT_PUBLIC_KEY"),
-            issuer: var("LECTERN_JWT_ISSUER").unwrap_or(defaults.issuer),
-            audience: var("LECTERN_JWT_AUDIENCE").unwrap_or(defaults.audience),
-            access_ttl: match var("LECTERN_ACCESS_TOKEN_TTL") {
-                Some(ttl) => parse_ttl(&ttl)
-                    .map_err(|e| SetupError(format!("LECTERN_ACCESS_TOKEN_TTL: {e}")))?,
-                None => defaults.access_ttl,
-            },
-        })
     }
 }
 

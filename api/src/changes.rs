@@ -123,10 +123,30 @@ impl ChangeHub {
         };
         self.latest.send_replace(after);
         let mut listener = self.listen().await;
+        // While the database is unavailable, read less and less often (up to every 5 s), and
+        // say so once rather than at every attempt.
+        let mut failures: u32 = 0;
         loop {
             match self.read_after(after).await {
-                Ok(seq) => after = seq,
-                Err(e) => tracing::warn!(error = %e, "cannot read the outbox"),
+                Ok(seq) => {
+                    after = seq;
+                    if failures > 0 {
+                        tracing::info!(failures, "the outbox can be read again");
+                        failures = 0;
+                    }
+                }
+                Err(e) => {
+                    if failures == 0 {
+                        tracing::warn!(error = %e, "cannot read the outbox; retrying");
+                    }
+                    failures = failures.saturating_add(1);
+                    let wait = self
+                        .poll
+                        .saturating_mul(2u32.saturating_pow(failures.min(8)))
+                        .min(Duration::from_secs(5));
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
             }
             let notified = async {
                 match listener.as_mut() {
@@ -163,6 +183,12 @@ impl ChangeHub {
             let full = batch.len() as u64 == TAIL_BATCH;
             for event in batch {
                 after = event.seq;
+                metrics::counter!(
+                    "lectern_change_events_total",
+                    "type" => event.kind.clone(),
+                    "source" => if event.actor == "importer" { "importer" } else { "api" }
+                )
+                .increment(1);
                 // No receiver is fine: nobody is subscribed.
                 let _ = self.live.send(Arc::new(LiveEvent::new(event)));
             }

@@ -1,5 +1,6 @@
 //! The `lectern` command line.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -7,19 +8,19 @@ use service::accounts::Role;
 use uuid::Uuid;
 
 use crate::auth::parse_ttl;
-use crate::dispatch::DispatchSettings;
-use crate::startup::EventSettings;
-use service::webhooks::RetryPolicy;
-
-use service::db::DEFAULT_DATABASE_URL;
+use crate::configuration::Overrides;
 
 /// Lectern: a headless CMS for conference talks.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 pub struct Cli {
-    /// Database (SQLite or PostgreSQL URL).
-    #[arg(long, global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
-    pub database_url: String,
+    /// A TOML configuration file; without it, `lectern.toml` in the working directory is read
+    /// when it exists.
+    #[arg(long, global = true, env = "LECTERN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database (SQLite or PostgreSQL URL); overrides `DATABASE_URL`. Default: sqlite://lectern.db.
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
     #[command(flatten)]
     pub serve: ServeArgs,
     #[command(subcommand)]
@@ -34,6 +35,26 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL), as committed in `api/schema.graphql`.
     Schema,
+    /// Print the effective configuration (defaults, file, environment, flags) as TOML, with
+    /// secrets masked.
+    Config,
+    /// Copy the database, consistently, while the server runs (SQLite; on PostgreSQL use
+    /// pg_dump).
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the database with a backup made by `lectern backup` (SQLite; stop the servers
+    /// first). On PostgreSQL use pg_restore.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a database that exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -145,69 +166,69 @@ pub enum TokenCommand {
     Revoke { jti: Uuid },
 }
 
-#[derive(Args, Debug, Clone)]
+/// Settings given on the command line: each overrides the file and the environment (see
+/// `lectern config` and README's settings table for every key).
+#[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port (the bound address is logged).
-    #[arg(
-        long,
-        global = true,
-        env = "LECTERN_ADDR",
-        default_value = "127.0.0.1:8080"
-    )]
-    pub addr: String,
-    /// Base URL that relative image and PDF paths are resolved against (e.g. https://cdn.example.com).
-    #[arg(long, global = true, env = "LECTERN_ASSET_BASE_URL")]
+    /// Address to listen on; port 0 picks a free port (the bound address is logged). [addr]
+    #[arg(long, global = true)]
+    pub addr: Option<String>,
+    /// Base URL that relative image and PDF paths are resolved against. [asset_base_url]
+    #[arg(long, global = true)]
     pub asset_base_url: Option<String>,
-    /// Memory for cached GraphQL responses, in MiB; 0 turns the cache off. A cached response
-    /// is served only while no write has been committed since it was computed.
-    #[arg(long, global = true, env = "LECTERN_CACHE_MB", default_value_t = 32)]
-    pub cache_mb: u64,
-    /// Origins that browsers may call the API from, comma-separated, or `*` for any; none by
-    /// default (no CORS headers).
-    #[arg(
-        long,
-        global = true,
-        env = "LECTERN_CORS_ORIGINS",
-        value_delimiter = ','
-    )]
-    pub cors_origins: Vec<String>,
-    /// Whether this process delivers webhooks (any number of processes may).
-    #[arg(long, global = true, env = "LECTERN_WEBHOOK_DISPATCH", default_value_t = true, action = clap::ArgAction::Set)]
-    pub webhook_dispatch: bool,
-    /// Attempts at one event before an endpoint is marked failing.
-    #[arg(long, global = true, env = "LECTERN_WEBHOOK_MAX_ATTEMPTS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub webhook_max_attempts: u32,
-    /// The wait after a first failed delivery; it doubles with each further failure.
-    #[arg(long, global = true, env = "LECTERN_WEBHOOK_BACKOFF", default_value = "60s", value_parser = parse_ttl)]
-    pub webhook_backoff: Duration,
-    /// The longest wait between two attempts.
-    #[arg(long, global = true, env = "LECTERN_WEBHOOK_BACKOFF_MAX", default_value = "8h", value_parser = parse_ttl)]
-    pub webhook_backoff_max: Duration,
-    /// How long a receiver has to answer.
-    #[arg(long, global = true, env = "LECTERN_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_ttl)]
-    pub webhook_timeout: Duration,
-    /// How often the outbox is read when no write was heard of (writes by other processes
-    /// on SQLite; PostgreSQL notifies every process).
-    #[arg(long, global = true, env = "LECTERN_OUTBOX_POLL", default_value = "250ms", value_parser = parse_ttl)]
-    pub outbox_poll: Duration,
+    /// Memory for cached GraphQL responses, in MiB; 0 turns the cache off. [cache_mb]
+    #[arg(long, global = true)]
+    pub cache_mb: Option<u64>,
+    /// Origins browsers may call the API from, comma-separated, or `*`. [cors_origins]
+    #[arg(long, global = true)]
+    pub cors_origins: Option<String>,
+    /// Whether GraphiQL is served and the schema can be introspected. [graphiql]
+    #[arg(long, global = true)]
+    pub graphiql: Option<bool>,
+    /// Whether this process delivers webhooks (any number of processes may). [webhook_dispatch]
+    #[arg(long, global = true)]
+    pub webhook_dispatch: Option<bool>,
+    /// Attempts at one event before an endpoint is marked failing. [webhook_max_attempts]
+    #[arg(long, global = true)]
+    pub webhook_max_attempts: Option<u32>,
+    /// The wait after a first failed delivery; it doubles with each failure. [webhook_backoff]
+    #[arg(long, global = true)]
+    pub webhook_backoff: Option<String>,
+    /// The longest wait between two attempts. [webhook_backoff_max]
+    #[arg(long, global = true)]
+    pub webhook_backoff_max: Option<String>,
+    /// How long a receiver has to answer. [webhook_timeout]
+    #[arg(long, global = true)]
+    pub webhook_timeout: Option<String>,
+    /// How often the outbox is read when no write was heard of. [outbox_poll]
+    #[arg(long, global = true)]
+    pub outbox_poll: Option<String>,
 }
 
-impl ServeArgs {
-    /// The event settings these arguments give.
-    pub fn event_settings(&self) -> EventSettings {
-        EventSettings {
-            poll: self.outbox_poll,
-            dispatch: DispatchSettings {
-                enabled: self.webhook_dispatch,
-                retry: RetryPolicy {
-                    max_attempts: self.webhook_max_attempts,
-                    base: self.webhook_backoff,
-                    cap: self.webhook_backoff_max.max(self.webhook_backoff),
-                },
-                timeout: self.webhook_timeout,
-                ..DispatchSettings::default()
-            },
-            ..EventSettings::default()
-        }
+impl Cli {
+    /// The flags given, as the last layer of the configuration.
+    pub fn overrides(&self) -> Overrides {
+        let s = &self.serve;
+        let text = |v: &Option<String>| v.clone();
+        vec![
+            ("database_url", self.database_url.clone()),
+            ("addr", text(&s.addr)),
+            ("asset_base_url", text(&s.asset_base_url)),
+            ("cache_mb", s.cache_mb.map(|v| v.to_string())),
+            ("cors_origins", text(&s.cors_origins)),
+            ("graphiql", s.graphiql.map(|v| v.to_string())),
+            (
+                "webhook_dispatch",
+                s.webhook_dispatch.map(|v| v.to_string()),
+            ),
+            (
+                "webhook_max_attempts",
+                s.webhook_max_attempts.map(|v| v.to_string()),
+            ),
+            ("webhook_backoff", text(&s.webhook_backoff)),
+            ("webhook_backoff_max", text(&s.webhook_backoff_max)),
+            ("webhook_timeout", text(&s.webhook_timeout)),
+            ("outbox_poll", text(&s.outbox_poll)),
+        ]
     }
 }

@@ -205,6 +205,13 @@ async fn deliver(
         )
         .await;
         let failed = attempt.error.clone();
+        metrics::counter!(
+            "lectern_webhook_deliveries_total",
+            "outcome" => if failed.is_none() { "delivered" } else { "failed" }
+        )
+        .increment(1);
+        metrics::histogram!("lectern_webhook_delivery_duration_seconds")
+            .record(attempt.duration.as_secs_f64());
         attempts.push(attempt);
         if let Some(error) = failed {
             let failures = number;

@@ -1,71 +1,85 @@
 use std::process::ExitCode;
 
-use api::auth::AuthSettings;
 use api::cli::{Cli, Command};
-use api::startup::{Application, Settings};
+use api::configuration::Config;
+use api::startup::Application;
 use clap::Parser;
-use service::db::{connect, redact_url};
+use service::db::{DbOptions, connect_with, redact_url};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    if let Some(Command::Schema) = cli.command {
+        print!("{}", api::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    // Variables that are not Unicode are not configuration (every key's value is text).
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let config = match Config::load(cli.config.as_deref(), &env, cli.overrides()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| config.log.clone());
+    if let Err(e) = api::telemetry::init_logging(config.log_format, &filter) {
+        eprintln!("error: invalid configuration: {e}");
+        return ExitCode::from(2);
+    }
+    let settings = match config.settings() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = settings.database_url.clone();
+    let options = DbOptions {
+        // Commands are one connection's work; the wait is a server's.
+        max_connections: Some(2),
+        ..settings.db.clone()
+    };
     match cli.command {
-        Some(Command::Migrate) => match connect(&cli.database_url).await {
+        Some(Command::Schema) => ExitCode::SUCCESS,
+        Some(Command::Config) => {
+            print!("{}", config.to_toml());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Backup { out }) => api::admin::backup(&url, &out).await,
+        Some(Command::Restore { from, force }) => api::admin::restore(&url, &from, force).await,
+        Some(Command::Migrate) => match connect_with(&url, &options).await {
             Ok(_) => {
-                println!("database {} is up to date", redact_url(&cli.database_url));
+                println!("database {} is up to date", redact_url(&url));
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!(
-                    "error: cannot migrate {}: {e}",
-                    redact_url(&cli.database_url)
-                );
+                eprintln!("error: cannot migrate {}: {e}", redact_url(&url));
                 ExitCode::from(2)
             }
         },
-        Some(Command::Schema) => {
-            print!("{}", api::graphql::sdl());
-            ExitCode::SUCCESS
-        }
-        Some(Command::User(command)) => match connect(&cli.database_url).await {
+        Some(Command::User(command)) => match connect_with(&url, &options).await {
             Ok(db) => api::admin::user(&db, command).await,
-            Err(e) => connection_failure(&cli.database_url, &e),
+            Err(e) => connection_failure(&url, &e),
         },
-        Some(Command::Token(command)) => match connect(&cli.database_url).await {
-            Ok(db) => api::admin::token(&db, command).await,
-            Err(e) => connection_failure(&cli.database_url, &e),
+        Some(Command::Token(command)) => match connect_with(&url, &options).await {
+            Ok(db) => api::admin::token(&db, command, &settings.auth).await,
+            Err(e) => connection_failure(&url, &e),
         },
-        Some(Command::Webhook(command)) => match connect(&cli.database_url).await {
+        Some(Command::Webhook(command)) => match connect_with(&url, &options).await {
             Ok(db) => api::admin::webhook(&db, command).await,
-            Err(e) => connection_failure(&cli.database_url, &e),
+            Err(e) => connection_failure(&url, &e),
         },
-        Some(Command::Events(command)) => match connect(&cli.database_url).await {
+        Some(Command::Events(command)) => match connect_with(&url, &options).await {
             Ok(db) => api::admin::events(&db, command).await,
-            Err(e) => connection_failure(&cli.database_url, &e),
+            Err(e) => connection_failure(&url, &e),
         },
         Some(Command::Serve) | None => {
-            let auth = match AuthSettings::from_env() {
-                Ok(auth) => auth,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let settings = Settings {
-                events: cli.serve.event_settings(),
-                auth,
-                addr: cli.serve.addr,
-                database_url: cli.database_url,
-                asset_base_url: cli.serve.asset_base_url,
-                cache_bytes: cli.serve.cache_mb.saturating_mul(1024 * 1024),
-                cors_origins: cli.serve.cors_origins,
-            };
             let app = match Application::build(settings).await {
                 Ok(app) => app,
                 Err(e) => {

@@ -36,7 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/graphql/schema.graphql", web::get().to(sdl))
         .route("/auth/login", web::post().to(login))
         .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(crate::telemetry::metrics));
 }
 
 /// Cached responses, when the cache is on.
@@ -93,8 +94,21 @@ async fn graphql_post(
     authority: web::Data<Arc<Authority>>,
     hub: web::Data<Arc<ChangeHub>>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
+    let body = match crate::rest::http::read_body(&request, payload, &["application/json"]).await {
+        Ok(body) => body.freeze(),
+        Err(problem) => {
+            let code = if problem.status == StatusCode::PAYLOAD_TOO_LARGE {
+                "LIMIT_EXCEEDED"
+            } else {
+                "BAD_USER_INPUT"
+            };
+            return HttpResponse::build(problem.status).json(serde_json::json!({
+                "errors": [{ "message": problem.detail, "extensions": { "code": code } }]
+            }));
+        }
+    };
     let caller = match caller(&authority, &request).await {
         Ok(caller) => caller,
         Err(e) => return graphql_refusal(&e),
@@ -159,20 +173,36 @@ async fn execute(
     {
         responses.insert(key, version, body.clone());
     }
-    // A login refused for too many attempts says so in HTTP terms too.
-    let retry_after = response.errors.iter().find_map(|error| {
+    // A login refused for too many attempts says so in HTTP terms too, and so does a request
+    // that met an unavailable database (whatever else it got, it is worth retrying whole).
+    let code_is = |wanted: &str| {
+        response.errors.iter().find(|error| {
+            error
+                .extensions
+                .as_ref()
+                .and_then(|extensions| extensions.get("code"))
+                .is_some_and(|code| code == &async_graphql::Value::from(wanted))
+        })
+    };
+    if let Some(seconds) = code_is("RATE_LIMITED").and_then(|error| {
         let extensions = error.extensions.as_ref()?;
-        (extensions.get("code")? == &async_graphql::Value::from("RATE_LIMITED"))
-            .then(|| extensions.get("retryAfter").map(ToString::to_string))
-            .flatten()
-    });
-    match retry_after {
-        Some(seconds) => HttpResponse::TooManyRequests()
+        extensions.get("retryAfter").map(ToString::to_string)
+    }) {
+        return HttpResponse::TooManyRequests()
             .insert_header((header::RETRY_AFTER, seconds))
             .content_type("application/json")
-            .body(body),
-        None => json_body(StatusCode::OK, body),
+            .body(body);
     }
+    if code_is("SERVICE_UNAVAILABLE").is_some() {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header((
+                header::RETRY_AFTER,
+                crate::rest::problem::RETRY_AFTER_UNAVAILABLE,
+            ))
+            .content_type("application/json")
+            .body(body);
+    }
+    json_body(StatusCode::OK, body)
 }
 
 /// The type of the operation a request runs, when it parses and names one.
@@ -210,9 +240,28 @@ fn graphql_refusal(error: &AuthError) -> HttpResponse {
             .insert_header((header::RETRY_AFTER, seconds.to_string()))
             .json(body),
         AuthError::NotIssuer => HttpResponse::NotImplemented().json(body),
+        AuthError::Service(service::ServiceError::Unavailable(_)) => {
+            HttpResponse::ServiceUnavailable()
+                .insert_header((
+                    header::RETRY_AFTER,
+                    crate::rest::problem::RETRY_AFTER_UNAVAILABLE,
+                ))
+                .json(body)
+        }
         AuthError::Service(_) => HttpResponse::InternalServerError().json(body),
     }
 }
+
+/// Whether `GET /graphql` serves GraphiQL to browsers.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphiqlPage(pub bool);
+
+/// GraphiQL's page loads its scripts and styles from a CDN and runs an inline script; every
+/// other response gets the strict policy of [`crate::telemetry::CSP`].
+const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; \
+     style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com data:; \
+     img-src 'self' data: https:; connect-src 'self' ws: wss:; frame-ancestors 'none'; \
+     base-uri 'none'; form-action 'none'";
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -227,6 +276,7 @@ async fn graphql_get(
     schema: web::Data<AppSchema>,
     cache: web::Data<GraphqlCache>,
     authority: web::Data<Arc<Authority>>,
+    graphiql: web::Data<GraphiqlPage>,
     request: HttpRequest,
     params: web::Query<GetParams>,
 ) -> HttpResponse {
@@ -237,10 +287,20 @@ async fn graphql_get(
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"));
-        return if wants_html {
+        return if wants_html && graphiql.0 {
             HttpResponse::Ok()
                 .content_type("text/html; charset=utf-8")
+                .insert_header((header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP))
                 .body(GraphiQLSource::build().endpoint("/graphql").finish())
+        } else if wants_html {
+            HttpResponse::NotFound()
+                .content_type("application/problem+json")
+                .json(serde_json::json!({
+                    "type": "about:blank",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "GraphiQL is turned off on this server (graphiql = false)",
+                }))
         } else {
             bad_request("GET /graphql needs a `query` parameter")
         };
@@ -299,8 +359,12 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> HttpResponse {
 pub(crate) async fn login(
     authority: web::Data<Arc<Authority>>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
+    let body = match crate::rest::http::read_body(&request, payload, &["application/json"]).await {
+        Ok(body) => body,
+        Err(problem) => return actix_web::ResponseError::error_response(&problem),
+    };
     let body: LoginBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
         Err(e) => {
@@ -356,12 +420,8 @@ pub fn auth_problem(error: &AuthError) -> HttpResponse {
             &error.to_string(),
         ),
         AuthError::Service(e) => {
-            tracing::error!(error = %e, "login failed");
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                "internal error",
-            )
+            use actix_web::ResponseError;
+            crate::rest::problem::Problem::from(e.clone()).error_response()
         }
     }
 }

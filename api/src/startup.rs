@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
+use service::db::DbOptions;
 use service::sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthSettings, Authority};
@@ -18,11 +19,17 @@ use crate::routes;
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-/// What the server needs to start.
+/// What the server needs to start (read by [`crate::configuration::Config`]).
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub addr: String,
     pub database_url: String,
+    /// Pool size and how long a request waits for the database.
+    pub db: DbOptions,
+    /// Whether GraphiQL is served and the schema can be introspected.
+    pub graphiql: bool,
+    /// Whether `GET /metrics` answers.
+    pub metrics: bool,
     /// Base URL that relative image and PDF paths are resolved against.
     pub asset_base_url: Option<String>,
     /// Bytes of cached GraphQL responses; 0 turns the cache off.
@@ -33,6 +40,23 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Following the outbox and delivering webhooks.
     pub events: EventSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            database_url: service::db::DEFAULT_DATABASE_URL.into(),
+            db: DbOptions::default(),
+            graphiql: true,
+            metrics: true,
+            asset_base_url: None,
+            cache_bytes: 32 * 1024 * 1024,
+            cors_origins: Vec::new(),
+            auth: AuthSettings::default(),
+            events: EventSettings::default(),
+        }
+    }
 }
 
 /// How this process follows the outbox.
@@ -69,7 +93,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database (migrating it), builds the schema once, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = service::db::connect(&settings.database_url)
+        let db = service::db::connect_with(&settings.database_url, &settings.db)
             .await
             .map_err(|e| cannot_open(&settings.database_url, &e))?;
         Self::build_with(settings, db).await
@@ -88,9 +112,15 @@ impl Application {
         tracing::info!(%address, "listening");
         // The outbox tail and the webhook dispatcher work on a pool of their own, so that they
         // never wait for (nor hold up) the requests' connections.
-        let background = service::db::open(&settings.database_url, Some(8))
-            .await
-            .map_err(|e| cannot_open(&settings.database_url, &e))?;
+        let background = service::db::open(
+            &settings.database_url,
+            &DbOptions {
+                max_connections: Some(8),
+                ..settings.db.clone()
+            },
+        )
+        .await
+        .map_err(|e| cannot_open(&settings.database_url, &e))?;
         let hub = ChangeHub::new(background.clone(), settings.events.poll);
         let schema = graphql::build_schema(
             db.clone(),
@@ -98,6 +128,7 @@ impl Application {
             authority.clone(),
             hub.clone(),
             settings.events.token_recheck,
+            settings.graphiql,
         );
         let cache = routes::GraphqlCache::new(db.clone(), settings.cache_bytes);
         let asset_base = graphql::AssetBase(settings.asset_base_url.clone());
@@ -116,6 +147,11 @@ impl Application {
                 authority,
                 asset_base,
                 hub: hub.clone(),
+                graphiql: routes::GraphiqlPage(settings.graphiql),
+                scrape: settings.metrics.then(|| crate::telemetry::Scrape {
+                    db: db.clone(),
+                    background: background.clone(),
+                }),
             },
             cors_origins,
         )?;
@@ -137,6 +173,7 @@ impl Application {
     /// The outbox tail and the webhook dispatcher run alongside and stop with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let tail = tokio::spawn(self.hub.clone().run());
+        let upkeep = tokio::spawn(crate::telemetry::upkeep());
         let dispatcher = self.dispatch.enabled.then(|| {
             tokio::spawn(dispatch::run(
                 self.background.clone(),
@@ -146,6 +183,7 @@ impl Application {
         });
         let result = self.server.await;
         tail.abort();
+        upkeep.abort();
         if let Some(dispatcher) = dispatcher {
             dispatcher.abort();
         }
@@ -168,6 +206,9 @@ struct Shared {
     authority: Arc<Authority>,
     asset_base: graphql::AssetBase,
     hub: Arc<ChangeHub>,
+    graphiql: routes::GraphiqlPage,
+    /// What `/metrics` reads; None when metrics are off.
+    scrape: Option<crate::telemetry::Scrape>,
 }
 
 fn server(
@@ -182,13 +223,20 @@ fn server(
     let cache = web::Data::new(shared.cache);
     let hub = web::Data::new(shared.hub);
     let streams = web::Data::new(crate::subscriptions::StreamRuntime::new()?);
+    let graphiql = web::Data::new(shared.graphiql);
+    let scrape = shared.scrape.map(web::Data::new);
+    if scrape.is_some() {
+        crate::telemetry::recorder();
+    }
 
     Ok(HttpServer::new(move || {
-        App::new()
+        let mut app = App::new()
             .wrap(actix_web::middleware::Condition::new(
                 !cors_origins.is_empty(),
                 cors(&cors_origins),
             ))
+            .wrap(crate::telemetry::security_headers())
+            .wrap(actix_web::middleware::from_fn(crate::telemetry::observe))
             .app_data(db.clone())
             .app_data(schema.clone())
             .app_data(cache.clone())
@@ -197,7 +245,11 @@ fn server(
             .app_data(streams.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(asset_base.clone())
-            .configure(routes::configure)
+            .app_data(graphiql.clone());
+        if let Some(scrape) = &scrape {
+            app = app.app_data(scrape.clone());
+        }
+        app.configure(routes::configure)
             .configure(crate::rest::configure)
     })
     .listen(listener)?

@@ -51,20 +51,40 @@ fn lectern_migrate_exits_2_when_the_database_cannot_be_reached() {
 
 /// Reads the child's stderr until the "listening" line; returns the bound address.
 fn bound_address(stderr: std::process::ChildStderr) -> String {
+    bound_address_and_log(stderr).0
+}
+
+/// The bound address, and every line the child writes to stderr from then on.
+fn bound_address_and_log(
+    stderr: std::process::ChildStderr,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::BufRead;
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut lines = std::io::BufReader::new(stderr).lines();
     for line in lines.by_ref().map_while(Result::ok).take(100) {
-        if line.contains("listening")
-            && let Some(at) = line.find("address=")
-        {
-            let rest = &line[at + "address=".len()..];
-            let address: String = rest
-                .chars()
-                .take_while(|c| !c.is_whitespace() && *c != '\u{1b}')
-                .collect();
+        log.lock().unwrap().push(line.clone());
+        if !line.contains("listening") {
+            continue;
+        }
+        // A JSON line (`"address":"…"`) or a human one (`address=…`).
+        let address = match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(json) => json["address"].as_str().map(str::to_owned),
+            Err(_) => line.find("address=").map(|at| {
+                line[at + "address=".len()..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '\u{1b}')
+                    .collect()
+            }),
+        };
+        if let Some(address) = address {
             // Keep draining stderr so the child never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return address;
+            let kept = log.clone();
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    kept.lock().unwrap().push(line);
+                }
+            });
+            return (address, log);
         }
     }
     panic!("the server never said where it listens");
@@ -264,4 +284,205 @@ fn a_short_jwt_secret_stops_the_server_at_start() {
         err.contains("at least 32 bytes") && !err.contains("too-short"),
         "{err}"
     );
+}
+
+#[test]
+fn lectern_config_prints_the_layers_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lectern.toml");
+    std::fs::write(
+        &file,
+        "cache_mb = 7\naddr = \"127.0.0.1:7000\"\ngraphiql = false\n",
+    )
+    .unwrap();
+    let secret = "a-signing-secret-that-is-long-enough-0123456789";
+    let url = "postgres://lectern:hunter2@127.0.0.1:5432/lectern";
+    let config = file.to_str().unwrap();
+    let (code, out, err) = lectern(
+        url,
+        &["--config", config, "config", "--addr", "127.0.0.1:7001"],
+        &[
+            ("LECTERN_JWT_SECRET", secret),
+            ("LECTERN_OUTBOX_POLL", "1s"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cache_mb = 7"), "from the file: {out}");
+    assert!(
+        out.contains("outbox_poll = \"1s\""),
+        "from the environment: {out}"
+    );
+    assert!(
+        out.contains("addr = \"127.0.0.1:7001\""),
+        "from the flag: {out}"
+    );
+    assert!(out.contains("graphiql = false"), "{out}");
+    assert!(out.contains("jwt_secret = \"*****\""), "{out}");
+    assert!(!out.contains(secret) && !out.contains("hunter2"), "{out}");
+    assert!(!err.contains(secret) && !err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn an_invalid_configuration_stops_the_start_and_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+    let (code, _, err) = lectern(&url, &["serve"], &[("LECTERN_CACHE_MB", "lots")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cache_mb"), "{err}");
+    let (code, _, err) = lectern(&url, &["serve"], &[("LECTERN_WEBHOOK_TIMEOUT", "soon")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("webhook_timeout"), "{err}");
+
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "cache_mb = 1\nlisten = \"0.0.0.0:80\"\n").unwrap();
+    let (code, _, err) = lectern(&url, &["--config", file.to_str().unwrap(), "serve"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("listen") && err.contains("bad.toml"), "{err}");
+    assert!(!dir.path().join("c.db").exists(), "nothing was started");
+}
+
+#[test]
+fn a_backup_is_restored_whole_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let password = [("LECTERN_PASSWORD", "a long enough password")];
+    let add = |email: &str| {
+        let (code, _, err) = lectern(
+            &url,
+            &["user", "add", "--email", email, "--role", "editor"],
+            &password,
+        );
+        assert_eq!(code, 0, "{err}");
+    };
+    add("kept@example.com");
+    let backup = dir.path().join("backup.db");
+    let (code, out, err) = lectern(&url, &["backup", "--out", backup.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("backed up"), "{out}");
+    add("after-backup@example.com");
+
+    // Never over a file, never over a database without --force.
+    let (code, _, err) = lectern(&url, &["backup", "--out", backup.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("exists already"), "{err}");
+    let (code, _, err) = lectern(&url, &["restore", "--from", backup.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--force"), "{err}");
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "this is not a database").unwrap();
+    let (code, _, err) = lectern(
+        &url,
+        &["restore", "--force", "--from", junk.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("not a Lectern backup"), "{err}");
+    let (_, users, _) = lectern(&url, &["user", "list"], &[]);
+    assert!(
+        users.contains("after-backup@example.com"),
+        "a refused restore changes nothing"
+    );
+
+    let (code, out, err) = lectern(
+        &url,
+        &["restore", "--force", "--from", backup.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("restored"), "{out}");
+    let (code, users, err) = lectern(&url, &["user", "list"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(users.contains("kept@example.com"), "{users}");
+    assert!(!users.contains("after-backup@example.com"), "{users}");
+
+    let (code, _, err) = lectern(
+        "postgres://lectern:hunter2@127.0.0.1:5432/lectern",
+        &[
+            "backup",
+            "--out",
+            dir.path().join("pg.dump").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("pg_dump") && !err.contains("hunter2"), "{err}");
+}
+
+#[actix_web::test]
+async fn json_logs_give_one_line_per_request_with_its_id_and_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("logs.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .env("LECTERN_ADDR", "127.0.0.1:0")
+        .env("DATABASE_URL", &url)
+        .env("LECTERN_LOG_FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .env_remove("LECTERN_JWT_SECRET")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, log) = bound_address_and_log(child.stderr.take().unwrap());
+    let client = awc::Client::new();
+    let listed = client
+        .get(format!("http://{address}/api/v1/talks"))
+        .insert_header(("X-Request-Id", "trace-me-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status().as_u16(), 200);
+    let password = "hunter2-is-not-my-password";
+    let refused = client
+        .post(format!("http://{address}/auth/login"))
+        .send_json(&serde_json::json!({ "email": "who@example.com", "password": password }))
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2VjcmV0LXNpZ25hdHVyZQ";
+    let bad = client
+        .get(format!("http://{address}/api/v1/talks"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 401);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let line = loop {
+        let found = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["request_id"] == "trace-me-1");
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(std::time::Instant::now() < deadline, "no request line");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(line["message"], "request", "{line}");
+    assert_eq!(line["method"], "GET", "{line}");
+    assert_eq!(line["route"], "/api/v1/talks", "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+    assert!(
+        line["level"].is_string() && line["timestamp"].is_string(),
+        "{line}"
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let all = log.lock().unwrap().join("\n");
+    assert!(
+        all.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "every line is JSON: {all}"
+    );
+    assert!(all.contains("\"route\":\"/auth/login\""), "{all}");
+    assert!(!all.contains(password), "a password was logged: {all}");
+    assert!(!all.contains(token), "a token was logged: {all}");
 }

@@ -352,11 +352,14 @@ async fn prepare(
         Err(e) => return Ok(done(None, Outcome::Failed, e.to_string())),
     };
     let slug = talk.slug.clone();
-    if let Some(first) = seen.get(&slug) {
-        let message = format!("slug {slug:?} is already used by {}", first.display());
-        return Ok(done(Some(slug), Outcome::Failed, message));
+    // An invalid slug is reported as such below, not as taken by another invalid one.
+    if service::domain::Slug::parse(&slug).is_ok() {
+        if let Some(first) = seen.get(&slug) {
+            let message = format!("slug {slug:?} is already used by {}", first.display());
+            return Ok(done(Some(slug), Outcome::Failed, message));
+        }
+        seen.insert(slug.clone(), file.to_owned());
     }
-    seen.insert(slug.clone(), file.to_owned());
     let mut repairs = Vec::new();
     if config.repair {
         let mut fixed = repair_talk(&mut talk, known.as_ref().unwrap_or(&KnownChars::default()));

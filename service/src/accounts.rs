@@ -30,7 +30,7 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 pub fn normalize_email(email: &str) -> Result<String, FieldError> {
     let email = email.trim().to_lowercase();
     let plausible = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && !domain.is_empty() && !domain.contains('@')
         });

@@ -5,44 +5,111 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// The database used when none is configured: `lectern.db` in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://lectern.db?mode=rwc";
 
+/// How connections are made and how long a caller waits for one.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Connections in the pool; the driver's default when None (SQLite: 4).
+    pub max_connections: Option<u32>,
+    /// How long a caller waits for a connection from the pool, and on SQLite for the write
+    /// lock, before giving up with an error that [`is_unavailable`] recognises.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Connects to `url` and applies every pending migration (idempotent).
 ///
 /// SQLite runs in WAL mode with `synchronous = NORMAL` (durable across crashes of the process,
-/// fast commits) and foreign keys on; writers wait up to 10 s for a lock.
+/// fast commits) and foreign keys on; writers wait for a lock as long as a caller waits for a
+/// connection.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    // One writer at a time is all SQLite allows; a small pool avoids lock contention.
-    let db = open(url, url.starts_with("sqlite:").then_some(4)).await?;
+    connect_with(url, &DbOptions::default()).await
+}
+
+/// [`connect`] with the given options.
+pub async fn connect_with(url: &str, options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
+    let mut options = options.clone();
+    if options.max_connections.is_none() && url.starts_with("sqlite:") {
+        // One writer at a time is all SQLite allows; a small pool avoids lock contention.
+        options.max_connections = Some(4);
+    }
+    let db = open(url, &options).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
 }
 
-/// Connects to `url`, migrated already, with at most `max_connections` (the driver's default
-/// when None): a pool of its own for work beside the requests.
-pub async fn open(url: &str, max_connections: Option<u32>) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
+/// Connects to `url`, migrated already: a pool of its own for work beside the requests.
+pub async fn open(url: &str, options: &DbOptions) -> Result<DatabaseConnection, DbErr> {
+    let mut connect = ConnectOptions::new(url.to_owned());
+    let wait = options.acquire_timeout;
+    connect
         .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .map_sqlx_sqlite_opts(|opts| {
+        .connect_timeout(wait.min(Duration::from_secs(10)))
+        .acquire_timeout(wait)
+        .map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(wait)
                 // Checkpoint the WAL every ~40 MB rather than every 4 MB: bulk imports write
                 // each page once instead of many times.
                 .pragma("wal_autocheckpoint", "10000")
         });
-    if let Some(max) = max_connections {
-        options.max_connections(max);
+    if let Some(max) = options.max_connections {
+        connect.max_connections(max);
     }
-    Database::connect(options).await
+    Database::connect(connect).await
+}
+
+/// Whether an error says the database cannot be reached or used for now (no connection within
+/// the wait, a connection lost, a server shutting down, SQLite's lock held too long) rather than
+/// that the request or the data is at fault. Such errors answer 503 and heal by themselves.
+pub fn is_unavailable(error: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = match error {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_ref(),
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match sqlx {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Protocol(_) => true,
+        Sqlx::Database(e) => {
+            let code = e.code().unwrap_or_default();
+            // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+            // PostgreSQL: class 08 (connection exception), 57P01..57P03 (admin shutdown,
+            // crash shutdown, cannot connect now), 53300 (too many connections).
+            let sqlite_busy = e
+                .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+                && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            sqlite_busy
+                || code.starts_with("08")
+                || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }
+        _ => false,
+    }
 }
 
 /// Hides the password of a database URL so it can be printed.

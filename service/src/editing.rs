@@ -584,9 +584,28 @@ fn api_path(path: String) -> String {
     }
 }
 
+/// The fields (named after `prefix`) whose text holds a NUL character, which no column keeps.
+fn nul_errors<'a>(
+    prefix: &str,
+    fields: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Vec<FieldError> {
+    fields
+        .into_iter()
+        .filter(|(_, text)| text.is_some_and(|t| t.contains('\0')))
+        .map(|(name, _)| FieldError::new(format!("{prefix}{name}"), crate::talks::NUL_MESSAGE))
+        .collect()
+}
+
 /// What is wrong with a resource, with paths starting with `prefix`.
 fn resource_errors(resource: &NewResource, prefix: &str) -> Vec<FieldError> {
-    let mut errors = Vec::new();
+    let mut errors = nul_errors(
+        prefix,
+        [
+            ("title", Some(resource.title.as_str())),
+            ("url", Some(resource.url.as_str())),
+            ("description", resource.description.as_deref()),
+        ],
+    );
     if resource.title.trim().is_empty() {
         errors.push(FieldError::new(
             format!("{prefix}title"),
@@ -601,7 +620,13 @@ fn resource_errors(resource: &NewResource, prefix: &str) -> Vec<FieldError> {
 
 /// What is wrong with an embed, with paths starting with `prefix`.
 fn embed_errors(embed: &NewEmbed, prefix: &str) -> Vec<FieldError> {
-    let mut errors = Vec::new();
+    let mut errors = nul_errors(
+        prefix,
+        [
+            ("kind", Some(embed.kind.as_str())),
+            ("html", Some(embed.html.as_str())),
+        ],
+    );
     // The same rule as a document's `type`.
     if embed.kind.trim().is_empty() || embed.kind.chars().count() > 64 {
         errors.push(FieldError::new(

@@ -25,7 +25,7 @@ impl std::fmt::Display for FieldError {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceError {
     #[error("not found")]
     NotFound,
@@ -46,6 +46,9 @@ pub enum ServiceError {
     LimitExceeded(String),
     #[error("database error")]
     Db(#[source] DbErr),
+    /// The database cannot be reached or used for now; trying again later may succeed.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] DbErr),
     /// Something that is no fault of the input failed (hashing a password, say).
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,6 +75,9 @@ impl From<DbErr> for ServiceError {
                 "a unique field"
             };
             return ServiceError::Duplicate { field };
+        }
+        if crate::db::is_unavailable(&err) {
+            return ServiceError::Unavailable(err);
         }
         ServiceError::Db(err)
     }

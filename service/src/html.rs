@@ -142,7 +142,8 @@ pub fn tweet(html: &str) -> Option<Tweet> {
         .last();
     let url = status
         .and_then(|a| a.value().attr("href"))
-        .map(|href| href.split('?').next().unwrap_or(href).to_owned());
+        .map(|href| href.split('?').next().unwrap_or(href).to_owned())
+        .filter(|href| web_url(href).is_some());
     let date = status.map(|a| a.text().collect::<String>().trim().to_owned());
     // After the paragraph: "— Author Name (@handle) Date".
     let signature: String = quote
@@ -169,7 +170,15 @@ pub fn tweet(html: &str) -> Option<Tweet> {
     })
 }
 
-/// The iframe of a video embed; None when the HTML has none.
+/// `text` as an `http` or `https` URL; None for anything else (`javascript:` among them), so
+/// that no URL taken from an embed can run a script where it is used.
+fn web_url(text: &str) -> Option<url::Url> {
+    url::Url::parse(text)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+}
+
+/// The iframe of a video embed (with an `http` or `https` source); None when the HTML has none.
 pub fn video(html: &str) -> Option<Video> {
     let fragment = Html::parse_fragment(html);
     let src = fragment
@@ -179,7 +188,7 @@ pub fn video(html: &str) -> Option<Video> {
         .attr("src")?
         .trim()
         .to_owned();
-    let host = url::Url::parse(&src).ok()?.host_str()?.to_ascii_lowercase();
+    let host = web_url(&src)?.host_str()?.to_ascii_lowercase();
     let provider = if host.contains("youtube") || host == "youtu.be" {
         "youtube".to_owned()
     } else if host.contains("vimeo") {
@@ -250,6 +259,15 @@ mod tests {
             ("https://notist.ninja/embed/QcZlkU", "notist")
         );
         assert_eq!(video("<p>no video</p>"), None);
+        assert_eq!(
+            video("<iframe src=\"javascript://www.youtube.com/%0Aalert(1)\"></iframe>"),
+            None
+        );
+        let t = tweet(
+            "<blockquote><p>x</p><a href=\"javascript:alert('/status/1')\">May</a></blockquote>",
+        )
+        .unwrap();
+        assert_eq!(t.url, None);
         assert_eq!(tweet("<iframe src=\"https://x.org\"></iframe>"), None);
     }
 }

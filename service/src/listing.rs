@@ -37,6 +37,22 @@ pub struct TalkFilter {
 }
 
 impl TalkFilter {
+    /// Refuses text no talk can hold and PostgreSQL refuses to compare: NUL characters.
+    fn check(&self) -> Result<(), ServiceError> {
+        let texts = [
+            ("event", &self.event),
+            ("location", &self.location),
+            ("search", &self.search),
+        ];
+        match texts
+            .iter()
+            .find(|(_, text)| text.as_deref().is_some_and(|t| t.contains('\0')))
+        {
+            Some((name, _)) => Err(invalid(name, "must not contain NUL characters")),
+            None => Ok(()),
+        }
+    }
+
     fn search_terms(&self) -> Option<&str> {
         self.search
             .as_deref()
@@ -85,13 +101,15 @@ impl Cursor {
             .encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// A cursor [`Cursor::encode`] made; None for anything else.
+    /// A cursor [`Cursor::encode`] made; None for anything else (such as a key with a NUL
+    /// character, which no talk holds and PostgreSQL refuses to compare).
     pub fn decode(text: &str) -> Option<Self> {
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text.as_bytes())
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .and_then(|bytes| serde_json::from_slice::<Self>(&bytes).ok())
+            .filter(|cursor| !cursor.key.contains('\0'))
     }
 }
 
@@ -282,6 +300,7 @@ pub async fn list<C: ConnectionTrait>(
     order: TalkOrder,
     page: &PageRequest,
 ) -> Result<TalkPage, ServiceError> {
+    filter.check()?;
     if page.first.is_some() && page.last.is_some() {
         return Err(invalid("last", "give first or last, not both"));
     }
@@ -384,7 +403,7 @@ async fn by_relevance<C: ConnectionTrait>(
             .transpose()
     };
     let start = position("after", &page.after)?
-        .map_or(0, |p| p + 1)
+        .map_or(0, |p| p.saturating_add(1))
         .min(talks.len());
     let end = position("before", &page.before)?
         .unwrap_or(talks.len())
@@ -407,6 +426,7 @@ async fn by_relevance<C: ConnectionTrait>(
 
 /// How many published talks match `filter`.
 pub async fn count<C: ConnectionTrait>(db: &C, filter: &TalkFilter) -> Result<u64, ServiceError> {
+    filter.check()?;
     let matches = match filter.search_terms() {
         Some(terms) => Some(search_ids(db, terms).await?),
         None => None,
@@ -421,6 +441,10 @@ pub async fn find_talk<C: ConnectionTrait>(
     id: Option<Uuid>,
     include_drafts: bool,
 ) -> Result<Option<talk::Model>, ServiceError> {
+    if slug.is_some_and(|slug| slug.contains('\0')) {
+        // No slug holds one, and PostgreSQL refuses to look for one.
+        return Ok(None);
+    }
     let mut query = talk::Entity::find();
     if !include_drafts {
         query = query.filter(talk::Column::Status.eq(Status::Published));

@@ -120,6 +120,42 @@ impl TalkInput {
                 },
             );
         }
+        // No column can keep a NUL character (PostgreSQL refuses them).
+        let texts = [
+            ("event".to_owned(), new.event.as_deref()),
+            ("location".to_owned(), new.location.as_deref()),
+            ("image".to_owned(), new.image.as_deref()),
+            ("pdf".to_owned(), new.pdf.as_deref()),
+            ("body".to_owned(), Some(new.body.as_str())),
+        ]
+        .into_iter()
+        .chain(new.resources.iter().enumerate().flat_map(|(i, r)| {
+            [
+                (format!("resources[{i}].title"), Some(r.title.as_str())),
+                (format!("resources[{i}].url"), Some(r.url.as_str())),
+                (
+                    format!("resources[{i}].description"),
+                    r.description.as_deref(),
+                ),
+            ]
+        }))
+        .chain(new.embeds.iter().enumerate().flat_map(|(i, e)| {
+            [
+                (format!("embeds[{i}].type"), Some(e.kind.as_str())),
+                (format!("embeds[{i}].html"), Some(e.html.as_str())),
+            ]
+        }));
+        let mut with_nul: Vec<String> = texts
+            .filter(|(_, text)| text.is_some_and(|t| t.contains('\0')))
+            .map(|(path, _)| path)
+            .collect();
+        with_nul.extend(nul_paths(
+            &serde_json::Value::Object(new.extra.clone()),
+            "extra",
+        ));
+        for path in with_nul {
+            check(path, Err(NUL_MESSAGE.into()));
+        }
         for path in unsafe_numbers(&serde_json::Value::Object(new.extra.clone()), "extra") {
             check(
                 path,
@@ -395,6 +431,33 @@ const MAX_SAFE_NUMBER: f64 = 9_007_199_254_740_992.0;
 const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_992;
 
 /// Paths of numbers in `value` that cannot be kept exactly.
+/// What a text with a NUL character is told.
+pub const NUL_MESSAGE: &str = "must not contain NUL characters";
+
+/// The paths of the strings and member names in `value` that hold a NUL character.
+fn nul_paths(value: &serde_json::Value, path: &str) -> Vec<String> {
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => vec![path.to_owned()],
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| nul_paths(item, &format!("{path}[{i}]")))
+            .collect(),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(key, item)| {
+                let path = format!("{path}.{}", key.replace('\0', "\\u0000"));
+                if key.contains('\0') {
+                    vec![path]
+                } else {
+                    nul_paths(item, &path)
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn unsafe_numbers(value: &serde_json::Value, path: &str) -> Vec<String> {
     match value {
         serde_json::Value::Number(n) => {

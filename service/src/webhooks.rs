@@ -677,3 +677,48 @@ mod tests {
         assert_eq!(errors[0].path, "events[0]");
     }
 }
+
+/// How far the endpoints are behind the outbox, for monitoring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    /// The newest event's `seq` (0 when there is none).
+    pub last_seq: i64,
+    /// Events after the cursor of the furthest-behind active endpoint (0 without one).
+    pub behind: i64,
+    /// Endpoints by state, every state listed.
+    pub endpoints: Vec<(&'static str, i64)>,
+}
+
+/// Reads the [`Backlog`]: two small queries, cheap enough for every metrics scrape.
+pub async fn backlog<C: ConnectionTrait>(conn: &C) -> Result<Backlog, ServiceError> {
+    use sea_orm::ExprTrait;
+    let last_seq = events::last_seq(conn).await?;
+    let rows: Vec<(State, i64, Option<i64>)> = webhook::Entity::find()
+        .select_only()
+        .column(webhook::Column::State)
+        .column_as(Expr::col(webhook::Column::Id).count(), "endpoints")
+        .column_as(Expr::col(webhook::Column::DeliveredSeq).min(), "floor")
+        .group_by(webhook::Column::State)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let floor = rows
+        .iter()
+        .find(|(state, _, _)| *state == State::Active)
+        .and_then(|(_, _, floor)| *floor);
+    let endpoints = [State::Active, State::Failing, State::Paused]
+        .into_iter()
+        .map(|state| {
+            let count = rows
+                .iter()
+                .find(|(s, _, _)| *s == state)
+                .map_or(0, |(_, count, _)| *count);
+            (state.as_str(), count)
+        })
+        .collect();
+    Ok(Backlog {
+        last_seq,
+        behind: floor.map_or(0, |floor| Ord::max(last_seq - floor, 0)),
+        endpoints,
+    })
+}

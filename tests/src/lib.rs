@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod proxy;
 pub mod receiver;
 
 use std::path::{Path, PathBuf};

@@ -1144,6 +1144,7 @@ async fn spawn_for_other_processes() -> TestApp {
             poll,
             ..Default::default()
         },
+        ..Default::default()
     };
     let app = api::startup::Application::build_with(settings, connection.clone())
         .await

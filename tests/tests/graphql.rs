@@ -513,10 +513,14 @@ async fn readiness_fails_while_the_database_is_unreachable() {
     assert!(body.contains("unreachable"), "{body}");
     // The process itself is up.
     assert_eq!(app.get("/healthz").await.0, 200);
-    // Queries fail with a plain internal error: no SQL, no driver detail.
-    let body = app.graphql("{ talks { totalCount } }", json!({})).await;
+    // Queries fail as unavailable (a closed pool never comes back, but a client cannot tell
+    // that from an outage): no SQL, no driver detail.
+    let (status, body) = app
+        .graphql_as(None, "{ talks { totalCount } }", json!({}))
+        .await;
+    assert_eq!(status, 503, "{body}");
     let error = &body["errors"][0];
-    assert_eq!(error["extensions"]["code"], "INTERNAL", "{body}");
+    assert_eq!(error["extensions"]["code"], "SERVICE_UNAVAILABLE", "{body}");
     let text = body.to_string().to_lowercase();
     for leak in ["select", "sqlx", "pool", "sqlite", "postgres"] {
         assert!(!text.contains(leak), "{leak} leaks: {body}");

@@ -129,6 +129,32 @@ impl TestApp {
         )
     }
 
+    /// The app built from settings of the test's choosing (its database URL and pool
+    /// options included), opening its own pool as `lectern serve` does.
+    pub async fn spawn_configured(
+        db: TestDb,
+        configure: impl FnOnce(&mut api::startup::Settings),
+    ) -> TestApp {
+        let mut settings = api::startup::Settings {
+            addr: "127.0.0.1:0".into(),
+            database_url: db.url.clone(),
+            auth: test_auth(),
+            ..Default::default()
+        };
+        configure(&mut settings);
+        let app = api::startup::Application::build(settings)
+            .await
+            .expect("the app does not start");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        let connection = db.db.clone();
+        TestApp {
+            address,
+            db,
+            connection,
+        }
+    }
+
     async fn start(
         db: TestDb,
         connection: service::sea_orm::DatabaseConnection,
@@ -160,6 +186,7 @@ impl TestApp {
             cors_origins: vec!["https://site.example.com".into()],
             auth,
             events,
+            ..Default::default()
         };
         let app = api::startup::Application::build_with(settings, connection.clone())
             .await

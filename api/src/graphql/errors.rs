@@ -1,13 +1,16 @@
 //! Every error carries `extensions.code`: `BAD_USER_INPUT`, `NOT_FOUND`, `LIMIT_EXCEEDED`,
-//! `CONFLICT`, `UNAUTHENTICATED`, `FORBIDDEN`, `RATE_LIMITED`, `NOT_SUPPORTED` or `INTERNAL`. Internal errors are logged with their cause and never shown.
+//! `CONFLICT`, `UNAUTHENTICATED`, `FORBIDDEN`, `RATE_LIMITED`, `NOT_SUPPORTED`, `SERVICE_UNAVAILABLE` (the database cannot be reached for now)
+//! or `INTERNAL`. Internal errors are logged with their cause and never shown.
 
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ErrorExtensions, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{
+    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
+};
 use service::ServiceError;
 
 use crate::auth::AuthError;
@@ -48,6 +51,13 @@ pub fn to_graphql(error: &ServiceError) -> async_graphql::Error {
             tracing::error!(error = %cause, "internal error");
             coded("internal error", "INTERNAL")
         }
+        ServiceError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "database unavailable");
+            coded(
+                "the database is unavailable; try again shortly",
+                "SERVICE_UNAVAILABLE",
+            )
+        }
     }
 }
 
@@ -72,6 +82,9 @@ pub fn auth_to_graphql(error: &AuthError) -> async_graphql::Error {
 pub fn coded(message: &str, code: &'static str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(move |_, e| e.set("code", code))
 }
+
+/// The most validation errors a response lists (as graphql-js does); the rest are counted.
+pub const MAX_VALIDATION_ERRORS: usize = 100;
 
 /// Gives codes to the errors async-graphql raises before any resolver runs.
 pub struct ErrorCodes;
@@ -100,6 +113,28 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        // An argument async-graphql could not read (a variable out of an argument's range,
+        // say): found as the field resolves, worded so.
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|e| {
+                if e.message.starts_with("Failed to parse ") {
+                    with_code(e, "BAD_USER_INPUT")
+                } else {
+                    e
+                }
+            })
+            .collect();
+        response
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -107,9 +142,19 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, "BAD_USER_INPUT"))
+        next.run(ctx, query, variables).await.map_err(|e| {
+            // The parser's nesting limit, and async-graphql's own (checked as it parses).
+            let limit = e.message.contains("recursion limit exceeded")
+                || e.message.contains("recursion depth");
+            with_code(
+                e,
+                if limit {
+                    "LIMIT_EXCEEDED"
+                } else {
+                    "BAD_USER_INPUT"
+                },
+            )
+        })
     }
 
     async fn validation(
@@ -118,8 +163,10 @@ impl Extension for ErrorCodesExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         next.run(ctx).await.map_err(|errors| {
-            errors
+            let count = errors.len();
+            let mut errors: Vec<ServerError> = errors
                 .into_iter()
+                .take(MAX_VALIDATION_ERRORS)
                 .map(|e| {
                     // async-graphql words its two limits so; everything else is a bad query.
                     let limit =
@@ -133,7 +180,20 @@ impl Extension for ErrorCodesExtension {
                         },
                     )
                 })
-                .collect()
+                .collect();
+            if count > MAX_VALIDATION_ERRORS {
+                errors.push(with_code(
+                    ServerError::new(
+                        format!(
+                            "{} more errors are not shown",
+                            count - MAX_VALIDATION_ERRORS
+                        ),
+                        None,
+                    ),
+                    "BAD_USER_INPUT",
+                ));
+            }
+            errors
         })
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod changes;
 pub mod errors;
+pub mod limits;
 pub mod loaders;
+pub mod metrics;
 pub mod mutation;
 pub mod query;
 pub mod types;
@@ -44,8 +46,9 @@ pub fn build_schema(
     authority: Arc<Authority>,
     hub: Arc<ChangeHub>,
     token_recheck: std::time::Duration,
+    introspection: bool,
 ) -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), Subscription)
+    let builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(authority)
         .data(hub)
         .data(changes::TokenRecheck(token_recheck))
@@ -56,5 +59,11 @@ pub fn build_schema(
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(errors::ErrorCodes)
-        .finish()
+        .extension(limits::QueryLimits)
+        .extension(metrics::OperationMetrics);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }

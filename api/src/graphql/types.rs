@@ -30,6 +30,10 @@ fn asset_url(ctx: &Context<'_>, path: Option<&str>) -> Option<String> {
 /// An image or PDF path made absolute against the asset base, when one is set.
 pub fn absolute(base: Option<&str>, path: Option<&str>) -> Option<String> {
     let path = path?;
+    // A URL of another scheme (`javascript:`, `data:`) is no asset, and is never served.
+    if url::Url::parse(path).is_ok_and(|url| !matches!(url.scheme(), "http" | "https")) {
+        return None;
+    }
     match base {
         Some(base) if !path.contains("://") => Some(format!(
             "{}/{}",

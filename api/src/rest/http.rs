@@ -17,14 +17,13 @@ pub async fn viewer(authority: &Authority, request: &HttpRequest) -> Result<View
     Ok(crate::routes::caller(authority, request).await?.viewer)
 }
 
-/// Reads a JSON request body: 415 unless it is JSON, 413 when too large, 400 when it is not
-/// JSON at all, 422 when it is not an object, is of the wrong shape (unknown fields included) or holds a
-/// NUL character anywhere (no database column can keep one).
-pub async fn json_body<T: DeserializeOwned>(
+/// Reads a request body whose media type is one of `accepted`: 415 for any other (or none),
+/// 413 beyond [`MAX_BODY_BYTES`] (told by `Content-Length` before reading, or while reading).
+pub async fn read_body(
     request: &HttpRequest,
     mut payload: web::Payload,
-    merge_patch: bool,
-) -> Result<T, Problem> {
+    accepted: &[&str],
+) -> Result<web::BytesMut, Problem> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -37,31 +36,52 @@ pub async fn json_body<T: DeserializeOwned>(
                 .to_ascii_lowercase()
         })
         .unwrap_or_default();
-    let accepted = content_type == "application/json"
-        || (merge_patch && content_type == "application/merge-patch+json");
-    if !accepted {
-        let expected = if merge_patch {
-            "application/merge-patch+json or application/json"
-        } else {
-            "application/json"
-        };
+    if !accepted.contains(&content_type.as_str()) {
         return Err(Problem::new(
             actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("the body must be {expected}"),
+            format!("the body must be {}", accepted.join(" or ")),
         ));
+    }
+    let too_large = || {
+        Problem::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|e| Problem::bad_request(format!("cannot read the body: {e}")))?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Problem::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-            ));
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
+    Ok(body)
+}
+
+/// Reads a JSON request body: 415 unless it is JSON, 413 when too large, 400 when it is not
+/// JSON at all, 422 when it is not an object, is of the wrong shape (unknown fields included) or holds a
+/// NUL character anywhere (no database column can keep one).
+pub async fn json_body<T: DeserializeOwned>(
+    request: &HttpRequest,
+    payload: web::Payload,
+    merge_patch: bool,
+) -> Result<T, Problem> {
+    let accepted: &[&str] = if merge_patch {
+        &["application/merge-patch+json", "application/json"]
+    } else {
+        &["application/json"]
+    };
+    let body = read_body(request, payload, accepted).await?;
     let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {

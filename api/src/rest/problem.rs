@@ -7,6 +7,9 @@ use service::{FieldError, ServiceError};
 
 use crate::auth::AuthError;
 
+/// Seconds a client is asked to wait when the database is unavailable.
+pub const RETRY_AFTER_UNAVAILABLE: &str = "5";
+
 /// A problem, sent as `application/problem+json`.
 #[derive(Debug)]
 pub struct Problem {
@@ -128,6 +131,15 @@ impl From<ServiceError> for Problem {
             ServiceError::Db(cause) => {
                 tracing::error!(error = %cause, "database error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unavailable; try again shortly",
+                )
+                .kind("urn:lectern:problem:unavailable")
+                .header(header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE)
             }
             ServiceError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");

@@ -1,0 +1,483 @@
+//! The server's configuration, in layers: built-in defaults, then a TOML file (`--config PATH`,
+//! or `lectern.toml` in the working directory when it exists), then `LECTERN_*` environment
+//! variables (and `DATABASE_URL`), then command-line flags. Every key has the same name in the
+//! file and, upper-cased behind `LECTERN_`, in the environment: `cache_mb` and
+//! `LECTERN_CACHE_MB`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize};
+use service::db::{DEFAULT_DATABASE_URL, DbOptions};
+use service::webhooks::RetryPolicy;
+
+use crate::auth::{AuthSettings, parse_ttl};
+use crate::dispatch::DispatchSettings;
+use crate::startup::{EventSettings, Settings};
+use crate::telemetry::LogFormat;
+
+/// The file read when no `--config` is given, if it exists.
+pub const DEFAULT_FILE: &str = "lectern.toml";
+
+/// A configuration that cannot be used; the message names the key (and the file or variable).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn invalid(key: &str, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("{key}: {message}"))
+}
+
+/// Every key, as read from the layers. Durations are texts such as `250ms`, `30s`, `12h` or
+/// `90d`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Database: an SQLite or PostgreSQL URL (`DATABASE_URL` also sets it).
+    pub database_url: String,
+    /// Connections in the request pool; the driver's default when absent (SQLite: 4).
+    pub db_max_connections: Option<u32>,
+    /// How long a request waits for the database before it is answered 503.
+    pub db_acquire_timeout: String,
+    /// Address to listen on; port 0 picks a free one.
+    pub addr: String,
+    /// Base URL that relative image and PDF paths are resolved against.
+    pub asset_base_url: Option<String>,
+    /// Memory for cached GraphQL responses, in MiB; 0 turns the cache off.
+    pub cache_mb: u64,
+    /// Origins browsers may call the API from (`*` for any); none by default.
+    #[serde(deserialize_with = "list")]
+    pub cors_origins: Vec<String>,
+    /// Whether GraphiQL is served and the schema can be introspected.
+    pub graphiql: bool,
+    /// Whether `GET /metrics` answers.
+    pub metrics: bool,
+    /// `auto` (human on a terminal, JSON otherwise), `text` or `json`.
+    pub log_format: LogFormat,
+    /// Which log lines are written, in `RUST_LOG` syntax (`RUST_LOG` itself wins when set).
+    pub log: String,
+    /// HS256 signing secret of at least 32 bytes.
+    #[serde(serialize_with = "masked")]
+    pub jwt_secret: Option<SecretString>,
+    /// PEM private key file (EdDSA or RS256).
+    pub jwt_private_key: Option<PathBuf>,
+    /// PEM public key file, to verify tokens of another issuer.
+    pub jwt_public_key: Option<PathBuf>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// Lifetime of the tokens a login returns.
+    pub access_token_ttl: String,
+    /// How often the outbox is read when no write was heard of.
+    pub outbox_poll: String,
+    /// Whether this process delivers webhooks.
+    pub webhook_dispatch: bool,
+    /// Attempts at one event before an endpoint is marked failing.
+    pub webhook_max_attempts: u32,
+    /// The wait after a first failed delivery; it doubles with each further failure.
+    pub webhook_backoff: String,
+    /// The longest wait between two attempts.
+    pub webhook_backoff_max: String,
+    /// How long a receiver has to answer.
+    pub webhook_timeout: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let auth = AuthSettings::default();
+        Self {
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            db_max_connections: None,
+            db_acquire_timeout: "5s".into(),
+            addr: "127.0.0.1:8080".into(),
+            asset_base_url: None,
+            cache_mb: 32,
+            cors_origins: Vec::new(),
+            graphiql: true,
+            metrics: true,
+            log_format: LogFormat::Auto,
+            log: "info".into(),
+            jwt_secret: None,
+            jwt_private_key: None,
+            jwt_public_key: None,
+            jwt_issuer: auth.issuer,
+            jwt_audience: auth.audience,
+            access_token_ttl: "15m".into(),
+            outbox_poll: "250ms".into(),
+            webhook_dispatch: true,
+            webhook_max_attempts: 12,
+            webhook_backoff: "60s".into(),
+            webhook_backoff_max: "8h".into(),
+            webhook_timeout: "10s".into(),
+        }
+    }
+}
+
+/// The keys, as the environment spells them after `LECTERN_`.
+const KEYS: &[&str] = &[
+    "database_url",
+    "db_max_connections",
+    "db_acquire_timeout",
+    "addr",
+    "asset_base_url",
+    "cache_mb",
+    "cors_origins",
+    "graphiql",
+    "metrics",
+    "log_format",
+    "log",
+    "jwt_secret",
+    "jwt_private_key",
+    "jwt_public_key",
+    "jwt_issuer",
+    "jwt_audience",
+    "access_token_ttl",
+    "outbox_poll",
+    "webhook_dispatch",
+    "webhook_max_attempts",
+    "webhook_backoff",
+    "webhook_backoff_max",
+    "webhook_timeout",
+];
+
+/// Values given on the command line, the last layer.
+pub type Overrides = Vec<(&'static str, Option<String>)>;
+
+impl Config {
+    /// Reads the layers. `file` is `--config` (which must exist); without it `lectern.toml`
+    /// is read when present. `env` is the process environment (a parameter, for tests).
+    pub fn load(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+        overrides: Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        let file = match file {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.is_file()),
+        };
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            // Parsed here first, for errors that give the line.
+            text.parse::<toml::Table>()
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        let mut from_env = HashMap::new();
+        if let Some(url) = env.get("DATABASE_URL").filter(|v| !v.is_empty()) {
+            from_env.insert("database_url".to_owned(), url.clone());
+        }
+        for key in KEYS {
+            let name = format!("LECTERN_{}", key.to_ascii_uppercase());
+            if let Some(value) = env.get(&name).filter(|v| !v.is_empty()) {
+                from_env.insert((*key).to_owned(), value.clone());
+            }
+        }
+        builder = builder.add_source(config::Environment::default().source(Some(from_env)));
+        for (key, value) in overrides {
+            builder = builder
+                .set_override_option(key, value)
+                .map_err(|e| invalid(key, e))?;
+        }
+        let where_ = file
+            .as_ref()
+            .map(|p| format!(" (layers: {}, environment, flags)", p.display()))
+            .unwrap_or_else(|| " (layers: environment, flags)".into());
+        let config: Config = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError(format!("{e}{where_}")))?;
+        config.settings()?;
+        Ok(config)
+    }
+
+    /// The settings the server starts with; every value is checked, and a bad one named.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        self.addr.parse::<SocketAddr>().map_err(|e| {
+            invalid(
+                "addr",
+                format!(
+                    "{:?} is not an address such as 127.0.0.1:8080: {e}",
+                    self.addr
+                ),
+            )
+        })?;
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must be an sqlite:// or postgres:// URL",
+            ));
+        }
+        if let Some(base) = &self.asset_base_url {
+            url::Url::parse(base).map_err(|e| invalid("asset_base_url", e))?;
+        }
+        for origin in &self.cors_origins {
+            if origin != "*" {
+                url::Url::parse(origin)
+                    .map_err(|e| invalid("cors_origins", format!("{origin:?}: {e}")))?;
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| invalid("log", format!("{:?}: {e}", self.log)))?;
+        if self.db_max_connections == Some(0) {
+            return Err(invalid("db_max_connections", "must be at least 1"));
+        }
+        if !(1..=100).contains(&self.webhook_max_attempts) {
+            return Err(invalid("webhook_max_attempts", "must be between 1 and 100"));
+        }
+        let duration = |key: &str, text: &str| parse_ttl(text).map_err(|e| invalid(key, e));
+        let acquire = duration("db_acquire_timeout", &self.db_acquire_timeout)?;
+        if acquire.is_zero() {
+            return Err(invalid("db_acquire_timeout", "must be more than 0"));
+        }
+        let backoff = duration("webhook_backoff", &self.webhook_backoff)?;
+        let settings = Settings {
+            addr: self.addr.clone(),
+            database_url: self.database_url.clone(),
+            db: DbOptions {
+                max_connections: self.db_max_connections,
+                acquire_timeout: acquire,
+            },
+            asset_base_url: self.asset_base_url.clone(),
+            cache_bytes: self.cache_mb.saturating_mul(1024 * 1024),
+            cors_origins: self.cors_origins.clone(),
+            graphiql: self.graphiql,
+            metrics: self.metrics,
+            auth: AuthSettings {
+                secret: self
+                    .jwt_secret
+                    .as_ref()
+                    .map(|s| s.expose_secret().to_owned()),
+                private_key: self
+                    .jwt_private_key
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                public_key: self
+                    .jwt_public_key
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                issuer: self.jwt_issuer.clone(),
+                audience: self.jwt_audience.clone(),
+                access_ttl: duration("access_token_ttl", &self.access_token_ttl)?,
+            },
+            events: EventSettings {
+                poll: nonzero("outbox_poll", duration("outbox_poll", &self.outbox_poll)?)?,
+                dispatch: DispatchSettings {
+                    enabled: self.webhook_dispatch,
+                    retry: RetryPolicy {
+                        max_attempts: self.webhook_max_attempts,
+                        base: backoff,
+                        cap: duration("webhook_backoff_max", &self.webhook_backoff_max)?
+                            .max(backoff),
+                    },
+                    timeout: nonzero(
+                        "webhook_timeout",
+                        duration("webhook_timeout", &self.webhook_timeout)?,
+                    )?,
+                    ..DispatchSettings::default()
+                },
+                ..EventSettings::default()
+            },
+        };
+        if let (Some(secret), None, None) = (
+            &settings.auth.secret,
+            &settings.auth.private_key,
+            &settings.auth.public_key,
+        ) && secret.len() < crate::auth::MIN_SECRET_BYTES
+        {
+            return Err(invalid(
+                "jwt_secret",
+                format!("must be at least {} bytes", crate::auth::MIN_SECRET_BYTES),
+            ));
+        }
+        Ok(settings)
+    }
+
+    /// The effective configuration as TOML, secrets and database passwords masked.
+    pub fn to_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = service::db::redact_url(&self.database_url);
+        toml::to_string(&shown)
+            .unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))
+    }
+}
+
+fn nonzero(key: &str, value: Duration) -> Result<Duration, ConfigError> {
+    if value.is_zero() {
+        return Err(invalid(key, "must be more than 0"));
+    }
+    Ok(value)
+}
+
+/// A secret is shown as `*****`, never as itself.
+fn masked<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_some("*****"),
+        None => s.serialize_none(),
+    }
+}
+
+/// A list from a TOML array, or from a comma-separated text (as the environment gives it).
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Items {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Items::deserialize(d)? {
+        Items::One(text) => text
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Items::Many(items) => items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), text).expect("write");
+        file
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment_then_flags() {
+        let toml = file("addr = \"127.0.0.1:9000\"\ncache_mb = 8\ngraphiql = false\n");
+        let config = Config::load(Some(toml.path()), &env(&[]), Vec::new()).expect("valid");
+        assert_eq!(config.addr, "127.0.0.1:9000");
+        assert_eq!(config.cache_mb, 8);
+        assert!(!config.graphiql);
+        assert_eq!(
+            config.outbox_poll, "250ms",
+            "a default the file leaves alone"
+        );
+
+        let config = Config::load(
+            Some(toml.path()),
+            &env(&[
+                ("LECTERN_CACHE_MB", "16"),
+                (
+                    "LECTERN_CORS_ORIGINS",
+                    "https://a.example, https://b.example",
+                ),
+                ("DATABASE_URL", "postgres://u:pw@db/lectern"),
+            ]),
+            Vec::new(),
+        )
+        .expect("valid");
+        assert_eq!(config.cache_mb, 16, "the environment overrides the file");
+        assert_eq!(config.addr, "127.0.0.1:9000");
+        assert_eq!(
+            config.cors_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(config.database_url, "postgres://u:pw@db/lectern");
+
+        let config = Config::load(
+            Some(toml.path()),
+            &env(&[("LECTERN_CACHE_MB", "16")]),
+            vec![("cache_mb", Some("4".into())), ("addr", None)],
+        )
+        .expect("valid");
+        assert_eq!(config.cache_mb, 4, "a flag overrides the environment");
+        assert_eq!(
+            config.addr, "127.0.0.1:9000",
+            "an absent flag changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_with_its_key() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("LECTERN_CACHE_MB", "lots", "cache_mb"),
+            ("LECTERN_ADDR", "localhost", "addr"),
+            ("LECTERN_OUTBOX_POLL", "soon", "outbox_poll"),
+            ("LECTERN_WEBHOOK_MAX_ATTEMPTS", "0", "webhook_max_attempts"),
+            ("LECTERN_GRAPHIQL", "maybe", "graphiql"),
+            ("LECTERN_LOG_FORMAT", "xml", "log_format"),
+            ("LECTERN_JWT_SECRET", "short", "jwt_secret"),
+            ("LECTERN_DB_ACQUIRE_TIMEOUT", "0s", "db_acquire_timeout"),
+            ("DATABASE_URL", "mysql://x", "database_url"),
+        ];
+        for (name, value, key) in cases {
+            let error = Config::load(None, &env(&[(name, value)]), Vec::new())
+                .expect_err(&format!("{name}={value} must be refused"))
+                .to_string();
+            assert!(error.contains(key), "{name}={value}: {error}");
+            assert!(!error.contains("short") || *key != "jwt_secret", "{error}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused_and_a_syntax_error_gives_the_line() {
+        let toml = file("adress = \"127.0.0.1:1\"\n");
+        let error = Config::load(Some(toml.path()), &env(&[]), Vec::new())
+            .expect_err("unknown key")
+            .to_string();
+        assert!(error.contains("adress"), "{error}");
+
+        let toml = file("addr = \"127.0.0.1:1\"\ncache_mb = = 3\n");
+        let error = Config::load(Some(toml.path()), &env(&[]), Vec::new())
+            .expect_err("syntax")
+            .to_string();
+        assert!(error.contains("line 2"), "{error}");
+
+        let error = Config::load(
+            Some(Path::new("/nonexistent/lectern.toml")),
+            &env(&[]),
+            Vec::new(),
+        )
+        .expect_err("missing file")
+        .to_string();
+        assert!(error.contains("/nonexistent/lectern.toml"), "{error}");
+    }
+
+    #[test]
+    fn other_lectern_variables_are_not_configuration() {
+        let config = Config::load(
+            None,
+            &env(&[("LECTERN_PASSWORD", "x"), ("LECTERN_CORPUS", "/tmp")]),
+            Vec::new(),
+        );
+        assert!(config.is_ok(), "{:?}", config.err());
+    }
+
+    #[test]
+    fn printing_masks_secrets_and_passwords() {
+        let secret = "s3cret-s3cret-s3cret-s3cret-s3cret!";
+        let config = Config::load(
+            None,
+            &env(&[
+                ("LECTERN_JWT_SECRET", secret),
+                ("DATABASE_URL", "postgres://lectern:hunter2@db:5432/lectern"),
+            ]),
+            Vec::new(),
+        )
+        .expect("valid");
+        let shown = config.to_toml();
+        assert!(
+            !shown.contains(secret) && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(shown.contains("jwt_secret = \"*****\""), "{shown}");
+        assert!(!format!("{config:?}").contains(secret));
+        let settings = config.settings().expect("valid");
+        assert_eq!(settings.auth.secret.as_deref(), Some(secret));
+    }
+}

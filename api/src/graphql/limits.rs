@@ -1,0 +1,177 @@
+//! Checks of a query's shape before async-graphql validates it: its size with fragments
+//! expanded (validation expands every spread, so a few fragments that each spread the next one
+//! twice would take exponential time), and the operation it names.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
+use async_graphql::{Pos, Positioned, Request, ServerError, ServerResult};
+
+use super::MAX_COMPLEXITY;
+use super::errors::coded;
+
+/// The most selections, directives and arguments a query may hold with its fragments
+/// expanded; no query within the complexity limit needs more.
+pub const MAX_NODES: usize = MAX_COMPLEXITY;
+
+/// Refuses queries larger than [`MAX_NODES`] and operation names the query does not define.
+pub struct QueryLimits;
+
+impl ExtensionFactory for QueryLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(QueryLimitsExtension)
+    }
+}
+
+struct QueryLimitsExtension;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for QueryLimitsExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let operation_name = request.operation_name.clone();
+        // A query that does not parse is refused as async-graphql parses it again, with the
+        // parser's own words; a parsed one is kept and not parsed twice.
+        if let Ok(document) = request.parsed_query() {
+            check_operation(document, operation_name.as_deref())?;
+            let Ok(nodes) = expanded_size(document) else {
+                return Err(refusal(
+                    &format!(
+                        "the query is nested too deep: more than {MAX_NESTING} levels of \
+                         selections once its fragments are expanded"
+                    ),
+                    "LIMIT_EXCEEDED",
+                    None,
+                ));
+            };
+            if nodes > MAX_NODES {
+                return Err(refusal(
+                    &format!(
+                        "the query is too large: {nodes} fields, fragments, directives and arguments \
+                         once its fragments are expanded; at most {MAX_NODES} are allowed"
+                    ),
+                    "LIMIT_EXCEEDED",
+                    None,
+                ));
+            }
+        }
+        next.run(ctx, request).await
+    }
+}
+
+fn refusal(message: &str, code: &'static str, pos: Option<Pos>) -> ServerError {
+    coded(message, code).into_server_error(pos.unwrap_or_default())
+}
+
+/// The operation to run must be in the document: the one named, or the only one.
+fn check_operation(document: &ExecutableDocument, name: Option<&str>) -> ServerResult<()> {
+    match (&document.operations, name) {
+        (DocumentOperations::Multiple(operations), Some(name)) if operations.contains_key(name) => {
+            Ok(())
+        }
+        (DocumentOperations::Multiple(_) | DocumentOperations::Single(_), Some(name)) => {
+            Err(refusal(
+                &format!("the query has no operation named {name:?} (operationName)"),
+                "BAD_USER_INPUT",
+                None,
+            ))
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() > 1 => Err(refusal(
+            &format!(
+                "the query has {} operations; name the one to run with operationName",
+                operations.len()
+            ),
+            "BAD_USER_INPUT",
+            None,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Selection sets nested deeper than this, fragments expanded, are refused here (before
+/// async-graphql, whose limit is lower, counts them), so that counting never recurses deeply.
+const MAX_NESTING: usize = 64;
+
+/// The query holds selection sets nested deeper than [`MAX_NESTING`].
+struct TooDeep;
+
+/// How many selections, directives and arguments the operations hold with every fragment
+/// spread replaced by the fragment, counted once per fragment (memoized), so that this takes
+/// time linear in the document. A spread of a fragment that is being expanded (a cycle, which
+/// validation reports) counts 1.
+fn expanded_size(document: &ExecutableDocument) -> Result<usize, TooDeep> {
+    let mut sizes: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut total: usize = 0;
+    for (_, operation) in document.operations.iter() {
+        let operation = &operation.node;
+        let own = operation.directives.len() + operation.variable_definitions.len();
+        let inner = set_size(document, &operation.selection_set, &mut sizes, 0)?;
+        total = total.saturating_add(own).saturating_add(inner);
+    }
+    Ok(total)
+}
+
+fn set_size<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a Positioned<SelectionSet>,
+    sizes: &mut HashMap<&'a str, Option<usize>>,
+    depth: usize,
+) -> Result<usize, TooDeep> {
+    if depth > MAX_NESTING {
+        return Err(TooDeep);
+    }
+    let mut total: usize = 0;
+    for selection in &set.node.items {
+        let size = match &selection.node {
+            Selection::Field(field) => {
+                let field = &field.node;
+                (1 + field.directives.len() + field.arguments.len()).saturating_add(set_size(
+                    document,
+                    &field.selection_set,
+                    sizes,
+                    depth + 1,
+                )?)
+            }
+            Selection::InlineFragment(fragment) => (1 + fragment.node.directives.len())
+                .saturating_add(set_size(
+                    document,
+                    &fragment.node.selection_set,
+                    sizes,
+                    depth + 1,
+                )?),
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                let own = 1 + spread.node.directives.len();
+                let inner = match sizes.get(name) {
+                    Some(Some(size)) => *size,
+                    // Being expanded: a cycle.
+                    Some(None) => 0,
+                    None => match document.fragments.get(name) {
+                        Some(fragment) => {
+                            sizes.insert(name, None);
+                            let size =
+                                set_size(document, &fragment.node.selection_set, sizes, depth + 1)?;
+                            sizes.insert(name, Some(size));
+                            size
+                        }
+                        // Unknown: validation says so.
+                        None => 0,
+                    },
+                };
+                own.saturating_add(inner)
+            }
+        };
+        total = total.saturating_add(size);
+    }
+    Ok(total)
+}
