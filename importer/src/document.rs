@@ -342,6 +342,11 @@ pub fn render(record: &TalkRecord) -> String {
         }
     }
     // A mapping of strings, lists and JSON-born values always serializes.
-    let yaml = serde_yaml_ng::to_string(&map).unwrap_or_default();
+    let mut yaml = serde_yaml_ng::to_string(&map).unwrap_or_default();
+    // The emitter may end the last line with a Unicode line break (U+2028 in a block scalar)
+    // instead of '\n': the closing '---' must still stand on a line of its own.
+    if !yaml.ends_with('\n') {
+        yaml.push('\n');
+    }
     format!("---\n{yaml}---\n\n{}\n", talk.body)
 }

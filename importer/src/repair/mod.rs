@@ -136,6 +136,11 @@ fn is_natural_follower(c: char) -> bool {
     )
 }
 
+/// `™` and `®`, which follow a name (`Crêpé™`) as closing punctuation follows a word.
+fn is_trademark(c: char) -> bool {
+    matches!(c, '\u{2122}' | '\u{AE}')
+}
+
 fn is_c1(c: char) -> bool {
     ('\u{80}'..='\u{9F}').contains(&c)
 }
@@ -531,7 +536,30 @@ fn classify_complete(
         return None;
     }
     if seq.len >= 3 {
-        return Some(Strength::Strong);
+        // Clean text spells complete sequences too: a word that ends in a small accented
+        // letter, then punctuation (`Café…”` is E9 85 94, `酔`), or in an accented letter and
+        // a letter such as `š` (`máš…` is E1 9A 85, the Ogham `ᚅ`), or a word followed by a
+        // non-breaking space (`« à »` is E0 A0 BB, `été ½` E9 A0 BD). Such a decoding needs
+        // support.
+        let conts = &chars[seq.start + 1..seq.end];
+        let spaced = conts.first() == Some(&'\u{A0}');
+        // `™` after a space follows no word (`mikaâ\u{A0}™` is the Braille `⠙` of a name).
+        let punctuation = conts
+            .iter()
+            .all(|&c| is_natural_follower(c) || (is_trademark(c) && !spaced));
+        let in_word = is_letter(c)
+            && !prev.is_some_and(|p| same_script(p, c))
+            && conts
+                .iter()
+                .all(|&c| is_letter(c) || is_natural_follower(c) || is_trademark(c));
+        let ends_word = prev.is_some_and(is_letter) && !prev_is_seq;
+        // (Not `â\u{A0}€`: the blank Braille pattern U+2800 that names on Twitter use.)
+        let spaced = spaced && (punctuation || is_letter(c));
+        return Some(if spaced || ((punctuation || in_word) && ends_word) {
+            Strength::Weak
+        } else {
+            Strength::Strong
+        });
     }
     let cont = chars.get(seq.start + 1).copied()?;
     let odd = is_c1(cont) || !is_natural_follower(cont);
@@ -555,7 +583,9 @@ fn classify_complete(
 }
 
 fn is_emoji_presentation_selector_context(c: char, prev: Option<char>) -> bool {
-    matches!(c, '\u{FE0E}' | '\u{FE0F}') && prev.is_some_and(is_emoji)
+    // Keycaps (`1️⃣`) put the selector after an ASCII digit, `#` or `*`.
+    matches!(c, '\u{FE0E}' | '\u{FE0F}')
+        && prev.is_some_and(|p| is_emoji(p) || matches!(p, '0'..='9' | '#' | '*'))
 }
 
 fn is_rtl(c: char) -> bool {
@@ -889,10 +919,13 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
                                 .is_some_and(|&j| seqs[j].end > seqs[j].start + 1)
                     })
             } else {
+                // After a letter of the text, `™` and `®` are as natural as `’` (`Crêpâ™`).
+                let ends_word = s.start.checked_sub(1).is_some_and(|p| is_letter(chars[p]))
+                    && !seq_ends.contains(&s.start);
                 has_strong
-                    || chars[s.start + 1..s.end]
-                        .iter()
-                        .any(|&c| is_c1(c) || !is_natural_follower(c))
+                    || chars[s.start + 1..s.end].iter().any(|&c| {
+                        is_c1(c) || !(is_natural_follower(c) || (ends_word && is_trademark(c)))
+                    })
             };
             if evidence {
                 cands.insert(i, candidates(s, dropset));
@@ -1174,6 +1207,16 @@ mod tests {
         "Tiếng Việt có dấu",
         "ÂGE ÉTÉ ÎLE ÔTER ÛBER",
         "x\u{AD}y é\u{AD}z",
+        // Complete three-byte sequences made of a letter and punctuation.
+        "“Café…”",
+        "« Désolé… »",
+        "Olá…”, “Não…”",
+        "ACME Crêpé™”",
+        "«\u{A0}à\u{A0}»",
+        "\"Crêpâ™\"",
+        "Co máš… a víš”",
+        "été\u{A0}½ café\u{A0}• à\u{A0}¡",
+        "þjóð—\u{A0}Škoda",
     ];
 
     #[test]
@@ -1208,6 +1251,10 @@ mod tests {
         // Kept C1 controls are lossless.
         assert_eq!(fixed("Ã\u{81}lvaro"), "Álvaro");
         assert_eq!(fixed("â€\u{9D}"), "”");
+        // Braille in a name, after a letter: still mojibake (from the damaged corpus).
+        assert_eq!(fixed("mikaâ\u{a0}™ (@x)"), "mika⠙ (@x)");
+        // A keycap: the selector follows an ASCII digit (found by the property tests).
+        assert_eq!(fixed("â€œ1ï¸\u{8f}âƒ£â€\u{9d}"), "“1\u{fe0f}\u{20e3}”");
     }
 
     /// Clean strings for the generated test.
