@@ -81,11 +81,12 @@ pub async fn open(url: &str, options: &DbOptions) -> Result<DatabaseConnection, 
 pub fn is_unavailable(error: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     let sqlx = match error {
-        DbErr::ConnectionAcquire(_) => return true,
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_ref(),
-        DbErr::Conn(_) => return true,
+        // No connection could be had or made: whatever the server said (refused, shutting
+        // down, not accepting connections, too many clients), it is not the request's fault.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_ref()
+        }
         _ => return false,
     };
     match sqlx {

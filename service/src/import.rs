@@ -311,21 +311,24 @@ async fn create(
     };
     input.apply(&mut model);
     let backend = txn.get_database_backend();
+    // The rows inserted and the event's state are the same models, ids included.
+    let resources = input.resource_models(id);
+    let embeds = input.embed_models(id);
     let record = TalkRecord {
         talk: model.clone().try_into_model()?,
-        resources: input
-            .resource_models(id)
-            .into_iter()
+        resources: resources
+            .iter()
+            .cloned()
             .map(|r| r.try_into_model())
             .collect::<Result<_, _>>()?,
-        embeds: input
-            .embed_models(id)
-            .into_iter()
+        embeds: embeds
+            .iter()
+            .cloned()
             .map(|e| e.try_into_model())
             .collect::<Result<_, _>>()?,
     };
     let mut statements = vec![talk::Entity::insert(model).build(backend)];
-    statements.extend(children(input, id, backend));
+    statements.extend(children(resources, embeds, backend));
     statements.push(events::append_statement(
         backend,
         ChangeType::Created,
@@ -351,17 +354,24 @@ async fn insert_children(
     input: &TalkInput,
     talk_id: Uuid,
 ) -> Result<(), ServiceError> {
-    run_all(txn, children(input, talk_id, txn.get_database_backend())).await
+    let statements = children(
+        input.resource_models(talk_id),
+        input.embed_models(talk_id),
+        txn.get_database_backend(),
+    );
+    run_all(txn, statements).await
 }
 
 /// The statements that insert a talk's resources and embeds (none for an empty list).
-fn children(input: &TalkInput, talk_id: Uuid, backend: DbBackend) -> Vec<Statement> {
+fn children(
+    resources: Vec<resource::ActiveModel>,
+    embeds: Vec<embed::ActiveModel>,
+    backend: DbBackend,
+) -> Vec<Statement> {
     let mut statements = Vec::with_capacity(2);
-    let resources = input.resource_models(talk_id);
     if !resources.is_empty() {
         statements.push(resource::Entity::insert_many(resources).build(backend));
     }
-    let embeds = input.embed_models(talk_id);
     if !embeds.is_empty() {
         statements.push(embed::Entity::insert_many(embeds).build(backend));
     }

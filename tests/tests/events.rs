@@ -114,6 +114,34 @@ async fn imports_append_events_for_what_they_change_only() {
             .all(|e| e.kind == "talk.created" && e.actor == "importer" && e.version == 1)
     );
     assert!(first.iter().all(|e| e.payload["talk"]["slug"].is_string()));
+    // Each event holds the state stored: the same talk, resources and embeds, ids included.
+    let ids = |items: &serde_json::Value| -> Vec<String> {
+        items
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|item| item["id"].as_str().expect("an id").to_owned())
+            .collect()
+    };
+    let mut with_children = 0;
+    for event in &first {
+        let slug = event.payload["talk"]["slug"].as_str().expect("a slug");
+        let stored = crate::support::talk(&db, slug).await;
+        let stored = service::events::payload(&stored);
+        assert_eq!(event.payload["talk"]["id"], stored["talk"]["id"], "{slug}");
+        assert_eq!(
+            ids(&event.payload["resources"]),
+            ids(&stored["resources"]),
+            "{slug}"
+        );
+        assert_eq!(
+            ids(&event.payload["embeds"]),
+            ids(&stored["embeds"]),
+            "{slug}"
+        );
+        with_children += usize::from(!ids(&stored["resources"]).is_empty());
+    }
+    assert!(with_children > 50, "the corpus has talks with resources");
     // Again: nothing changes, no event.
     import(&db, &[&tests::corpus_talks()]).await;
     assert_eq!(events(&db).await.len(), 121);
