@@ -535,6 +535,20 @@ fn classify_complete(
     {
         return None;
     }
+    // A script's vowel sign or mark only follows a letter of that script (`là\u{A0}¡` spells a
+    // Samaritan vowel sign after a Latin `l`); combining diacritics go with any letter.
+    if matches!(
+        c.general_category(),
+        GeneralCategory::NonspacingMark
+            | GeneralCategory::SpacingMark
+            | GeneralCategory::EnclosingMark
+    ) && !prev_is_seq
+        && prev.is_some_and(|p| is_letter(p) && !same_script(p, c))
+        && script_key(c).is_some_and(|key| key != "COMBINING")
+        && !is_emoji_presentation_selector_context(c, prev)
+    {
+        return None;
+    }
     if seq.len >= 3 {
         // Clean text spells complete sequences too: a word that ends in a small accented
         // letter, then punctuation (`Café…”` is E9 85 94, `酔`), or in an accented letter and
@@ -553,13 +567,20 @@ fn classify_complete(
                 .iter()
                 .all(|&c| is_letter(c) || is_natural_follower(c) || is_trademark(c));
         let ends_word = prev.is_some_and(is_letter) && !prev_is_seq;
-        // (Not `â\u{A0}€`: the blank Braille pattern U+2800 that names on Twitter use.)
-        let spaced = spaced && (punctuation || is_letter(c));
-        return Some(if spaced || ((punctuation || in_word) && ends_word) {
-            Strength::Weak
-        } else {
-            Strength::Strong
-        });
+        // A word then a no-break space spells any of 64 characters of one block for each
+        // accented letter (`à\u{A0}½` is the Samaritan U+083D): all need support, except
+        // Braille patterns (`â\u{A0}€` is the blank U+2800 that names on Twitter use).
+        let spaced = spaced && !('\u{2800}'..='\u{28FF}').contains(&c);
+        // Four bytes after a word spell a character of the supplementary planes; but for emoji
+        // those are historic scripts and rare ideographs (`ağ—\u{A0}•` is Tangut U+17815).
+        let rare = seq.len == 4 && ends_word && !is_emoji(c);
+        return Some(
+            if spaced || rare || ((punctuation || in_word) && ends_word) {
+                Strength::Weak
+            } else {
+                Strength::Strong
+            },
+        );
     }
     let cont = chars.get(seq.start + 1).copied()?;
     let odd = is_c1(cont) || !is_natural_follower(cont);
@@ -793,6 +814,7 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
         .iter()
         .flatten()
         .any(|&(_, st)| st == Strength::Strong);
+
     let mut resolved: Vec<Option<(char, bool)>> = vec![None; seqs.len()];
     for (i, l) in lossless.iter().enumerate() {
         if let Some((c, Strength::Strong)) = *l {
@@ -1218,6 +1240,26 @@ mod tests {
         "été\u{A0}½ café\u{A0}• à\u{A0}¡",
         "þjóð—\u{A0}Škoda",
     ];
+
+    #[test]
+    fn a_mark_of_another_script_after_a_letter_is_no_decoding() {
+        // `là ¡` (with a no-break space) spells E0 A0 A1, a Samaritan vowel sign: after a
+        // Latin letter it cannot be what the text meant.
+        let clean = "\u{201C}l\u{E0}\u{A0}\u{A1}ol\u{E9}\u{201D}";
+        assert_eq!(repair(clean), None);
+        // `à ½` (no-break space) spells the Samaritan punctuation U+083D.
+        assert_eq!(repair("\u{201C}\u{E0}\u{A0}\u{BD}\u{201D}"), None);
+        // Turkish `ağ—\u{A0}•` spells F0 97 A0 95, the Tangut U+17815.
+        assert_eq!(
+            repair("\u{201C}a\u{11F}\u{2014}\u{A0}\u{2022}\u{201D}"),
+            None
+        );
+        // A combining accent still joins the letter before it: `é` spelled e + U+0301.
+        assert_eq!(
+            repair("caf\u{65}\u{CC}\u{81} ok").map(|r| r.text),
+            Some("caf\u{65}\u{301} ok".to_owned())
+        );
+    }
 
     #[test]
     fn clean_text_unchanged() {
