@@ -19,25 +19,6 @@ use proptest::sample::select;
 use service::talks::{NewEmbed, NewResource, NewTalk};
 use unicode_properties::{EmojiStatus, GeneralCategory, UnicodeEmoji, UnicodeGeneralCategory};
 
-/// The configuration of every property: `cases(default)` cases, drawn from a fixed seed unless
-/// `PROPTEST_RNG_SEED` names another, so that every run (CI's included) checks the same inputs.
-/// Another seed, or more cases, explores further.
-fn config(default: u32) -> ProptestConfig {
-    let mut config = ProptestConfig::with_cases(cases(default));
-    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
-        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x001E_C7E2);
-    }
-    config
-}
-
-/// Cases per property: `PROPTEST_CASES` when set, else `default`.
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Words with diacritics, as languages that write them spell them (French, German, Spanish,
 /// Portuguese, Italian, Catalan, Czech, Slovak, Polish, Hungarian, Romanian, Turkish, Icelandic,
 /// Danish, Norwegian, Swedish, Finnish, Croatian, Lithuanian, Latvian, Esperanto, Maltese,
@@ -398,7 +379,7 @@ fn talk_of(texts: &[String]) -> NewTalk {
 }
 
 proptest! {
-    #![proptest_config(config(2048))]
+    #![proptest_config(tests::proptest_config(2048))]
 
     /// Clean text is returned as it is: no repair at all.
     #[test]
@@ -416,7 +397,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(tests::proptest_config(256))]
 
     /// Every text field of a clean talk comes out of `repair_talk` unchanged, with no repair.
     #[test]
@@ -436,7 +417,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(1024))]
+    #![proptest_config(tests::proptest_config(1024))]
 
     /// Whatever the repair makes of damaged text (encoded as UTF-8, decoded with Windows-1252
     /// or -1254, the undefined bytes kept as C1 controls or dropped) needs no further repair.

@@ -147,3 +147,18 @@ pub fn talk_doc(slug: &str, title: &str) -> String {
          aliases:\n  - /old/{slug}\n---\n\n<p>About {title}.</p>\n"
     )
 }
+
+/// The configuration of every property test: `PROPTEST_CASES` cases when set, else `default`,
+/// drawn from a fixed seed unless `PROPTEST_RNG_SEED` names another, so that every run (CI's
+/// included) checks the same inputs. Another seed, or more cases, explores further.
+pub fn proptest_config(default: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    let mut config = proptest::test_runner::Config::with_cases(cases);
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x001E_C7E2);
+    }
+    config
+}

@@ -26,25 +26,6 @@ use service::import::{ImportOptions, import_talk, prune};
 use service::talks::{NewEmbed, NewResource, NewTalk, TalkInput, TalkRecord};
 use tests::TestDb;
 
-/// The configuration of every property: `cases(default)` cases, drawn from a fixed seed unless
-/// `PROPTEST_RNG_SEED` names another, so that every run (CI's included) checks the same inputs.
-/// Another seed, or more cases, explores further.
-fn config(default: u32) -> ProptestConfig {
-    let mut config = ProptestConfig::with_cases(cases(default));
-    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
-        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x001E_C7E2);
-    }
-    config
-}
-
-/// Cases per property: `PROPTEST_CASES` when set, else `default`.
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Scalars YAML reads as something other than the text, unless they are quoted.
 const YAML_TRICKS: &[&str] = &[
     "---",
@@ -493,7 +474,7 @@ fn fields_of_record(r: &TalkRecord) -> serde_json::Value {
 }
 
 proptest! {
-    #![proptest_config(config(1024))]
+    #![proptest_config(tests::proptest_config(1024))]
 
     /// A rendered document parses back to the same talk, field by field.
     #[test]
@@ -629,7 +610,7 @@ fn talks() -> impl Strategy<Value = Vec<NewTalk>> {
 #[test]
 fn exported_talks_import_unchanged() {
     let dbs = Databases::new();
-    let mut runner = proptest::test_runner::TestRunner::new(config(64));
+    let mut runner = proptest::test_runner::TestRunner::new(tests::proptest_config(64));
     let result = runner.run(&talks(), |talks| {
         let stored = dbs.round_trip(&talks).map_err(TestCaseError::fail)?;
         let mut want: Vec<&NewTalk> = talks.iter().collect();
