@@ -17,7 +17,7 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use entity::talk::{self, Origin, Status};
 use entity::{embed, resource};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
@@ -27,7 +27,6 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::content;
 use crate::db::begin_write;
 use crate::error::{FieldError, ServiceError};
 use crate::events::{self, ChangeType};
@@ -173,29 +172,60 @@ pub async fn update_talk(
     expected_version: i32,
     actor: &str,
 ) -> Result<TalkRecord, ServiceError> {
-    let txn = begin_write(db).await?;
-    let stored = talk::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    if stored.version != expected_version {
-        return Err(ServiceError::Conflict {
-            current_version: stored.version,
-        });
-    }
-    let input = TalkInput::parse(patch.over(&stored))?;
-    let mut merged = stored.clone().into_active_model();
+    let stored = record(db, id).await?;
+    update_talk_from(db, stored, patch, expected_version, actor).await
+}
+
+/// [`update_talk`] for a caller that has just read the talk (with [`talks::find_by_id`] or
+/// [`talks::find_by_slug`], which read the talk before its resources and embeds).
+///
+/// The talk is read and merged before the write transaction begins, and the new state is
+/// known without reading it back, so the transaction holds the database's write lock (on
+/// SQLite) or the content version's row lock (on PostgreSQL) for three statements. This is
+/// sound because every change to a talk, its resources or its embeds gives it a new version:
+/// the update is guarded by `expected_version`, so when it succeeds nothing changed since
+/// `stored` was read.
+pub async fn update_talk_from(
+    db: &DatabaseConnection,
+    stored: TalkRecord,
+    patch: TalkPatch,
+    expected_version: i32,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let id = stored.talk.id;
+    let stored = if stored.talk.version == expected_version {
+        stored
+    } else {
+        // The caller's copy may be older than the version the client knows.
+        let fresh = record(db, id).await?;
+        if fresh.talk.version != expected_version {
+            return Err(ServiceError::Conflict {
+                current_version: fresh.talk.version,
+            });
+        }
+        fresh
+    };
+    let input = TalkInput::parse(patch.over(&stored.talk))?;
+    let mut merged = stored.talk.clone().into_active_model();
     input.apply(&mut merged);
-    if merged.try_into_model().is_ok_and(|merged| merged == stored) {
+    let merged = merged.try_into_model()?;
+    if merged == stored.talk {
+        // Nothing to write; answer with the talk as it is, read in one transaction.
+        let txn = begin_write(db).await?;
+        lock_talk(&txn, id, Some(expected_version)).await?;
         return unchanged(txn, id).await;
     }
+    // As the databases store it (PostgreSQL keeps microseconds), so that the state returned
+    // and recorded in the event is the state stored.
+    let now = Utc::now().trunc_subsecs(6);
     let mut model = talk::ActiveModel {
         version: Set(expected_version + 1),
-        updated_at: Set(Utc::now()),
+        updated_at: Set(now),
         updated_by: Set(Some(actor.to_owned())),
         ..Default::default()
     };
     input.apply(&mut model);
+    let txn = begin_write(db).await?;
     // Guarded by the version, so that of concurrent updates from one version only one wins.
     let updated = talk::Entity::update_many()
         .set(model)
@@ -206,7 +236,19 @@ pub async fn update_talk(
     if updated.rows_affected != 1 {
         return Err(stale(&txn, id).await);
     }
-    finish(txn, id, ChangeType::Updated, actor).await
+    let written = TalkRecord {
+        talk: talk::Model {
+            version: expected_version + 1,
+            updated_at: now,
+            updated_by: Some(actor.to_owned()),
+            ..merged
+        },
+        resources: stored.resources,
+        embeds: stored.embeds,
+    };
+    events::bump_and_append(&txn, ChangeType::Updated, &written, actor).await?;
+    txn.commit().await?;
+    Ok(written)
 }
 
 /// Writes back the state a talk had at `version`, as its change event holds it: its fields,
@@ -320,8 +362,7 @@ pub async fn delete_talk(
     if deleted.rows_affected != 1 {
         return Err(stale(&txn, id).await);
     }
-    content::bump(&txn).await?;
-    events::append(&txn, ChangeType::Deleted, &before, actor).await?;
+    events::bump_and_append(&txn, ChangeType::Deleted, &before, actor).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -794,16 +835,15 @@ async fn stale(txn: &DatabaseTransaction, id: Uuid) -> ServiceError {
     }
 }
 
-/// Bumps the content version, reads the talk back as written and commits.
+/// Reads the talk back as written, bumps the content version, appends the event and commits.
 async fn finish(
     txn: DatabaseTransaction,
     id: Uuid,
     kind: ChangeType,
     actor: &str,
 ) -> Result<TalkRecord, ServiceError> {
-    content::bump(&txn).await?;
     let record = record(&txn, id).await?;
-    events::append(&txn, kind, &record, actor).await?;
+    events::bump_and_append(&txn, kind, &record, actor).await?;
     txn.commit().await?;
     Ok(record)
 }

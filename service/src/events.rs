@@ -50,15 +50,10 @@ fn is_public(kind: ChangeType, record: &TalkRecord) -> bool {
     kind == ChangeType::Unpublished || record.talk.status == talk::Status::Published
 }
 
-/// The statement that appends the event for a change to `record` (its state after the change,
-/// before it for a delete).
-pub fn append_statement(
-    backend: DbBackend,
-    kind: ChangeType,
-    record: &TalkRecord,
-    actor: &str,
-) -> Statement {
-    let event = change_event::ActiveModel {
+/// The columns of a new event for a change to `record` (its state after the change, before it
+/// for a delete); `seq` is the database's.
+fn new_event(kind: ChangeType, record: &TalkRecord, actor: &str) -> change_event::ActiveModel {
+    change_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         occurred_at: Set(Utc::now()),
         aggregate_type: Set("talk".to_owned()),
@@ -69,8 +64,18 @@ pub fn append_statement(
         payload: Set(payload(record)),
         public: Set(is_public(kind, record)),
         ..Default::default()
-    };
-    change_event::Entity::insert(event).build(backend)
+    }
+}
+
+/// The statement that appends the event for a change to `record` (its state after the change,
+/// before it for a delete).
+pub fn append_statement(
+    backend: DbBackend,
+    kind: ChangeType,
+    record: &TalkRecord,
+    actor: &str,
+) -> Statement {
+    change_event::Entity::insert(new_event(kind, record, actor)).build(backend)
 }
 
 /// Appends the event for a change; call it after [`crate::content::bump`], in the same
@@ -88,6 +93,63 @@ pub async fn append<C: ConnectionTrait>(
         actor,
     ))
     .await?;
+    Ok(())
+}
+
+/// On PostgreSQL, the bump of the content version, the notification and the new event's row
+/// as one statement: the bump's row lock, which orders the events, is then held for this
+/// statement and the commit only.
+const BUMP_AND_APPEND_POSTGRES: &str = r#"WITH bump AS (
+    UPDATE content_version SET version = version + 1 WHERE id = 1 RETURNING version
+), notice AS (
+    SELECT pg_notify('lectern_changes', '') FROM bump
+)
+INSERT INTO change_events
+    (id, occurred_at, aggregate_type, aggregate_id, "type", version, actor, payload, public)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM bump, notice"#;
+
+/// Bumps the content version ([`crate::content::bump`]) and appends the event for a change
+/// ([`append`]), in that order, as the last writes of a change's transaction. On PostgreSQL it
+/// is one statement.
+pub async fn bump_and_append<C: ConnectionTrait>(
+    conn: &C,
+    kind: ChangeType,
+    record: &TalkRecord,
+    actor: &str,
+) -> Result<(), ServiceError> {
+    let backend = conn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        crate::content::bump(conn).await?;
+        return append(conn, kind, record, actor).await;
+    }
+    let event = new_event(kind, record, actor);
+    let values = [
+        event.id.into_value(),
+        event.occurred_at.into_value(),
+        event.aggregate_type.into_value(),
+        event.aggregate_id.into_value(),
+        event.kind.into_value(),
+        event.version.into_value(),
+        event.actor.into_value(),
+        event.payload.into_value(),
+        event.public.into_value(),
+    ];
+    let values = values
+        .into_iter()
+        .map(|v| v.ok_or_else(|| ServiceError::Internal("an event column has no value".into())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inserted = conn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            BUMP_AND_APPEND_POSTGRES,
+            values,
+        ))
+        .await?;
+    if inserted.rows_affected() != 1 {
+        return Err(ServiceError::Internal(
+            "the content_version row is missing".into(),
+        ));
+    }
     Ok(())
 }
 

@@ -101,6 +101,74 @@ async fn each_write_through_the_service_appends_one_event_with_the_state_after_i
     assert!(events[0].payload["talk"].get("search_text").is_none());
 }
 
+/// An update's new state is known without reading it back: what it returns and what its event
+/// holds must be exactly what was stored, timestamps included, also when the caller's copy of
+/// the talk is older than the version the client expects.
+#[tokio::test]
+async fn an_update_returns_and_records_exactly_the_stored_state() {
+    let db = TestDb::new().await;
+    let created = editing::create_talk(&db.db, new_talk("exact"), "ed")
+        .await
+        .unwrap();
+    let id = created.talk.id;
+    let stored = || async {
+        service::talks::find_by_id(&db.db, id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let last_payload = || async { events(&db).await.last().unwrap().payload.clone() };
+    let title = |t: &str| TalkPatch {
+        title: Some(t.into()),
+        event: Some(Some("Conf".into())),
+        ..Default::default()
+    };
+
+    let returned = editing::update_talk(&db.db, id, title("One"), 1, "ed")
+        .await
+        .unwrap();
+    let now = stored().await;
+    assert_eq!(returned, now);
+    assert_eq!(last_payload().await, service::events::payload(&now));
+
+    // A copy read at version 2, handed in while the client expects version 3.
+    let old_copy = stored().await;
+    editing::add_resource(
+        &db.db,
+        id,
+        NewResource {
+            title: "Code".into(),
+            url: "https://example.com/code".into(),
+            description: None,
+        },
+        None,
+        "ed",
+    )
+    .await
+    .unwrap();
+    let returned = editing::update_talk_from(&db.db, old_copy.clone(), title("Two"), 3, "ed")
+        .await
+        .unwrap();
+    let now = stored().await;
+    assert_eq!((returned.talk.version, returned.resources.len()), (4, 2));
+    assert_eq!(returned, now);
+    assert_eq!(last_payload().await, service::events::payload(&now));
+
+    // A stale copy with a stale expectation is a conflict naming the current version.
+    let conflict = editing::update_talk_from(&db.db, old_copy, title("Three"), 2, "ed").await;
+    assert!(matches!(
+        conflict,
+        Err(service::ServiceError::Conflict { current_version: 4 })
+    ));
+    // A patch that changes nothing writes nothing and answers with the talk as stored.
+    let count = events(&db).await.len();
+    let same = editing::update_talk(&db.db, id, title("Two"), 4, "ed")
+        .await
+        .unwrap();
+    assert_eq!(same, stored().await);
+    assert_eq!(events(&db).await.len(), count);
+}
+
 #[tokio::test]
 async fn imports_append_events_for_what_they_change_only() {
     let db = TestDb::new().await;

@@ -540,7 +540,7 @@ pub async fn patch(
     let version = required_version(&request, record.talk.id, record.talk.version)?;
     let body: PatchBody = json_body(&request, payload, true).await?;
     let patch = body.into_patch()?;
-    let record = editing::update_talk(&db, record.talk.id, patch, version, &actor).await?;
+    let record = editing::update_talk_from(&db, record, patch, version, &actor).await?;
     Ok(written(StatusCode::OK, &record, &base))
 }
 
