@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod graphql;
 pub mod rest;
 pub mod routes;
+pub mod runtime;
 pub mod startup;
 pub mod subscriptions;
 pub mod telemetry;

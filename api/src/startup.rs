@@ -15,6 +15,7 @@ use crate::changes::ChangeHub;
 use crate::dispatch::{self, DispatchSettings};
 use crate::graphql::{self, AppSchema};
 use crate::routes;
+use crate::runtime::DeliveryRuntime;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -88,6 +89,8 @@ pub struct Application {
     background: DatabaseConnection,
     hub: Arc<ChangeHub>,
     dispatch: DispatchSettings,
+    /// Where subscriptions, the tail and the dispatcher run.
+    delivery: web::Data<DeliveryRuntime>,
 }
 
 impl Application {
@@ -138,9 +141,11 @@ impl Application {
             .map(|o| o.trim().trim_end_matches('/').to_owned())
             .filter(|o| !o.is_empty())
             .collect();
+        let delivery = web::Data::new(DeliveryRuntime::new("lectern-delivery", 1)?);
         let server = server(
             listener,
             Shared {
+                delivery: delivery.clone(),
                 db: db.clone(),
                 schema,
                 cache,
@@ -161,6 +166,7 @@ impl Application {
             background,
             hub,
             dispatch: settings.events.dispatch,
+            delivery,
         })
     }
 
@@ -170,23 +176,27 @@ impl Application {
     }
 
     /// Serves until SIGINT or SIGTERM, then stops accepting and finishes requests in flight.
-    /// The outbox tail and the webhook dispatcher run alongside and stop with the server.
+    /// The outbox tail and the webhook dispatcher run alongside, on a runtime of their own
+    /// (see [`crate::runtime`]), and stop with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let tail = tokio::spawn(self.hub.clone().run());
+        let delivery = self.delivery;
+        let tail = delivery.spawn(self.hub.clone().run());
         let upkeep = tokio::spawn(crate::telemetry::upkeep());
-        let dispatcher = self.dispatch.enabled.then(|| {
-            tokio::spawn(dispatch::run(
+        let dispatcher = if self.dispatch.enabled {
+            delivery.spawn(dispatch::run(
                 self.background.clone(),
                 self.hub.clone(),
                 self.dispatch.clone(),
             ))
-        });
+        } else {
+            None
+        };
         let result = self.server.await;
-        tail.abort();
         upkeep.abort();
-        if let Some(dispatcher) = dispatcher {
-            dispatcher.abort();
+        for task in [tail, dispatcher].into_iter().flatten() {
+            task.abort();
         }
+        drop(delivery);
         result
     }
 }
@@ -209,6 +219,7 @@ struct Shared {
     graphiql: routes::GraphiqlPage,
     /// What `/metrics` reads; None when metrics are off.
     scrape: Option<crate::telemetry::Scrape>,
+    delivery: web::Data<DeliveryRuntime>,
 }
 
 fn server(
@@ -222,7 +233,7 @@ fn server(
     let schema = web::Data::new(shared.schema);
     let cache = web::Data::new(shared.cache);
     let hub = web::Data::new(shared.hub);
-    let streams = web::Data::new(crate::subscriptions::StreamRuntime::new()?);
+    let streams = shared.delivery;
     let graphiql = web::Data::new(shared.graphiql);
     let scrape = shared.scrape.map(web::Data::new);
     if scrape.is_some() {

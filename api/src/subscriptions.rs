@@ -19,69 +19,16 @@ use futures_util::StreamExt;
 use crate::auth::{AuthError, Authority, Viewer};
 use crate::graphql::AppSchema;
 use crate::graphql::changes::SessionToken;
+use crate::runtime::DeliveryRuntime;
 
 /// A connection that sends nothing (not even a ping) for this long is closed.
 const KEEPALIVE: Duration = Duration::from_secs(90);
-
-/// A runtime of its own, on one thread, for subscription streams.
-///
-/// Its thread runs at a lower priority than the request workers (niceness 10 on Linux): when
-/// the CPUs are busy, requests, and the writes they make, go first, and subscribers wait a
-/// little longer for their events. A write holds the database's write lock on SQLite while it
-/// waits for its worker between statements, so a worker that had to share the CPU evenly with
-/// a burst of subscription messages would slow every other write as well.
-pub struct StreamRuntime(Option<tokio::runtime::Runtime>);
-
-/// The niceness of the stream runtime's thread, on Linux.
-pub const STREAM_NICENESS: i32 = 10;
-
-/// Lowers the calling thread's priority to [`STREAM_NICENESS`]; a failure is only logged.
-fn lower_priority() {
-    use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
-    // thread-priority maps 0..=99 onto niceness 19..=-20 on Linux: 22 is niceness 10.
-    let result = ThreadPriorityValue::try_from(22u8)
-        .map_err(|e| e.to_owned())
-        .and_then(|value| {
-            set_current_thread_priority(ThreadPriority::Crossplatform(value))
-                .map_err(|e| format!("{e:?}"))
-        });
-    if let Err(error) = result {
-        tracing::warn!(%error, "cannot lower the priority of the subscription thread");
-    }
-}
-
-impl StreamRuntime {
-    pub fn new() -> std::io::Result<Self> {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("lectern-streams")
-            .on_thread_start(lower_priority)
-            .enable_all()
-            .build()
-            .map(|runtime| Self(Some(runtime)))
-    }
-
-    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        if let Some(runtime) = &self.0 {
-            runtime.spawn(task);
-        }
-    }
-}
-
-impl Drop for StreamRuntime {
-    fn drop(&mut self) {
-        // Dropped from async code when the server stops: do not wait for the streams.
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
 
 /// `GET /graphql` with `Upgrade: websocket`.
 pub async fn upgrade(
     schema: web::Data<AppSchema>,
     authority: web::Data<Arc<Authority>>,
-    runtime: web::Data<StreamRuntime>,
+    runtime: web::Data<DeliveryRuntime>,
     request: HttpRequest,
     body: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
@@ -122,9 +69,8 @@ pub async fn upgrade(
         HeaderValue::from_static(protocol.sec_websocket_protocol()),
     );
     // The socket is read and written on this worker, as actix-ws needs; the GraphQL side (which
-    // resolves every event for every subscriber) runs on the streaming runtime's thread, so that
-    // a burst of events holds up neither the requests of this worker nor the runtime that
-    // drives the database connections.
+    // resolves every event for every subscriber) runs on the delivery runtime's thread (see
+    // `crate::runtime`), so that a burst of events does not hold up the requests of this worker.
     let (to_graphql, from_client) = tokio::sync::mpsc::channel::<web::Bytes>(16);
     let (to_client, mut from_graphql) = tokio::sync::mpsc::channel::<WsMessage>(64);
     let mut pong = session.clone();
@@ -239,40 +185,4 @@ fn refusal(error: &AuthError) -> HttpResponse {
         .json(serde_json::json!({
             "errors": [{ "message": error.to_string(), "extensions": { "code": "UNAUTHENTICATED" } }]
         }))
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use super::*;
-
-    /// The niceness of the calling thread, from `/proc/thread-self/stat` (field 19).
-    fn niceness() -> i32 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("a stat file");
-        // The command name may hold spaces: count fields after its closing parenthesis.
-        let after = &stat[stat.rfind(')').expect("a command name") + 2..];
-        after
-            .split(' ')
-            .nth(16)
-            .expect("a nice field")
-            .parse()
-            .expect("a number")
-    }
-
-    #[test]
-    fn the_stream_thread_runs_below_the_request_workers() {
-        let runtime = StreamRuntime::new().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        runtime.spawn(async move {
-            tx.send(niceness()).unwrap();
-        });
-        let stream = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the stream runtime ran the task");
-        // Unless the whole process already runs lower (and may not raise a thread back).
-        let own = niceness();
-        assert!(
-            stream == STREAM_NICENESS || (own > STREAM_NICENESS && stream == own),
-            "the stream thread runs at niceness {stream}, this one at {own}"
-        );
-    }
 }

@@ -7,13 +7,15 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 /// The PostgreSQL channel notified when a write commits (`LISTEN lectern_changes`).
 pub const CHANGES_CHANNEL: &str = "lectern_changes";
 
+/// The statement that bumps the content version (and changes one row).
+pub const BUMP: &str = "UPDATE content_version SET version = version + 1 WHERE id = 1";
+
 /// Bumps the content version; call it inside the transaction that changes content.
 ///
 /// On PostgreSQL it also notifies [`CHANGES_CHANNEL`]; the database delivers the notification
 /// when, and only if, the transaction commits, to every process listening.
 pub async fn bump<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
-    conn.execute_unprepared("UPDATE content_version SET version = version + 1 WHERE id = 1")
-        .await?;
+    conn.execute_unprepared(BUMP).await?;
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_unprepared("NOTIFY lectern_changes").await?;
     }

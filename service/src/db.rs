@@ -5,8 +5,8 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 /// The database used when none is configured: `lectern.db` in the working directory.
@@ -133,4 +133,37 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+/// Runs statements in order, in `txn`, and returns the rows they changed in all (not counting
+/// changes made by triggers). On SQLite they go as one command: its driver binds the `?`
+/// parameters of consecutive statements in order, and each command is a round trip to the
+/// connection's worker thread, which a write makes while it holds the database's write lock.
+/// Elsewhere, one by one.
+pub(crate) async fn run_all(
+    txn: &DatabaseTransaction,
+    statements: Vec<Statement>,
+) -> Result<u64, DbErr> {
+    if txn.get_database_backend() != DbBackend::Sqlite {
+        let mut changed = 0;
+        for statement in statements {
+            changed += txn.execute_raw(statement).await?.rows_affected();
+        }
+        return Ok(changed);
+    }
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        sql.push_str(&statement.sql);
+        sql.push_str(";\n");
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    let result = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await?;
+    Ok(result.rows_affected())
 }

@@ -23,11 +23,13 @@ use entity::{embed, resource};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
+    DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Statement, TryIntoModel,
 };
 use uuid::Uuid;
 
-use crate::db::begin_write;
+use crate::content;
+use crate::db::{self, begin_write};
 use crate::error::{FieldError, ServiceError};
 use crate::events::{self, ChangeType};
 use crate::talks::{
@@ -225,17 +227,6 @@ pub async fn update_talk_from(
         ..Default::default()
     };
     input.apply(&mut model);
-    let txn = begin_write(db).await?;
-    // Guarded by the version, so that of concurrent updates from one version only one wins.
-    let updated = talk::Entity::update_many()
-        .set(model)
-        .filter(talk::Column::Id.eq(id))
-        .filter(talk::Column::Version.eq(expected_version))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        return Err(stale(&txn, id).await);
-    }
     let written = TalkRecord {
         talk: talk::Model {
             version: expected_version + 1,
@@ -246,7 +237,32 @@ pub async fn update_talk_from(
         resources: stored.resources,
         embeds: stored.embeds,
     };
-    events::bump_and_append(&txn, ChangeType::Updated, &written, actor).await?;
+    let txn = begin_write(db).await?;
+    let backend = txn.get_database_backend();
+    // Guarded by the version, so that of concurrent updates from one version only one wins.
+    let update = talk::Entity::update_many()
+        .set(model)
+        .filter(talk::Column::Id.eq(id))
+        .filter(talk::Column::Version.eq(expected_version))
+        .build(backend);
+    if backend == DbBackend::Sqlite {
+        // The update, the bump and the event as one command, while the write lock is held;
+        // each changes one row when the update found the talk at its version. Otherwise the
+        // transaction is rolled back, event included.
+        let statements = vec![
+            update,
+            Statement::from_string(backend, content::BUMP),
+            events::append_statement(backend, ChangeType::Updated, &written, actor),
+        ];
+        if db::run_all(&txn, statements).await? != 3 {
+            return Err(stale(&txn, id).await);
+        }
+    } else {
+        if txn.execute_raw(update).await?.rows_affected() != 1 {
+            return Err(stale(&txn, id).await);
+        }
+        events::bump_and_append(&txn, ChangeType::Updated, &written, actor).await?;
+    }
     txn.commit().await?;
     Ok(written)
 }

@@ -335,7 +335,7 @@ async fn create(
         &record,
         IMPORT_ACTOR,
     ));
-    run_all(txn, statements).await?;
+    crate::db::run_all(txn, statements).await?;
     Ok(ImportOutcome::Created { version: 1 })
 }
 
@@ -359,7 +359,8 @@ async fn insert_children(
         input.embed_models(talk_id),
         txn.get_database_backend(),
     );
-    run_all(txn, statements).await
+    crate::db::run_all(txn, statements).await?;
+    Ok(())
 }
 
 /// The statements that insert a talk's resources and embeds (none for an empty list).
@@ -376,35 +377,6 @@ fn children(
         statements.push(embed::Entity::insert_many(embeds).build(backend));
     }
     statements
-}
-
-/// Runs insert statements in order. On SQLite they go as one command: its driver binds the
-/// `?` parameters of consecutive statements in order, and each command is a round trip to the
-/// connection's worker thread, the main cost of an import. Elsewhere, one by one.
-async fn run_all(
-    txn: &DatabaseTransaction,
-    statements: Vec<Statement>,
-) -> Result<(), ServiceError> {
-    if txn.get_database_backend() != DbBackend::Sqlite {
-        for statement in statements {
-            txn.execute_raw(statement).await?;
-        }
-        return Ok(());
-    }
-    let mut sql = String::new();
-    let mut values = Vec::new();
-    for statement in statements {
-        sql.push_str(&statement.sql);
-        sql.push_str(";\n");
-        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
-    }
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Sqlite,
-        sql,
-        values,
-    ))
-    .await?;
-    Ok(())
 }
 
 /// What pruning did to one talk whose document is gone.
