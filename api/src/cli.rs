@@ -203,6 +203,9 @@ pub struct ServeArgs {
     /// How often the outbox is read when no write was heard of. [outbox_poll]
     #[arg(long, global = true)]
     pub outbox_poll: Option<String>,
+    /// Threads that deliver events, apart from the request workers. [delivery_threads]
+    #[arg(long, global = true)]
+    pub delivery_threads: Option<usize>,
 }
 
 impl Cli {
@@ -229,6 +232,10 @@ impl Cli {
             ("webhook_backoff_max", text(&s.webhook_backoff_max)),
             ("webhook_timeout", text(&s.webhook_timeout)),
             ("outbox_poll", text(&s.outbox_poll)),
+            (
+                "delivery_threads",
+                s.delivery_threads.map(|v| v.to_string()),
+            ),
         ]
     }
 }

@@ -72,6 +72,9 @@ pub struct Config {
     pub access_token_ttl: String,
     /// How often the outbox is read when no write was heard of.
     pub outbox_poll: String,
+    /// Threads that deliver events (subscriptions, the outbox tail, webhooks), apart from the
+    /// request workers.
+    pub delivery_threads: usize,
     /// Whether this process delivers webhooks.
     pub webhook_dispatch: bool,
     /// Attempts at one event before an endpoint is marked failing.
@@ -106,6 +109,7 @@ impl Default for Config {
             jwt_audience: auth.audience,
             access_token_ttl: "15m".into(),
             outbox_poll: "250ms".into(),
+            delivery_threads: 1,
             webhook_dispatch: true,
             webhook_max_attempts: 12,
             webhook_backoff: "60s".into(),
@@ -135,6 +139,7 @@ const KEYS: &[&str] = &[
     "jwt_audience",
     "access_token_ttl",
     "outbox_poll",
+    "delivery_threads",
     "webhook_dispatch",
     "webhook_max_attempts",
     "webhook_backoff",
@@ -266,6 +271,10 @@ impl Config {
             },
             events: EventSettings {
                 poll: nonzero("outbox_poll", duration("outbox_poll", &self.outbox_poll)?)?,
+                delivery_threads: match self.delivery_threads {
+                    1..=64 => self.delivery_threads,
+                    _ => return Err(invalid("delivery_threads", "must be from 1 to 64")),
+                },
                 dispatch: DispatchSettings {
                     enabled: self.webhook_dispatch,
                     retry: RetryPolicy {
@@ -413,6 +422,8 @@ mod tests {
             ("LECTERN_LOG_FORMAT", "xml", "log_format"),
             ("LECTERN_JWT_SECRET", "short", "jwt_secret"),
             ("LECTERN_DB_ACQUIRE_TIMEOUT", "0s", "db_acquire_timeout"),
+            ("LECTERN_DELIVERY_THREADS", "0", "delivery_threads"),
+            ("LECTERN_DELIVERY_THREADS", "many", "delivery_threads"),
             ("DATABASE_URL", "mysql://x", "database_url"),
         ];
         for (name, value, key) in cases {
@@ -422,6 +433,15 @@ mod tests {
             assert!(error.contains(key), "{name}={value}: {error}");
             assert!(!error.contains("short") || *key != "jwt_secret", "{error}");
         }
+    }
+
+    #[test]
+    fn delivery_threads_reach_the_event_settings() {
+        let config = Config::load(None, &env(&[]), Vec::new()).unwrap();
+        assert_eq!(config.settings().unwrap().events.delivery_threads, 1);
+        let config =
+            Config::load(None, &env(&[("LECTERN_DELIVERY_THREADS", "3")]), Vec::new()).unwrap();
+        assert_eq!(config.settings().unwrap().events.delivery_threads, 3);
     }
 
     #[test]

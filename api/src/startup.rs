@@ -69,6 +69,8 @@ pub struct EventSettings {
     pub dispatch: DispatchSettings,
     /// How often a subscription's token is checked again (expired, revoked, account disabled).
     pub token_recheck: Duration,
+    /// Threads of the runtime that delivers events (see [`crate::runtime`]).
+    pub delivery_threads: usize,
 }
 
 impl Default for EventSettings {
@@ -77,6 +79,7 @@ impl Default for EventSettings {
             poll: Duration::from_millis(250),
             dispatch: DispatchSettings::default(),
             token_recheck: Duration::from_secs(30),
+            delivery_threads: 1,
         }
     }
 }
@@ -141,7 +144,10 @@ impl Application {
             .map(|o| o.trim().trim_end_matches('/').to_owned())
             .filter(|o| !o.is_empty())
             .collect();
-        let delivery = web::Data::new(DeliveryRuntime::new("lectern-delivery", 1)?);
+        let delivery = web::Data::new(DeliveryRuntime::new(
+            "lectern-delivery",
+            settings.events.delivery_threads.max(1),
+        )?);
         let server = server(
             listener,
             Shared {
