@@ -76,7 +76,14 @@ pub async fn upgrade(
     let mut pong = session.clone();
     actix_web::rt::spawn(async move {
         let mut messages = messages;
-        while let Some(message) = messages.next().await {
+        loop {
+            // When the GraphQL side is over (a refused init, a closed connection), so is this
+            // loop: it holds a handle to the session, which stays open until every handle goes.
+            let message = tokio::select! {
+                message = messages.next() => message,
+                () = to_graphql.closed() => break,
+            };
+            let Some(message) = message else { break };
             let bytes = match message {
                 Ok(actix_ws::Message::Text(text)) => text.into_bytes(),
                 Ok(actix_ws::Message::Binary(bytes)) => bytes,
@@ -111,7 +118,14 @@ pub async fn upgrade(
         .keepalive_timeout(KEEPALIVE);
     runtime.spawn(async move {
         let mut graphql = std::pin::pin!(graphql);
-        while let Some(message) = graphql.next().await {
+        loop {
+            // The writer below stops after a close: then this side stops too, without waiting
+            // for the client's next message.
+            let message = tokio::select! {
+                message = graphql.next() => message,
+                () = to_client.closed() => return,
+            };
+            let Some(message) = message else { return };
             if to_client.send(message).await.is_err() {
                 return;
             }
