@@ -13,32 +13,10 @@ use service::accounts::Role;
 use service::sea_orm::ConnectionTrait;
 use tests::{TestDb, folder_with, talk_doc};
 
-use crate::support::{TEST_SECRET, TestApp, config, import};
+use crate::support::{Reply, TEST_SECRET, TestApp, config, import, request};
 
 /// The most a hostile request may take before it counts as a hang.
 const QUICK: Duration = Duration::from_secs(10);
-
-/// A response: status, headers, raw body and the body as JSON (Null when it is not JSON).
-struct Reply {
-    status: u16,
-    headers: awc::http::header::HeaderMap,
-    bytes: Vec<u8>,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn text(&self) -> String {
-        let text = String::from_utf8_lossy(&self.bytes);
-        text.chars().take(600).collect()
-    }
-}
 
 /// Sends a request: `authorization` is the whole header value; `body` is (content type, bytes),
 /// no `Content-Type` when the type is empty.
@@ -49,51 +27,7 @@ async fn call(
     authorization: Option<&str>,
     body: Option<(&str, Vec<u8>)>,
 ) -> Reply {
-    call_with(app, method, path, authorization, &[], body).await
-}
-
-/// [`call`] with further headers.
-async fn call_with(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    authorization: Option<&str>,
-    headers: &[(&str, &str)],
-    body: Option<(&str, Vec<u8>)>,
-) -> Reply {
-    let client = awc::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .finish();
-    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("a method");
-    let mut request = client.request(method, format!("{}{path}", app.address));
-    if let Some(value) = authorization {
-        request = request.insert_header(("Authorization", value));
-    }
-    for (name, value) in headers {
-        request = request.insert_header((*name, *value));
-    }
-    let mut response = match body {
-        Some((content_type, bytes)) => {
-            if !content_type.is_empty() {
-                request = request.insert_header(("Content-Type", content_type));
-            }
-            request.send_body(bytes).await
-        }
-        None => request.send().await,
-    }
-    .unwrap_or_else(|e| panic!("{path}: request failed: {e}"));
-    let bytes = response
-        .body()
-        .limit(64 * 1024 * 1024)
-        .await
-        .expect("no body")
-        .to_vec();
-    Reply {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        bytes,
-    }
+    request(app, method, path, authorization, &[], body).await
 }
 
 fn bearer(token: &str) -> String {
@@ -625,7 +559,7 @@ async fn malformed_bodies_and_content_types_get_problems() {
             b"{\"title\": \"\xff\xfe\"}",
             b"{\"title\": \"\\ud800\"}",
         ] {
-            let reply = call_with(
+            let reply = request(
                 &app,
                 method,
                 path,
@@ -643,7 +577,7 @@ async fn malformed_bodies_and_content_types_get_problems() {
         }
         // JSON, but no object.
         for bytes in [&b"[]"[..], b"\"text\"", b"null", b"42"] {
-            let reply = call_with(
+            let reply = request(
                 &app,
                 method,
                 path,
@@ -662,7 +596,7 @@ async fn malformed_bodies_and_content_types_get_problems() {
             "application/jsonx",
             "",
         ] {
-            let reply = call_with(
+            let reply = request(
                 &app,
                 method,
                 path,
@@ -674,7 +608,7 @@ async fn malformed_bodies_and_content_types_get_problems() {
             assert_problem(&reply, 415, "application/");
         }
         // Too large.
-        let reply = call_with(
+        let reply = request(
             &app,
             method,
             path,

@@ -3,24 +3,9 @@
 use serde_json::{Value, json};
 use service::accounts::Role;
 
-use crate::support::TestApp;
+use crate::support::{Reply, TestApp, request};
 
-/// A response: status, headers, JSON body (Null when none).
-struct Reply {
-    status: u16,
-    headers: awc::http::header::HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
+/// A request to `/api/v1{path}`, with the token as a bearer.
 async fn call(
     app: &TestApp,
     method: &str,
@@ -29,31 +14,16 @@ async fn call(
     headers: &[(&str, &str)],
     body: Option<(&str, Vec<u8>)>,
 ) -> Reply {
-    let client = awc::Client::new();
-    let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = client.request(method, format!("{}/api/v1{path}", app.address));
-    if let Some(token) = token {
-        request = request.insert_header(("Authorization", format!("Bearer {token}")));
-    }
-    for (name, value) in headers {
-        request = request.insert_header((*name, *value));
-    }
-    let mut response = match body {
-        Some((content_type, bytes)) => {
-            request
-                .insert_header(("Content-Type", content_type))
-                .send_body(bytes)
-                .await
-        }
-        None => request.send().await,
-    }
-    .unwrap();
-    let bytes = response.body().limit(64 * 1024 * 1024).await.unwrap();
-    Reply {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    request(
+        app,
+        method,
+        &format!("/api/v1{path}"),
+        authorization.as_deref(),
+        headers,
+        body,
+    )
+    .await
 }
 
 fn json_body(value: Value) -> Option<(&'static str, Vec<u8>)> {

@@ -338,3 +338,70 @@ pub fn test_auth() -> api::auth::AuthSettings {
         ..Default::default()
     }
 }
+
+/// A response: status, headers, raw body and the body as JSON (Null when it is not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub headers: awc::http::header::HeaderMap,
+    pub bytes: Vec<u8>,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn text(&self) -> String {
+        let text = String::from_utf8_lossy(&self.bytes);
+        text.chars().take(600).collect()
+    }
+}
+
+/// Sends a request to `path` on `app`: `authorization` is the whole header value; `body` is
+/// (content type, bytes), no `Content-Type` when the type is empty.
+pub async fn request(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<(&str, Vec<u8>)>,
+) -> Reply {
+    let client = awc::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .finish();
+    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("a method");
+    let mut request = client.request(method, format!("{}{path}", app.address));
+    if let Some(value) = authorization {
+        request = request.insert_header(("Authorization", value));
+    }
+    for (name, value) in headers {
+        request = request.insert_header((*name, *value));
+    }
+    let mut response = match body {
+        Some((content_type, bytes)) => {
+            if !content_type.is_empty() {
+                request = request.insert_header(("Content-Type", content_type));
+            }
+            request.send_body(bytes).await
+        }
+        None => request.send().await,
+    }
+    .unwrap_or_else(|e| panic!("{path}: request failed: {e}"));
+    let bytes = response
+        .body()
+        .limit(64 * 1024 * 1024)
+        .await
+        .expect("no body")
+        .to_vec();
+    Reply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        bytes,
+    }
+}
