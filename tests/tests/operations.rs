@@ -97,16 +97,28 @@ async fn graphiql_and_introspection_can_be_turned_off() {
     let (status, body) = app.get("/graphql").await;
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("graphiql"), "{body}");
-    // async-graphql answers introspection with nothing when it is off.
-    let reply = app
-        .graphql(
-            "{ __schema { types { name } } __type(name: \"Talk\") { fields { name } } }",
-            json!({}),
-        )
-        .await;
-    assert!(reply["data"]["__schema"].is_null(), "{reply}");
-    assert!(reply["data"]["__type"].is_null(), "{reply}");
-    assert!(!reply.to_string().contains("bodyHtml"), "{reply}");
+    // Introspection is refused with an error that says so, also through a fragment.
+    for query in [
+        "{ __schema { types { name } } }",
+        "{ talks(first: 1) { totalCount } __type(name: \"Talk\") { fields { name } } }",
+        "query { ...Root } fragment Root on Query { ... on Query { __schema { queryType { name } } } }",
+    ] {
+        let reply = app.graphql(query, json!({})).await;
+        assert_eq!(
+            reply["errors"][0]["extensions"]["code"], "NOT_SUPPORTED",
+            "{query}: {reply}"
+        );
+        assert!(
+            reply["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("introspection")),
+            "{query}: {reply}"
+        );
+        assert!(!reply.to_string().contains("bodyHtml"), "{reply}");
+    }
+    // __typename is not introspection of the schema.
+    let reply = app.graphql("{ __typename }", json!({})).await;
+    assert_eq!(reply["data"]["__typename"], "Query", "{reply}");
     let reply = app
         .graphql("{ talks(first: 1) { edges { node { slug } } } }", json!({}))
         .await;

@@ -1,8 +1,10 @@
 //! Checks of a query's shape before async-graphql validates it: its size with fragments
 //! expanded (validation expands every spread, so a few fragments that each spread the next one
-//! twice would take exponential time), and the operation it names.
+//! twice would take exponential time), the operation it names, and, when introspection is
+//! turned off, that it does not ask for `__schema` or `__type` (which async-graphql would
+//! answer with a silent null).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::extensions::{
@@ -11,7 +13,7 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use async_graphql::{Pos, Positioned, Request, ServerError, ServerResult};
+use async_graphql::{IntrospectionMode, Pos, Positioned, Request, ServerError, ServerResult};
 
 use super::MAX_COMPLEXITY;
 use super::errors::coded;
@@ -44,6 +46,15 @@ impl Extension for QueryLimitsExtension {
         // parser's own words; a parsed one is kept and not parsed twice.
         if let Ok(document) = request.parsed_query() {
             check_operation(document, operation_name.as_deref())?;
+            if ctx.schema_env.registry.introspection_mode == IntrospectionMode::Disabled
+                && let Some((name, pos)) = introspection_field(document)
+            {
+                return Err(refusal(
+                    &format!("introspection ({name}) is turned off on this server"),
+                    "NOT_SUPPORTED",
+                    Some(pos),
+                ));
+            }
             let Ok(nodes) = expanded_size(document) else {
                 return Err(refusal(
                     &format!(
@@ -96,6 +107,41 @@ fn check_operation(document: &ExecutableDocument, name: Option<&str>) -> ServerR
         )),
         _ => Ok(()),
     }
+}
+
+/// The first `__schema` or `__type` field among the root fields of the document's operations,
+/// fragments included, with its position.
+fn introspection_field(document: &ExecutableDocument) -> Option<(&str, Pos)> {
+    fn root<'a>(
+        document: &'a ExecutableDocument,
+        set: &'a Positioned<SelectionSet>,
+        seen: &mut HashSet<&'a str>,
+    ) -> Option<(&'a str, Pos)> {
+        set.node
+            .items
+            .iter()
+            .find_map(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    matches!(name, "__schema" | "__type").then_some((name, field.pos))
+                }
+                Selection::InlineFragment(fragment) => {
+                    root(document, &fragment.node.selection_set, seen)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    let fragment = document.fragments.get(name)?;
+                    seen.insert(name)
+                        .then(|| root(document, &fragment.node.selection_set, seen))
+                        .flatten()
+                }
+            })
+    }
+    let mut seen = HashSet::new();
+    document
+        .operations
+        .iter()
+        .find_map(|(_, operation)| root(document, &operation.node.selection_set, &mut seen))
 }
 
 /// Selection sets nested deeper than this, fragments expanded, are refused here (before
