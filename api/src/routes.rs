@@ -152,11 +152,11 @@ async fn execute(
     {
         return json_body(StatusCode::OK, body);
     }
-    let request = match parse() {
+    let mut request = match parse() {
         Ok(request) => request,
         Err(message) => return bad_request(&message),
     };
-    let kind = operation_type(&request);
+    let kind = operation_type(&mut request);
     let cacheable = version.is_some() && kind == Some(OperationType::Query);
     let request = request.data(caller.viewer).data(ClientAddr(caller.client));
     let response = schema.execute(request).await;
@@ -206,9 +206,12 @@ async fn execute(
 }
 
 /// The type of the operation a request runs, when it parses and names one.
-fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    let operation = match (&document.operations, &request.operation_name) {
+/// The type of the operation a request runs. The parsed query stays in the request, so that
+/// neither the limits extension nor async-graphql parses it again.
+fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let operation = match (&document.operations, &operation_name) {
         (DocumentOperations::Single(operation), _) => Some(operation),
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
         (DocumentOperations::Multiple(_), None) => None,
@@ -321,7 +324,7 @@ async fn graphql_get(
             graphql = graphql.variables(async_graphql::Variables::from_json(value));
         }
         // A GET never changes anything.
-        match operation_type(&graphql) {
+        match operation_type(&mut graphql) {
             Some(OperationType::Mutation | OperationType::Subscription) => {
                 Err("GET /graphql runs queries only; send mutations with POST".into())
             }
