@@ -811,6 +811,24 @@ async fn subscribe_with(
     after: Value,
     types: Option<&[&str]>,
 ) -> Subscriber<impl Socket> {
+    subscribe_to(
+        address,
+        header_token,
+        token,
+        TALK_CHANGES,
+        json!({ "after": after, "types": types }),
+    )
+    .await
+}
+
+/// A connection acknowledged after `connection_init`, subscribed with any query.
+async fn subscribe_to(
+    address: &str,
+    header_token: Option<&str>,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Subscriber<impl Socket> {
     let mut socket = open(address, header_token).await;
     let payload = match token {
         Some(token) => json!({"Authorization": format!("Bearer {token}")}),
@@ -830,10 +848,7 @@ async fn subscribe_with(
         json!({
             "id": "1",
             "type": "subscribe",
-            "payload": {
-                "query": TALK_CHANGES,
-                "variables": { "after": after, "types": types },
-            },
+            "payload": { "query": query, "variables": variables },
         }),
     )
     .await;
@@ -970,6 +985,68 @@ async fn a_subscription_replays_missed_events_then_follows_live_ones() {
         keys_rest(&deleted),
         "the filtered subscription skipped the publish"
     );
+}
+
+#[actix_web::test]
+async fn subscribers_get_each_event_as_their_own_selection_asks() {
+    // Subscribers with the same selection share one resolution of each event; those whose
+    // selections differ (in fields, fragments, aliases or the variables they use) must each
+    // get their own.
+    let app = TestApp::spawn().await;
+    let token = editor(&app).await;
+    let address = app.address.as_str();
+    let conditional = "subscription($full: Boolean!, $after: ID) { talkChanges(after: $after) \
+        { seq version actor state @include(if: $full) } }";
+    let fragment = "subscription($after: ID) { talkChanges(after: $after) { ...Head } } \
+        fragment Head on ChangeEvent { seq v: version }";
+    let other_fragment = "subscription($after: ID) { talkChanges(after: $after) { ...Head } } \
+        fragment Head on ChangeEvent { seq type }";
+    let mut subscribers = Vec::new();
+    for (query, variables) in [
+        (
+            "subscription($after: ID) { talkChanges(after: $after) { seq version } }",
+            json!({ "after": "0" }),
+        ),
+        (conditional, json!({ "full": true, "after": "0" })),
+        (conditional, json!({ "full": false, "after": "0" })),
+        (conditional, json!({ "full": true, "after": "0" })),
+        (fragment, json!({ "after": "0" })),
+        (other_fragment, json!({ "after": "0" })),
+    ] {
+        subscribers.push(subscribe_to(address, None, Some(&token), query, variables).await);
+    }
+    // The first event may reach a subscriber from the database or live; once every one has
+    // it, the second reaches them all live, resolved once per selection.
+    create(address, &token, "first").await;
+    for subscriber in &mut subscribers {
+        subscriber.next().await;
+    }
+    create(address, &token, "selected").await;
+    let written = feed_after(address, Some(&token), 0, "").await;
+    assert_eq!(written.len(), 2);
+    let seq = last_seq(&written).to_string();
+    let mut received = Vec::new();
+    for subscriber in &mut subscribers {
+        received.push(subscriber.next().await);
+    }
+    let fields = |event: &Value| {
+        let mut keys: Vec<String> = event.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys.join(" ")
+    };
+    assert_eq!(fields(&received[0]), "seq version");
+    assert_eq!(fields(&received[1]), "actor seq state version");
+    assert_eq!(fields(&received[2]), "actor seq version");
+    assert_eq!(fields(&received[3]), "actor seq state version");
+    assert_eq!(fields(&received[4]), "seq v");
+    assert_eq!(fields(&received[5]), "seq type");
+    for event in &received {
+        assert_eq!(event["seq"], json!(seq));
+    }
+    assert_eq!(received[1]["state"]["talk"]["slug"], "selected");
+    assert_eq!(received[1], received[3]);
+    assert_eq!(received[4]["v"], 1);
+    assert_eq!(received[5]["type"], "talk.created");
 }
 
 #[actix_web::test]

@@ -1,10 +1,14 @@
 //! Change events over GraphQL: the `changes` feed, the `talkChanges` subscription, and the
 //! admin operations on webhook endpoints.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
 use async_graphql::{
-    Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, SimpleObject, Subscription,
+    Context, ContextSelectionSet, Enum, ID, InputObject, Json, MaybeUndefined, Object, OutputType,
+    Positioned, ServerResult, SimpleObject, Subscription, Value,
 };
 use chrono::{DateTime, Utc};
 use entity::{change_event, webhook, webhook_attempt};
@@ -17,6 +21,7 @@ use service::{FieldError, ServiceError};
 use uuid::Uuid;
 
 use super::errors::{auth_to_graphql, to_graphql};
+use super::live::{LiveChange, SelectionKey};
 use super::mutation::optional;
 use super::query::viewer;
 use crate::auth::Authority;
@@ -92,8 +97,29 @@ impl ChangeEvent {
         self.0.model.occurred_at
     }
     /// `{ talk, resources, embeds }`, with the abstract and embed markup sanitized.
-    async fn state(&self) -> Json<serde_json::Value> {
-        Json(self.0.served_state().clone())
+    async fn state(&self) -> ServedState {
+        ServedState(Arc::clone(&self.0))
+    }
+}
+
+/// An event's state, served as the `JSON` scalar from the value the event converted once.
+pub struct ServedState(Arc<LiveEvent>);
+
+impl OutputType for ServedState {
+    fn type_name() -> Cow<'static, str> {
+        <Json<serde_json::Value> as OutputType>::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Json<serde_json::Value> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        _ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        Ok(self.0.served_value().clone())
     }
 }
 
@@ -199,7 +225,7 @@ impl Subscription {
         ctx: &Context<'_>,
         after: Option<ID>,
         types: Option<Vec<ChangeType>>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ChangeEvent>> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LiveChange>> + use<>> {
         let after = seq("after", after)?;
         let hub = ctx.data::<Arc<ChangeHub>>()?.clone();
         let include_drafts = viewer(ctx).sees_drafts();
@@ -208,9 +234,17 @@ impl Subscription {
         let recheck = ctx
             .data_opt::<TokenRecheck>()
             .map_or(std::time::Duration::from_secs(30), |r| r.0);
+        let selection = SelectionKey::of(ctx);
         let events = hub
             .follow(after, include_drafts, kinds(types))
-            .map(|event| event.map(ChangeEvent).map_err(|e| to_graphql(&e)));
+            .map(move |event| {
+                event
+                    .map(|event| LiveChange {
+                        event,
+                        selection: selection.clone(),
+                    })
+                    .map_err(|e| to_graphql(&e))
+            });
         Ok(async_stream::stream! {
             let mut events = std::pin::pin!(events);
             // A subscription outlives requests: its token is checked again every so often, so

@@ -3,6 +3,7 @@
 pub mod changes;
 pub mod errors;
 pub mod limits;
+pub mod live;
 pub mod loaders;
 pub mod metrics;
 pub mod mutation;
