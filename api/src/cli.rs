@@ -203,7 +203,8 @@ pub struct ServeArgs {
     /// How often the outbox is read when no write was heard of. [outbox_poll]
     #[arg(long, global = true)]
     pub outbox_poll: Option<String>,
-    /// Threads that deliver events, apart from the request workers. [delivery_threads]
+    /// Threads that deliver events to subscriptions, apart from the request workers and the
+    /// webhook dispatcher. [delivery_threads]
     #[arg(long, global = true)]
     pub delivery_threads: Option<usize>,
 }

@@ -72,8 +72,8 @@ pub struct Config {
     pub access_token_ttl: String,
     /// How often the outbox is read when no write was heard of.
     pub outbox_poll: String,
-    /// Threads that deliver events (subscriptions, the outbox tail, webhooks), apart from the
-    /// request workers.
+    /// Threads that deliver events to subscriptions and follow the outbox, apart from the
+    /// request workers and the webhook dispatcher's thread.
     pub delivery_threads: usize,
     /// Whether this process delivers webhooks.
     pub webhook_dispatch: bool,

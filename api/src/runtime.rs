@@ -1,10 +1,15 @@
-//! The runtime for the work that follows the outbox: subscription streams, the outbox tail and
-//! the webhook dispatcher. It has one thread of its own, apart from the request workers, so
-//! that however many events there are to deliver, delivering them takes at most one core and
-//! the request workers (and the writes they make) keep the others. On SQLite a write holds the
-//! database's write lock while its worker waits for each statement: workers that had to share
-//! every core with a burst of deliveries would slow down every write queued behind that lock.
-//! Deliveries lose nothing by waiting: their state is in the database.
+//! Runtimes for the work that follows the outbox: one for subscription streams and the outbox
+//! tail, one for the webhook dispatcher. Each has threads of its own, apart from the request
+//! workers, so that however many events there are to deliver, delivering them takes at most
+//! those threads and the request workers (and the writes they make) keep the others. The
+//! dispatcher has its own because it delivers to each endpoint one event after another: on a
+//! thread shared with a hundred subscription streams, each of its round trips would wait for
+//! them all.
+//!
+//! On SQLite a write holds the database's write lock while its worker waits for each
+//! statement: workers that had to share every core with a burst of deliveries would slow down
+//! every write queued behind that lock. Deliveries lose nothing by waiting: their state is in
+//! the database.
 
 /// A multi-threaded tokio runtime of its own.
 pub struct DeliveryRuntime(Option<tokio::runtime::Runtime>);

@@ -92,8 +92,10 @@ pub struct Application {
     background: DatabaseConnection,
     hub: Arc<ChangeHub>,
     dispatch: DispatchSettings,
-    /// Where subscriptions, the tail and the dispatcher run.
+    /// Where subscriptions and the tail run.
     delivery: web::Data<DeliveryRuntime>,
+    /// The webhook dispatcher's own thread.
+    webhooks: DeliveryRuntime,
 }
 
 impl Application {
@@ -173,6 +175,7 @@ impl Application {
             hub,
             dispatch: settings.events.dispatch,
             delivery,
+            webhooks: DeliveryRuntime::new("lectern-webhooks", 1)?,
         })
     }
 
@@ -182,14 +185,14 @@ impl Application {
     }
 
     /// Serves until SIGINT or SIGTERM, then stops accepting and finishes requests in flight.
-    /// The outbox tail and the webhook dispatcher run alongside, on a runtime of their own
+    /// The outbox tail and the webhook dispatcher run alongside, on runtimes of their own
     /// (see [`crate::runtime`]), and stop with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let delivery = self.delivery;
         let tail = delivery.spawn(self.hub.clone().run());
         let upkeep = tokio::spawn(crate::telemetry::upkeep());
         let dispatcher = if self.dispatch.enabled {
-            delivery.spawn(dispatch::run(
+            self.webhooks.spawn(dispatch::run(
                 self.background.clone(),
                 self.hub.clone(),
                 self.dispatch.clone(),
@@ -203,6 +206,7 @@ impl Application {
             task.abort();
         }
         drop(delivery);
+        drop(self.webhooks);
         result
     }
 }
