@@ -18,7 +18,8 @@
 //! 2. `--webhooks` receivers (actix-web on 127.0.0.1:0, answering 204) are registered through
 //!    `POST /api/v1/webhooks` for `talk.*`; `--subscribers` websockets on `/graphql`
 //!    (graphql-transport-ws, authenticated in `connection_init`) subscribe to
-//!    `talkChanges(after: S0)`, S0 being the last event before the measured run.
+//!    `talkChanges(after: S0)` with the talk's `state`, S0 being the last event before the
+//!    measured run.
 //! 3. The measured run: write number i is due at `start + i / rate` (an open-loop schedule: a
 //!    slow server does not slow the schedule down) and is a `PATCH /api/v1/talks/{slug}` of the
 //!    title of talk `i mod talks`, with `If-Match` the version last seen (412: the version is
@@ -64,10 +65,46 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 /// The drain ends when no listener received anything for this long.
 const NO_PROGRESS: Duration = Duration::from_secs(20);
 
-const SUBSCRIPTION: &str = "subscription($after: ID) { talkChanges(after: $after) { seq type aggregateId version occurredAt } }";
+const SUBSCRIPTION: &str = "subscription($after: ID) { talkChanges(after: $after) { seq type aggregateId version occurredAt state } }";
 const CHANGES: &str = "query($after: ID) { changes(after: $after, first: 500) { events { seq aggregateId version occurredAt } nextCursor hasMore } }";
 
 type Error = Box<dyn std::error::Error>;
+
+/// A graphql-transport-ws message, as far as a subscriber reads each one.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    payload: Option<Payload>,
+}
+
+#[derive(serde::Deserialize)]
+struct Payload {
+    data: Option<Data>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Data {
+    talk_changes: Option<Change>,
+}
+
+#[derive(serde::Deserialize)]
+struct Change {
+    seq: String,
+}
+
+/// Whether a `next` message's state is the state of the talk the event is about.
+fn state_matches(bytes: &[u8]) -> bool {
+    let Ok(message) = serde_json::from_slice::<Value>(bytes) else {
+        return false;
+    };
+    let change = &message["payload"]["data"]["talkChanges"];
+    let id = &change["state"]["talk"]["id"];
+    id.is_string()
+        && *id == change["aggregateId"]
+        && change["state"]["talk"]["version"] == change["version"]
+}
 
 fn now_us() -> i64 {
     SystemTime::now()
@@ -435,6 +472,7 @@ async fn subscriber(
     };
     ready.fetch_add(1, Ordering::SeqCst);
     let mut last_ping = Instant::now();
+    let mut received: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
         if last_ping.elapsed() > PING_EVERY {
             last_ping = Instant::now();
@@ -452,36 +490,48 @@ async fn subscriber(
         match frame {
             Some(Ok(ws::Frame::Text(bytes))) => {
                 let at = now_us();
-                let message: Value = match serde_json::from_slice(&bytes) {
+                received += 1;
+                // Each message is parsed for its type and seq only, skipping the state; every
+                // 100th is parsed whole and its state checked. A listener elsewhere would pay
+                // for reading the state, not this machine's server.
+                let message: Envelope = match serde_json::from_slice(&bytes) {
                     Ok(message) => message,
                     Err(e) => {
                         listener.problem(format!("a message that is not JSON: {e}"));
                         continue;
                     }
                 };
-                match message["type"].as_str() {
-                    Some("next") => {
-                        let seq = message["payload"]["data"]["talkChanges"]["seq"]
-                            .as_str()
-                            .and_then(|s| s.parse::<i64>().ok());
-                        match seq {
-                            Some(seq) => listener.record(seq, at),
-                            None => listener.problem(format!(
-                                "a next message without a seq: {}",
-                                message.to_string().chars().take(300).collect::<String>()
-                            )),
+                let whole = || {
+                    String::from_utf8_lossy(&bytes)
+                        .chars()
+                        .take(300)
+                        .collect::<String>()
+                };
+                match message.kind.as_str() {
+                    "next" => {
+                        let change = message
+                            .payload
+                            .and_then(|p| p.data)
+                            .and_then(|d| d.talk_changes);
+                        let seq = change.as_ref().and_then(|c| c.seq.parse::<i64>().ok());
+                        let Some(seq) = seq else {
+                            listener.problem(format!("a next message without a seq: {}", whole()));
+                            continue;
+                        };
+                        if received.is_multiple_of(100) && !state_matches(&bytes) {
+                            listener
+                                .problem(format!("a state that is not the talk's: {}", whole()));
+                            continue;
                         }
+                        listener.record(seq, at);
                     }
-                    Some("ping") => {
+                    "ping" => {
                         let pong = json!({"type": "pong"}).to_string();
                         let _ = socket.send(ws::Message::Text(pong.into())).await;
                     }
-                    Some("pong") => {}
+                    "pong" => {}
                     _ => {
-                        listener.problem(format!(
-                            "the subscription ended: {}",
-                            message.to_string().chars().take(300).collect::<String>()
-                        ));
+                        listener.problem(format!("the subscription ended: {}", whole()));
                         return;
                     }
                 }
