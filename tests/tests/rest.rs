@@ -344,6 +344,8 @@ async fn editing_takes_if_match_and_refuses_stale_versions() {
     .await;
     assert_problem(&again, 412);
     assert_eq!(again.body["current_version"], 2);
+    // The conflict names the current ETag, as a failed If-Match does.
+    assert_eq!(again.header("etag"), new_etag);
     let read = call(&app, "GET", "/talks/rest-talk", Some(&editor), &[], None).await;
     assert_eq!(read.body["title"], "Patched");
     // The bare version works as If-Match too.
@@ -385,6 +387,7 @@ async fn editing_takes_if_match_and_refuses_stale_versions() {
     )
     .await;
     assert_problem(&unpublished, 412);
+    assert_eq!(unpublished.header("etag"), published.header("etag"));
 
     // Delete: If-Match required, then gone.
     assert_problem(
@@ -612,7 +615,14 @@ async fn every_error_is_a_problem_with_the_right_status() {
     );
     let not_allowed = call(&app, "DELETE", "/talks", Some(&editor), &[], None).await;
     assert_problem(&not_allowed, 405);
-    assert_eq!(not_allowed.header("allow"), "GET, POST");
+    assert_eq!(not_allowed.header("allow"), "GET, HEAD, POST");
+    // HEAD answers as GET would, without the body.
+    let got = call(&app, "GET", "/talks", None, &[], None).await;
+    let head = call(&app, "HEAD", "/talks", None, &[], None).await;
+    assert_eq!(head.status, 200);
+    assert!(head.bytes.is_empty(), "a HEAD response with a body");
+    assert_eq!(head.header("etag"), got.header("etag"));
+    assert_eq!(head.header("content-type"), got.header("content-type"));
     // 409: a slug taken.
     call(
         &app,

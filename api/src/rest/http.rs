@@ -5,6 +5,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use service::ServiceError;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -208,6 +209,22 @@ pub fn if_match(
         }
     }
     Err(failed())
+}
+
+/// The problem for a service error about talk `id`: a version conflict names the talk's
+/// current ETag, as a failed `If-Match` does, so that a client can read again or retry.
+pub fn about_talk(id: Uuid) -> impl FnOnce(ServiceError) -> Problem {
+    move |error| {
+        let current = match &error {
+            ServiceError::Conflict { current_version } => Some(*current_version),
+            _ => None,
+        };
+        let problem = Problem::from(error);
+        match current {
+            Some(version) => problem.header(header::ETAG, talk_etag(id, version)),
+            None => problem,
+        }
+    }
 }
 
 /// `If-Match` that a `PATCH` or `DELETE` must carry (428 without it).

@@ -33,9 +33,19 @@ macro_rules! routes {
         pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
 
         fn register(scope: actix_web::Scope) -> actix_web::Scope {
-            scope $( .route($path, web::$method().to($handler)) )*
+            scope $( .route($path, method::$method().to($handler)) )*
         }
     };
+}
+
+/// The route of each method; a GET route answers HEAD as well (the same headers, no body).
+mod method {
+    use actix_web::{Route, guard, web};
+
+    pub fn get() -> Route {
+        web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+    }
+    pub use web::{delete, patch, post, put};
 }
 
 routes! {
@@ -221,7 +231,10 @@ pub(crate) fn route_problem(request: &HttpRequest) -> Problem {
     let allowed: Vec<String> = fitting
         .iter()
         .filter(|(_, literal)| Some(*literal) == best)
-        .map(|(method, _)| method.to_ascii_uppercase())
+        .flat_map(|(method, _)| match *method {
+            "get" => vec!["GET".to_owned(), "HEAD".to_owned()],
+            other => vec![other.to_ascii_uppercase()],
+        })
         .collect();
     if allowed.is_empty() || allowed.iter().any(|m| m == request.method().as_str()) {
         return Problem::not_found();

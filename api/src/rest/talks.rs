@@ -20,8 +20,8 @@ use service::talks::{self, NewEmbed, NewResource, NewTalk, TalkRecord};
 use uuid::Uuid;
 
 use super::http::{
-    conditional_json, json, json_body, next_link, optional_version, required_version, talk_etag,
-    viewer,
+    about_talk, conditional_json, json, json_body, next_link, optional_version, required_version,
+    talk_etag, viewer,
 };
 use super::problem::Problem;
 use crate::auth::{Authority, Viewer};
@@ -540,7 +540,10 @@ pub async fn patch(
     let version = required_version(&request, record.talk.id, record.talk.version)?;
     let body: PatchBody = json_body(&request, payload, true).await?;
     let patch = body.into_patch()?;
-    let record = editing::update_talk_from(&db, record, patch, version, &actor).await?;
+    let talk = record.talk.id;
+    let record = editing::update_talk_from(&db, record, patch, version, &actor)
+        .await
+        .map_err(about_talk(talk))?;
     Ok(written(StatusCode::OK, &record, &base))
 }
 
@@ -553,7 +556,9 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     let (actor, record) = editable(&db, &authority, &request, &slug).await?;
     let version = required_version(&request, record.talk.id, record.talk.version)?;
-    editing::delete_talk(&db, record.talk.id, version, &actor).await?;
+    editing::delete_talk(&db, record.talk.id, version, &actor)
+        .await
+        .map_err(about_talk(record.talk.id))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -571,7 +576,9 @@ async fn set_status(
         actor: &actor,
         if_version,
     };
-    let record = editing::set_status(&db, record.talk.id, status, by).await?;
+    let record = editing::set_status(&db, record.talk.id, status, by)
+        .await
+        .map_err(about_talk(record.talk.id))?;
     Ok(written(StatusCode::OK, &record, &base))
 }
 
@@ -659,8 +666,9 @@ pub async fn add(
                 url: body.url,
                 description: body.description,
             };
-            let record =
-                editing::add_resource(&db, record.talk.id, resource, body.position, by).await?;
+            let record = editing::add_resource(&db, record.talk.id, resource, body.position, by)
+                .await
+                .map_err(about_talk(record.talk.id))?;
             let added = record
                 .resources
                 .iter()
@@ -675,7 +683,9 @@ pub async fn add(
                 kind: body.kind,
                 html: body.html,
             };
-            let record = editing::add_embed(&db, record.talk.id, embed, body.position, by).await?;
+            let record = editing::add_embed(&db, record.talk.id, embed, body.position, by)
+                .await
+                .map_err(about_talk(record.talk.id))?;
             let added = record
                 .embeds
                 .iter()
@@ -759,7 +769,9 @@ pub async fn patch_item(
                     .description
                     .unwrap_or_else(|| current.description.clone()),
             };
-            editing::update_resource(&db, id, resource, by).await?
+            editing::update_resource(&db, id, resource, by)
+                .await
+                .map_err(about_talk(record.talk.id))?
         }
         Part::Embeds => {
             let body: PatchEmbedBody = json_body(&request, payload, true).await?;
@@ -774,7 +786,9 @@ pub async fn patch_item(
                 kind: kind.unwrap_or_else(|| current.kind.clone()),
                 html: html.unwrap_or_else(|| current.html.clone()),
             };
-            editing::update_embed(&db, id, embed, by).await?
+            editing::update_embed(&db, id, embed, by)
+                .await
+                .map_err(about_talk(record.talk.id))?
         }
     };
     Ok(written(StatusCode::OK, &record, &base))
@@ -809,15 +823,16 @@ pub async fn delete_item(
     request: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
-    let (id, actor, _, version) = item_target(part, &db, &authority, &request, path).await?;
+    let (id, actor, record, version) = item_target(part, &db, &authority, &request, path).await?;
     let by = By {
         actor: &actor,
         if_version: Some(version),
     };
     let record = match part {
-        Part::Resources => editing::remove_resource(&db, id, by).await?,
-        Part::Embeds => editing::remove_embed(&db, id, by).await?,
-    };
+        Part::Resources => editing::remove_resource(&db, id, by).await,
+        Part::Embeds => editing::remove_embed(&db, id, by).await,
+    }
+    .map_err(about_talk(record.talk.id))?;
     Ok(written(StatusCode::OK, &record, &base))
 }
 
@@ -844,10 +859,12 @@ pub async fn reorder(
         actor: &actor,
         if_version,
     };
+    let talk = record.talk.id;
     let record = match part {
-        Part::Resources => editing::reorder_resources(&db, record.talk.id, body.ids, by).await?,
-        Part::Embeds => editing::reorder_embeds(&db, record.talk.id, body.ids, by).await?,
-    };
+        Part::Resources => editing::reorder_resources(&db, talk, body.ids, by).await,
+        Part::Embeds => editing::reorder_embeds(&db, talk, body.ids, by).await,
+    }
+    .map_err(about_talk(talk))?;
     Ok(written(StatusCode::OK, &record, &base))
 }
 
