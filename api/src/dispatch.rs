@@ -124,6 +124,7 @@ pub async fn run(db: DatabaseConnection, hub: Arc<ChangeHub>, settings: Dispatch
         let room = settings.concurrency.saturating_sub(deliveries.len()) as u64;
         match webhooks::claim(&db, owner, settings.lease(), settings.batch, room).await {
             Ok(claims) => {
+                prefetch(&db, &bodies, &claims).await;
                 for claim in claims {
                     deliveries.spawn(deliver(
                         db.clone(),
@@ -246,6 +247,32 @@ async fn deliver(
         webhook_id: hook.id,
         attempts,
         outcome,
+    }
+}
+
+/// Reads the events of `claims` that `bodies` does not hold yet, in one query, so that the
+/// deliveries find them there rather than each reading one event at a time. When the read
+/// fails, each delivery reads its own.
+async fn prefetch(db: &DatabaseConnection, bodies: &Bodies, claims: &[Claim]) {
+    let mut missing: Vec<i64> = claims
+        .iter()
+        .flat_map(|claim| claim.events.iter().map(|event| event.seq))
+        .filter(|seq| bodies.get(seq).is_none())
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return;
+    }
+    match service::events::by_seqs(db, &missing).await {
+        Ok(events) => {
+            for event in events {
+                if let Ok(body) = serde_json::to_vec(&service::events::envelope(&event)) {
+                    bodies.insert(event.seq, Bytes::from(body));
+                }
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot read the claimed events at once"),
     }
 }
 

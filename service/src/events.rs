@@ -292,6 +292,21 @@ pub async fn by_seq<C: ConnectionTrait>(
     Ok(change_event::Entity::find_by_id(seq).one(conn).await?)
 }
 
+/// The events of these `seq`s that are still stored, in `seq` order.
+pub async fn by_seqs<C: ConnectionTrait>(
+    conn: &C,
+    seqs: &[i64],
+) -> Result<Vec<change_event::Model>, ServiceError> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(change_event::Entity::find()
+        .filter(change_event::Column::Seq.is_in(seqs.iter().copied()))
+        .order_by_asc(change_event::Column::Seq)
+        .all(conn)
+        .await?)
+}
+
 /// The `seq` of the last committed event; 0 when there is none.
 pub async fn last_seq<C: ConnectionTrait>(conn: &C) -> Result<i64, ServiceError> {
     let row = conn
