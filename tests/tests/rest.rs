@@ -441,6 +441,30 @@ async fn resources_and_embeds_have_their_own_routes() {
         .to_owned();
     assert_eq!(location, format!("/api/v1/talks/parts/resources/{code_id}"));
     let etag = added.header("etag").to_owned();
+    // Location names the new resource: it reads as the talk lists it, with the talk's ETag.
+    let bearer = format!("Bearer {editor}");
+    let item = request(&app, "GET", &location, Some(&bearer), &[], None).await;
+    assert_eq!(item.status, 200, "{}", item.body);
+    assert_eq!(item.body, added.body["resources"][0]);
+    assert_eq!(item.header("etag"), etag);
+    let unchanged = request(
+        &app,
+        "GET",
+        &location,
+        Some(&bearer),
+        &[("If-None-Match", &etag)],
+        None,
+    )
+    .await;
+    assert_eq!(unchanged.status, 304);
+    // Not there for readers without a token while the talk is a draft, nor for an id the
+    // talk does not hold.
+    assert_problem(&request(&app, "GET", &location, None, &[], None).await, 404);
+    let elsewhere = format!("/talks/parts/resources/{}", uuid::Uuid::nil());
+    assert_problem(
+        &call(&app, "GET", &elsewhere, Some(&editor), &[], None).await,
+        404,
+    );
     let patched = call(
         &app,
         "PATCH",
@@ -515,6 +539,17 @@ async fn resources_and_embeds_have_their_own_routes() {
     let embed = call(&app, "POST", "/talks/parts/embeds", Some(&editor), &[], json_body(json!({"kind": "tweet", "html": "<blockquote class=\"twitter-tweet\"><p>Hi</p></blockquote>"}))).await;
     assert_eq!(embed.status, 201, "{}", embed.body);
     let tweet_id = embed.body["embeds"][1]["id"].as_str().unwrap().to_owned();
+    let tweet = call(
+        &app,
+        "GET",
+        &format!("/talks/parts/embeds/{tweet_id}"),
+        Some(&editor),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(tweet.status, 200, "{}", tweet.body);
+    assert_eq!(tweet.body, embed.body["embeds"][1]);
     let etag = embed.header("etag").to_owned();
     let bad = call(
         &app,

@@ -58,10 +58,12 @@ routes! {
     post "/talks/{slug}/unpublish" => talks::unpublish;
     post "/talks/{slug}/resources" => add_resource;
     put "/talks/{slug}/resources/order" => reorder_resources;
+    get "/talks/{slug}/resources/{id}" => show_resource;
     patch "/talks/{slug}/resources/{id}" => patch_resource;
     delete "/talks/{slug}/resources/{id}" => delete_resource;
     post "/talks/{slug}/embeds" => add_embed;
     put "/talks/{slug}/embeds/order" => reorder_embeds;
+    get "/talks/{slug}/embeds/{id}" => show_embed;
     patch "/talks/{slug}/embeds/{id}" => patch_embed;
     delete "/talks/{slug}/embeds/{id}" => delete_embed;
     get "/events" => talks::events;
@@ -106,6 +108,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.yaml", web::get().to(openapi));
 }
 
+async fn show_resource(db: Db, a: Auth, r: HttpRequest, i: Item) -> Result<HttpResponse, Problem> {
+    talks::show_item(Part::Resources, db, a, r, i).await
+}
+async fn show_embed(db: Db, a: Auth, r: HttpRequest, i: Item) -> Result<HttpResponse, Problem> {
+    talks::show_item(Part::Embeds, db, a, r, i).await
+}
 async fn add_resource(
     db: Db,
     a: Auth,

@@ -794,6 +794,41 @@ pub async fn patch_item(
     Ok(written(StatusCode::OK, &record, &base))
 }
 
+/// `GET /talks/{slug}/resources/{id}` and `…/embeds/{id}`: one item, as the talk lists it,
+/// with the talk's ETag (the one `If-Match` takes to change the item). 404 unless the talk is
+/// visible to the reader and holds the item.
+pub async fn show_item(
+    part: Part,
+    db: Db,
+    authority: Auth,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    let (slug, id) = path.into_inner();
+    let id = item_id(&request, &id)?;
+    let viewer = viewer(&authority, &request).await?;
+    let record = visible(&db, &viewer, &slug).await?;
+    let item = match part {
+        Part::Resources => record
+            .resources
+            .iter()
+            .find(|r| r.id == id)
+            .map(resource_json),
+        Part::Embeds => record.embeds.iter().find(|e| e.id == id).map(embed_json),
+    };
+    let Some(item) = item else {
+        return Err(Problem::not_found());
+    };
+    let public = matches!(viewer, Viewer::Anonymous) && record.talk.status == Status::Published;
+    Ok(conditional_json(
+        &request,
+        StatusCode::OK,
+        &item,
+        Some(talk_etag(record.talk.id, record.talk.version)),
+        public,
+    ))
+}
+
 /// The item a child route names, checked: its id, the editor, the talk as it is, and the
 /// version `If-Match` requires. 404 unless the talk holds the item.
 async fn item_target(
