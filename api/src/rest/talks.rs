@@ -354,14 +354,30 @@ pub async fn show(
 ) -> Result<HttpResponse, Problem> {
     let viewer = viewer(&authority, &request).await?;
     let record = visible(&db, &viewer, &slug).await?;
-    let public = matches!(viewer, Viewer::Anonymous) && record.talk.status == Status::Published;
-    Ok(conditional_json(
+    Ok(read_of(
         &request,
-        StatusCode::OK,
+        &viewer,
+        &record.talk,
         &record_json(&record, &base),
-        Some(talk_etag(record.talk.id, record.talk.version)),
-        public,
     ))
+}
+
+/// A read of a talk or of one of its items: the talk's ETag (`If-None-Match` gives 304), and
+/// public caching for anonymous readers of a published talk.
+fn read_of(
+    request: &HttpRequest,
+    viewer: &Viewer,
+    talk: &talk::Model,
+    body: &Value,
+) -> HttpResponse {
+    let public = matches!(viewer, Viewer::Anonymous) && talk.status == Status::Published;
+    conditional_json(
+        request,
+        StatusCode::OK,
+        body,
+        Some(talk_etag(talk.id, talk.version)),
+        public,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -819,14 +835,7 @@ pub async fn show_item(
     let Some(item) = item else {
         return Err(Problem::not_found());
     };
-    let public = matches!(viewer, Viewer::Anonymous) && record.talk.status == Status::Published;
-    Ok(conditional_json(
-        &request,
-        StatusCode::OK,
-        &item,
-        Some(talk_etag(record.talk.id, record.talk.version)),
-        public,
-    ))
+    Ok(read_of(&request, &viewer, &record.talk, &item))
 }
 
 /// The item a child route names, checked: its id, the editor, the talk as it is, and the
