@@ -7,7 +7,7 @@
 //! sharing the database; and it reads the table every [`poll`](ChangeHub::new) interval in any
 //! case, which is how writes of other processes on SQLite (an import run) arrive.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use entity::change_event;
@@ -27,6 +27,9 @@ const LIVE_BUFFER: usize = 4096;
 pub struct LiveEvent {
     pub model: change_event::Model,
     served: OnceLock<serde_json::Value>,
+    graphql: OnceLock<async_graphql::Value>,
+    /// The event as subscriptions resolved it, by selection (see `crate::graphql::live`).
+    resolved: Mutex<Vec<(Arc<str>, async_graphql::Value)>>,
 }
 
 impl LiveEvent {
@@ -34,6 +37,8 @@ impl LiveEvent {
         Self {
             model,
             served: OnceLock::new(),
+            graphql: OnceLock::new(),
+            resolved: Mutex::new(Vec::new()),
         }
     }
 
@@ -41,6 +46,34 @@ impl LiveEvent {
     pub fn served_state(&self) -> &serde_json::Value {
         self.served
             .get_or_init(|| events::served_state(&self.model.payload))
+    }
+
+    /// The served state as a GraphQL value, converted once: a hundred subscribers then each
+    /// copy it rather than convert it again.
+    pub fn served_value(&self) -> &async_graphql::Value {
+        self.graphql.get_or_init(|| {
+            // Every JSON value is a GraphQL value; this cannot fail.
+            async_graphql::Value::from_json(self.served_state().clone())
+                .unwrap_or(async_graphql::Value::Null)
+        })
+    }
+
+    /// The value a subscription with this selection resolved the event to, if one did.
+    pub fn resolved(&self, selection: &Arc<str>) -> Option<async_graphql::Value> {
+        let resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+        resolved
+            .iter()
+            .find(|(key, _)| Arc::ptr_eq(key, selection) || key == selection)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Keeps what a subscription resolved the event to, for the others with the same
+    /// selection; up to `most` selections.
+    pub fn keep_resolved(&self, selection: &Arc<str>, value: &async_graphql::Value, most: usize) {
+        let mut resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+        if resolved.len() < most && !resolved.iter().any(|(key, _)| key == selection) {
+            resolved.push((Arc::clone(selection), value.clone()));
+        }
     }
 
     /// Whether a reader who sees drafts (or not) and asked for `types` (all when empty) gets it.

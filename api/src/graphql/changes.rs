@@ -21,7 +21,7 @@ use service::{FieldError, ServiceError};
 use uuid::Uuid;
 
 use super::errors::{auth_to_graphql, to_graphql};
-use super::live::{LiveChange, Resolved, SelectionKey};
+use super::live::{LiveChange, SelectionKey};
 use super::mutation::optional;
 use super::query::viewer;
 use crate::auth::Authority;
@@ -102,7 +102,7 @@ impl ChangeEvent {
     }
 }
 
-/// An event's state, served as the `JSON` scalar from the state the event sanitized once.
+/// An event's state, served as the `JSON` scalar from the value the event converted once.
 pub struct ServedState(Arc<LiveEvent>);
 
 impl OutputType for ServedState {
@@ -119,8 +119,7 @@ impl OutputType for ServedState {
         _ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        // Every JSON value is a GraphQL value: this cannot fail.
-        Ok(Value::from_json(self.0.served_state().clone()).unwrap_or(Value::Null))
+        Ok(self.0.served_value().clone())
     }
 }
 
@@ -236,7 +235,6 @@ impl Subscription {
             .data_opt::<TokenRecheck>()
             .map_or(std::time::Duration::from_secs(30), |r| r.0);
         let selection = SelectionKey::of(ctx);
-        let resolved = ctx.data_opt::<Arc<Resolved>>().cloned();
         let events = hub
             .follow(after, include_drafts, kinds(types))
             .map(move |event| {
@@ -244,7 +242,6 @@ impl Subscription {
                     .map(|event| LiveChange {
                         event,
                         selection: selection.clone(),
-                        resolved: resolved.clone(),
                     })
                     .map_err(|e| to_graphql(&e))
             });

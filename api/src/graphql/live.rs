@@ -5,9 +5,7 @@
 //! copy its state) again. Nothing a `ChangeEvent` field answers depends on who reads it (which
 //! events a subscriber sees is decided before they reach its stream), so subscribers whose
 //! selections are the same get the same value: the first to reach an event resolves it, the
-//! others copy the result from a small cache. Subscribers that keep up read an event within
-//! moments of each other, so the cache holds only the latest events; one that lags behind it
-//! resolves for itself.
+//! others copy the result the event keeps.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,7 +26,7 @@ use crate::changes::LiveEvent;
 /// spreads, the operation's variable definitions (their defaults), and the values of the
 /// variables the selection uses. Two subscriptions with the same key get the same value for
 /// every event.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectionKey(Arc<str>);
 
 impl SelectionKey {
@@ -117,24 +115,14 @@ fn used_in<'a>(value: &'a QueryValue, variables: &mut BTreeSet<&'a Name>) {
     }
 }
 
-/// Resolved events kept, counting each selection of each event once.
-const KEPT: usize = 1024;
-
-/// Events as subscriptions resolved them, by `seq` and selection; one per process.
-pub struct Resolved(quick_cache::sync::Cache<(i64, SelectionKey), Value>);
-
-impl Resolved {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self(quick_cache::sync::Cache::new(KEPT)))
-    }
-}
+/// Distinct selections an event keeps the value of; a subscriber with yet another one
+/// resolves the event itself.
+const SELECTIONS_KEPT: usize = 16;
 
 /// One event for one subscriber.
 pub struct LiveChange {
     pub event: Arc<LiveEvent>,
     pub selection: SelectionKey,
-    /// Where resolutions are shared; each subscriber resolves for itself without it.
-    pub resolved: Option<Arc<Resolved>>,
 }
 
 impl OutputType for LiveChange {
@@ -151,16 +139,12 @@ impl OutputType for LiveChange {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let event = ChangeEvent(Arc::clone(&self.event));
-        let Some(resolved) = &self.resolved else {
-            return OutputType::resolve(&event, ctx, field).await;
-        };
-        let key = (self.event.model.seq, self.selection.clone());
-        if let Some(value) = resolved.0.get(&key) {
+        if let Some(value) = self.event.resolved(&self.selection.0) {
             return Ok(value);
         }
-        let value = OutputType::resolve(&event, ctx, field).await?;
-        resolved.0.insert(key, value.clone());
+        let value = OutputType::resolve(&ChangeEvent(Arc::clone(&self.event)), ctx, field).await?;
+        self.event
+            .keep_resolved(&self.selection.0, &value, SELECTIONS_KEPT);
         Ok(value)
     }
 }

@@ -52,7 +52,6 @@ pub fn build_schema(
     let builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(authority)
         .data(hub)
-        .data(live::Resolved::new())
         .data(changes::TokenRecheck(token_recheck))
         .data(DataLoader::new(ResourceLoader(db.clone()), tokio::spawn))
         .data(DataLoader::new(EmbedLoader(db.clone()), tokio::spawn))
