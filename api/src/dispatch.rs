@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use chrono::Utc;
+use entity::change_event;
 use hmac::{Hmac, Mac};
 use service::events::EventHead;
 use service::sea_orm::DatabaseConnection;
@@ -267,13 +268,18 @@ async fn prefetch(db: &DatabaseConnection, bodies: &Bodies, claims: &[Claim]) {
     match service::events::by_seqs(db, &missing).await {
         Ok(events) => {
             for event in events {
-                if let Ok(body) = serde_json::to_vec(&service::events::envelope(&event)) {
-                    bodies.insert(event.seq, Bytes::from(body));
+                if let Ok(body) = envelope(&event) {
+                    bodies.insert(event.seq, body);
                 }
             }
         }
         Err(e) => tracing::debug!(error = %e, "cannot read the claimed events at once"),
     }
+}
+
+/// What a delivery of `event` posts: its envelope, sanitized, as JSON.
+fn envelope(event: &change_event::Model) -> Result<Bytes, serde_json::Error> {
+    serde_json::to_vec(&service::events::envelope(event)).map(Bytes::from)
 }
 
 /// The body of the event `seq`: read, sanitized and serialized once for all endpoints.
@@ -284,9 +290,7 @@ async fn body(db: &DatabaseConnection, bodies: &Bodies, seq: i64) -> Result<Byte
                 .await
                 .map_err(|e| format!("the event cannot be read: {e}"))?
                 .ok_or_else(|| "the event was pruned before delivery".to_owned())?;
-            serde_json::to_vec(&service::events::envelope(&event))
-                .map(Bytes::from)
-                .map_err(|e| format!("the event cannot be serialized: {e}"))
+            envelope(&event).map_err(|e| format!("the event cannot be serialized: {e}"))
         })
         .await
 }

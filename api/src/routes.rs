@@ -205,9 +205,9 @@ async fn execute(
     json_body(StatusCode::OK, body)
 }
 
-/// The type of the operation a request runs, when it parses and names one.
-/// The type of the operation a request runs. The parsed query stays in the request, so that
-/// neither the limits extension nor async-graphql parses it again.
+/// The type of the operation a request runs, when it parses and names one. The parsed query
+/// stays in the request, so that neither the limits extension nor async-graphql parses it
+/// again.
 fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
     let operation_name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
