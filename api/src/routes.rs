@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use serde::Deserialize;
@@ -14,8 +14,8 @@ use crate::auth::{AuthError, Authority, Viewer};
 use crate::cache::{ResponseCache, VersionGate};
 use crate::changes::ChangeHub;
 use crate::graphql::AppSchema;
-use crate::graphql::errors::auth_to_graphql;
 use crate::graphql::mutation::ClientAddr;
+use crate::rest::problem::{Problem, graphql_refusal};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql_post))
@@ -225,36 +225,6 @@ fn json_body(status: StatusCode, body: web::Bytes) -> HttpResponse {
         .body(body)
 }
 
-pub(crate) fn www_authenticate(error: &AuthError) -> String {
-    let description = error.to_string().replace('"', "'");
-    format!(r#"Bearer realm="lectern", error="invalid_token", error_description="{description}""#)
-}
-
-/// A request refused before it ran, as a GraphQL response with the matching HTTP status.
-fn graphql_refusal(error: &AuthError) -> HttpResponse {
-    let graphql = auth_to_graphql(error).into_server_error(Default::default());
-    let body = serde_json::json!({ "errors": [graphql] });
-    match error {
-        AuthError::Unauthenticated(_) => HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, www_authenticate(error)))
-            .json(body),
-        AuthError::Forbidden(_) => HttpResponse::Forbidden().json(body),
-        AuthError::RateLimited(seconds) => HttpResponse::TooManyRequests()
-            .insert_header((header::RETRY_AFTER, seconds.to_string()))
-            .json(body),
-        AuthError::NotIssuer => HttpResponse::NotImplemented().json(body),
-        AuthError::Service(service::ServiceError::Unavailable(_)) => {
-            HttpResponse::ServiceUnavailable()
-                .insert_header((
-                    header::RETRY_AFTER,
-                    crate::rest::problem::RETRY_AFTER_UNAVAILABLE,
-                ))
-                .json(body)
-        }
-        AuthError::Service(_) => HttpResponse::InternalServerError().json(body),
-    }
-}
-
 /// Whether `GET /graphql` serves GraphiQL to browsers.
 #[derive(Debug, Clone, Copy)]
 pub struct GraphiqlPage(pub bool);
@@ -296,14 +266,11 @@ async fn graphql_get(
                 .insert_header((header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP))
                 .body(GraphiQLSource::build().endpoint("/graphql").finish())
         } else if wants_html {
-            HttpResponse::NotFound()
-                .content_type("application/problem+json")
-                .json(serde_json::json!({
-                    "type": "about:blank",
-                    "title": "Not Found",
-                    "status": 404,
-                    "detail": "GraphiQL is turned off on this server (graphiql = false)",
-                }))
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "GraphiQL is turned off on this server (graphiql = false)",
+            )
+            .error_response()
         } else {
             bad_request("GET /graphql needs a `query` parameter")
         };
@@ -346,18 +313,6 @@ struct LoginBody {
     password: String,
 }
 
-/// An RFC 9457 problem body.
-fn problem(status: StatusCode, title: &str, detail: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("application/problem+json")
-        .json(serde_json::json!({
-            "type": "about:blank",
-            "title": title,
-            "status": status.as_u16(),
-            "detail": detail,
-        }))
-}
-
 /// `POST /auth/login` with `{ "email": …, "password": … }`: an access token, or a problem.
 pub(crate) async fn login(
     authority: web::Data<Arc<Authority>>,
@@ -366,66 +321,28 @@ pub(crate) async fn login(
 ) -> HttpResponse {
     let body = match crate::rest::http::read_body(&request, payload, &["application/json"]).await {
         Ok(body) => body,
-        Err(problem) => return actix_web::ResponseError::error_response(&problem),
+        Err(problem) => return problem.error_response(),
     };
     let body: LoginBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
         Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "Bad Request",
-                &format!("the body must be {{\"email\": …, \"password\": …}}: {e}"),
-            );
+            return Problem::bad_request(format!(
+                "the body must be {{\"email\": …, \"password\": …}}: {e}"
+            ))
+            .error_response();
         }
     };
     // No account has one, and PostgreSQL refuses to look for one.
-    if body.email.contains('\0') {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            "the email must not contain NUL characters",
-        );
+    if let Some(field) =
+        service::domain::nul_fields("", [("email", Some(body.email.as_str()))]).first()
+    {
+        return Problem::bad_request(format!("{field}: {}", service::domain::NUL_MESSAGE))
+            .error_response();
     }
     let client = request.peer_addr().map(|address| address.ip());
     match authority.login(client, &body.email, &body.password).await {
         Ok(token) => HttpResponse::Ok().json(token),
-        Err(error) => auth_problem(&error),
-    }
-}
-
-/// A refusal as a problem body with its HTTP status.
-pub fn auth_problem(error: &AuthError) -> HttpResponse {
-    match error {
-        AuthError::Unauthenticated(detail) => {
-            let mut response = problem(StatusCode::UNAUTHORIZED, "Unauthorized", detail);
-            if let Ok(value) = header::HeaderValue::from_str(&www_authenticate(error)) {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, value);
-            }
-            response
-        }
-        AuthError::Forbidden(_) => problem(StatusCode::FORBIDDEN, "Forbidden", &error.to_string()),
-        AuthError::RateLimited(seconds) => {
-            let mut response = problem(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too Many Requests",
-                &error.to_string(),
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
-        AuthError::NotIssuer => problem(
-            StatusCode::NOT_IMPLEMENTED,
-            "Not Implemented",
-            &error.to_string(),
-        ),
-        AuthError::Service(e) => {
-            use actix_web::ResponseError;
-            crate::rest::problem::Problem::from(e.clone()).error_response()
-        }
+        Err(error) => Problem::from(error).error_response(),
     }
 }
 

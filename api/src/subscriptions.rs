@@ -4,10 +4,13 @@
 //! A client authenticates in `connection_init` with `{"Authorization": "Bearer <token>"}`
 //! (or `{"token": "<token>"}`), or with the upgrade request's `Authorization` header; without
 //! a token it sees the changes of published talks only. A bad token closes the connection
-//! (code 1002, with the reason).
+//! (code 1002, the reason starting `UNAUTHENTICATED:`); a token that cannot be checked because
+//! the database is unavailable closes it with 1013, `SERVICE_UNAVAILABLE:`. A token on the
+//! upgrade request is refused before the upgrade, with the HTTP status and GraphQL error of any
+//! other request (401 `UNAUTHENTICATED`, 503 `SERVICE_UNAVAILABLE`).
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -52,7 +55,7 @@ pub async fn upgrade(
     // A token on the upgrade request itself, for clients that can send headers.
     let from_header = match crate::routes::caller(&authority, &request).await {
         Ok(caller) => caller.viewer,
-        Err(e) => return Ok(refusal(&e)),
+        Err(e) => return Ok(crate::rest::problem::graphql_refusal(&e)),
     };
     let header_token = request
         .headers()
@@ -104,6 +107,9 @@ pub async fn upgrade(
         rx.recv().await.map(|bytes| (bytes, rx))
     });
     let authority = authority.get_ref().clone();
+    // How a refused `connection_init` closes the socket, when not as async-graphql closes it.
+    let init_close: Arc<OnceLock<(u16, String)>> = Arc::default();
+    let init_close_set = init_close.clone();
     let mut connection = Data::default();
     connection.insert(from_header);
     if let Some(token) = header_token {
@@ -113,7 +119,8 @@ pub async fn upgrade(
         .connection_data(connection)
         .on_connection_init(move |payload| {
             let authority = authority.clone();
-            async move { connection_init(&authority, payload).await }
+            let close = init_close_set.clone();
+            async move { connection_init(&authority, payload, &close).await }
         })
         .keepalive_timeout(KEEPALIVE);
     runtime.spawn(async move {
@@ -125,7 +132,10 @@ pub async fn upgrade(
                 message = graphql.next() => message,
                 () = to_client.closed() => return,
             };
-            let Some(message) = message else { return };
+            let Some(mut message) = message else { return };
+            if let (WsMessage::Close(..), Some((code, reason))) = (&message, init_close.get()) {
+                message = WsMessage::Close(*code, reason.clone());
+            }
             if to_client.send(message).await.is_err() {
                 return;
             }
@@ -156,10 +166,18 @@ pub async fn upgrade(
     Ok(response)
 }
 
-/// The viewer a `connection_init` payload names; anonymous without a token.
+/// The close code of a connection whose `connection_init` met an unavailable database: 1013,
+/// "try again later" (RFC 6455's registry), rather than the 1002 of a refused token.
+const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+
+/// The viewer a `connection_init` payload names; anonymous without a token. A refusal closes
+/// the connection with its reason prefixed by the GraphQL error code it maps to
+/// (`UNAUTHENTICATED: invalid token: …`, `SERVICE_UNAVAILABLE: …`); an outage sets `close` so
+/// that the connection closes with [`CLOSE_TRY_AGAIN_LATER`].
 async fn connection_init(
     authority: &Authority,
     payload: serde_json::Value,
+    close: &OnceLock<(u16, String)>,
 ) -> async_graphql::Result<Data> {
     let mut data = Data::default();
     let token = payload.as_object().and_then(|fields| {
@@ -180,23 +198,28 @@ async fn connection_init(
         })
     });
     if let Some(token) = token {
-        let viewer: Viewer = authority
-            .verify(token.trim())
-            .await
-            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+        let viewer: Viewer = match authority.verify(token.trim()).await {
+            Ok(viewer) => viewer,
+            Err(error) => {
+                let graphql = crate::graphql::errors::auth_to_graphql(&error);
+                let code = graphql
+                    .extensions
+                    .as_ref()
+                    .and_then(|extensions| extensions.get("code"))
+                    .map(|code| code.to_string().trim_matches('"').to_owned())
+                    .unwrap_or_default();
+                let reason = format!("{code}: {}", graphql.message);
+                if matches!(
+                    error,
+                    AuthError::Service(service::ServiceError::Unavailable(_))
+                ) {
+                    let _ = close.set((CLOSE_TRY_AGAIN_LATER, reason.clone()));
+                }
+                return Err(async_graphql::Error::new(reason));
+            }
+        };
         data.insert(viewer);
         data.insert(SessionToken(token.trim().to_owned()));
     }
     Ok(data)
-}
-
-fn refusal(error: &AuthError) -> HttpResponse {
-    HttpResponse::Unauthorized()
-        .insert_header((
-            header::WWW_AUTHENTICATE,
-            crate::routes::www_authenticate(error),
-        ))
-        .json(serde_json::json!({
-            "errors": [{ "message": error.to_string(), "extensions": { "code": "UNAUTHENTICATED" } }]
-        }))
 }

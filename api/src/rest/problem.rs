@@ -103,47 +103,114 @@ impl ResponseError for Problem {
     }
 }
 
+/// The HTTP status and headers that answer a refusal: the one mapping of refusals to HTTP,
+/// whatever the body (a problem for REST, GraphQL errors for GraphQL over HTTP and for the
+/// websocket's upgrade). Logs nothing.
+pub fn refusal_head(error: &AuthError) -> (StatusCode, Vec<(header::HeaderName, String)>) {
+    match error {
+        AuthError::Unauthenticated(_) => (
+            StatusCode::UNAUTHORIZED,
+            vec![(header::WWW_AUTHENTICATE, www_authenticate(error))],
+        ),
+        AuthError::Forbidden(_) => (StatusCode::FORBIDDEN, Vec::new()),
+        AuthError::RateLimited(seconds) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            vec![(header::RETRY_AFTER, seconds.to_string())],
+        ),
+        AuthError::NotIssuer => (StatusCode::NOT_IMPLEMENTED, Vec::new()),
+        AuthError::Service(e) => service_head(e),
+    }
+}
+
+/// The HTTP status and headers that answer a domain error.
+fn service_head(error: &ServiceError) -> (StatusCode, Vec<(header::HeaderName, String)>) {
+    let status = match error {
+        ServiceError::NotFound => StatusCode::NOT_FOUND,
+        ServiceError::Conflict { .. } => StatusCode::PRECONDITION_FAILED,
+        ServiceError::Duplicate { .. } => StatusCode::CONFLICT,
+        ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceError::LimitExceeded(_) => StatusCode::BAD_REQUEST,
+        ServiceError::BadCredentials => {
+            return refusal_head(&AuthError::Unauthenticated(error.to_string()));
+        }
+        ServiceError::Unavailable(_) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec![(header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE.to_owned())],
+            );
+        }
+        ServiceError::Db(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Vec::new())
+}
+
+/// The `WWW-Authenticate` challenge of a 401.
+pub fn www_authenticate(error: &AuthError) -> String {
+    let description = error.to_string().replace('"', "'");
+    format!(r#"Bearer realm="lectern", error="invalid_token", error_description="{description}""#)
+}
+
+/// A response with the status and headers of `error` and a GraphQL body holding it as
+/// `extensions.code` says ([`crate::graphql::errors::auth_to_graphql`]).
+pub fn graphql_refusal(error: &AuthError) -> HttpResponse {
+    let (status, headers) = refusal_head(error);
+    let graphql = crate::graphql::errors::auth_to_graphql(error)
+        .into_server_error(async_graphql::Pos::default());
+    let mut response = HttpResponse::build(status);
+    for (name, value) in headers {
+        response.insert_header((name, value));
+    }
+    response.json(serde_json::json!({ "errors": [graphql] }))
+}
+
+impl Problem {
+    /// A problem with the status and headers of `head`.
+    fn with_head(
+        (status, headers): (StatusCode, Vec<(header::HeaderName, String)>),
+        detail: impl Into<String>,
+    ) -> Self {
+        let mut problem = Self::new(status, detail);
+        problem.headers = headers;
+        problem
+    }
+}
+
 impl From<ServiceError> for Problem {
     fn from(error: ServiceError) -> Self {
+        let head = service_head(&error);
         match error {
-            ServiceError::NotFound => Self::not_found(),
-            ServiceError::Conflict { current_version } => Self::new(
-                StatusCode::PRECONDITION_FAILED,
+            ServiceError::NotFound => Self::with_head(head, "there is no such resource"),
+            ServiceError::Conflict { current_version } => Self::with_head(
+                head,
                 format!("the talk changed: it is at version {current_version}; read it again"),
             )
             .kind("urn:lectern:problem:version-conflict")
             .member("current_version", current_version.into()),
-            ServiceError::Duplicate { .. } => Self::new(StatusCode::CONFLICT, error.to_string())
-                .kind("urn:lectern:problem:duplicate"),
+            ServiceError::Duplicate { .. } => {
+                Self::with_head(head, error.to_string()).kind("urn:lectern:problem:duplicate")
+            }
             ServiceError::Invalid(errors) => {
-                let mut problem = Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "the input is not valid; see errors",
-                )
-                .kind("urn:lectern:problem:validation");
+                let mut problem = Self::with_head(head, "the input is not valid; see errors")
+                    .kind("urn:lectern:problem:validation");
                 problem.errors = errors;
                 problem
             }
             ServiceError::LimitExceeded(detail) => {
-                Self::new(StatusCode::BAD_REQUEST, detail).kind("urn:lectern:problem:limit")
+                Self::with_head(head, detail).kind("urn:lectern:problem:limit")
             }
-            ServiceError::BadCredentials => AuthError::Unauthenticated(error.to_string()).into(),
+            ServiceError::BadCredentials => Self::with_head(head, error.to_string()),
             ServiceError::Db(cause) => {
                 tracing::error!(error = %cause, "database error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                Self::with_head(head, "internal error")
             }
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the database is unavailable; try again shortly",
-                )
-                .kind("urn:lectern:problem:unavailable")
-                .header(header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE)
+                Self::with_head(head, "the database is unavailable; try again shortly")
+                    .kind("urn:lectern:problem:unavailable")
             }
             ServiceError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                Self::with_head(head, "internal error")
             }
         }
     }
@@ -152,18 +219,8 @@ impl From<ServiceError> for Problem {
 impl From<AuthError> for Problem {
     fn from(error: AuthError) -> Self {
         match error {
-            AuthError::Unauthenticated(_) => {
-                let challenge = crate::routes::www_authenticate(&error);
-                Self::new(StatusCode::UNAUTHORIZED, error.to_string())
-                    .header(header::WWW_AUTHENTICATE, challenge)
-            }
-            AuthError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, error.to_string()),
-            AuthError::RateLimited(seconds) => {
-                Self::new(StatusCode::TOO_MANY_REQUESTS, error.to_string())
-                    .header(header::RETRY_AFTER, seconds.to_string())
-            }
-            AuthError::NotIssuer => Self::new(StatusCode::NOT_IMPLEMENTED, error.to_string()),
             AuthError::Service(e) => e.into(),
+            other => Self::with_head(refusal_head(&other), other.to_string()),
         }
     }
 }
