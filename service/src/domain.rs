@@ -214,3 +214,105 @@ mod tests {
         assert!(LinkUrl::parse("/relative/path").is_err());
     }
 }
+
+/// The longest an embed's kind (`tweet`, `video`, …) may be, in characters.
+pub const MAX_EMBED_KIND_LEN: usize = 64;
+
+/// The rule for an embed's kind, in documents (`type`) and in the API (`kind`): 1 to
+/// [`MAX_EMBED_KIND_LEN`] characters, not only spaces.
+pub fn check_embed_kind(kind: &str) -> Result<(), DomainError> {
+    if kind.trim().is_empty() || kind.chars().count() > MAX_EMBED_KIND_LEN {
+        return Err(DomainError::new(format!(
+            "must be 1 to {MAX_EMBED_KIND_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// What a text holding a NUL character is told. No column can keep one (PostgreSQL refuses
+/// them), so no talk holds one, and no lookup or filter may send one to the database.
+pub const NUL_MESSAGE: &str = "must not contain NUL characters";
+
+/// The names (behind `prefix`) of the texts that hold a NUL character, in the order given.
+pub fn nul_fields<'a>(
+    prefix: &str,
+    fields: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Vec<String> {
+    fields
+        .into_iter()
+        .filter(|(_, text)| text.is_some_and(|t| t.contains('\0')))
+        .map(|(name, _)| format!("{prefix}{name}"))
+        .collect()
+}
+
+/// The paths (`title`, `resources[0].url`, `extra.key`; below `path`) of the strings and member
+/// names in a JSON value that hold a NUL character. A member name's NUL is written `\u0000`.
+pub fn nul_paths(value: &serde_json::Value, path: &str) -> Vec<String> {
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => vec![path.to_owned()],
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| nul_paths(item, &format!("{path}[{i}]")))
+            .collect(),
+        serde_json::Value::Object(members) => members
+            .iter()
+            .flat_map(|(name, member)| {
+                if name.contains('\0') {
+                    vec![join(&name.replace('\0', "\\u0000"))]
+                } else {
+                    nul_paths(member, &join(name))
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn an_embed_kind_is_1_to_64_characters_not_only_spaces() {
+        assert!(check_embed_kind("tweet").is_ok());
+        assert!(check_embed_kind(&"é".repeat(64)).is_ok());
+        assert!(check_embed_kind(&"é".repeat(65)).is_err());
+        assert!(check_embed_kind("").is_err());
+        assert!(check_embed_kind("  ").is_err());
+    }
+
+    #[test]
+    fn nul_paths_name_strings_and_member_names_with_nul() {
+        let value = serde_json::json!({
+            "title": "a\u{0}b",
+            "ok": "fine",
+            "resources": [{"url": "x"}, {"url": "\u{0}"}],
+            "extra": {"k\u{0}": 1},
+        });
+        assert_eq!(
+            nul_paths(&value, ""),
+            ["title", "resources[1].url", "extra.k\\u0000"]
+        );
+        assert_eq!(
+            nul_paths(&serde_json::json!({"k": "\u{0}"}), "extra"),
+            ["extra.k"]
+        );
+        assert!(nul_paths(&serde_json::json!({"k": ["a", 1, null]}), "").is_empty());
+    }
+
+    #[test]
+    fn nul_fields_are_named_with_their_prefix() {
+        assert_eq!(
+            nul_fields("embeds[0].", [("kind", Some("a\u{0}")), ("html", None)]),
+            ["embeds[0].kind"]
+        );
+    }
+}

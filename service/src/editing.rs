@@ -2,8 +2,11 @@
 //! resources and embeds one at a time.
 //!
 //! The contract every function here keeps:
-//! - It runs in one transaction, begun with [`begin_write`], that also bumps the content
-//!   version; on any error nothing is written.
+//! - Its writes run in one transaction, begun with [`begin_write`], that also bumps the content
+//!   version and appends the change's event; on any error nothing is written. Reads that only
+//!   prepare the write (the talk as stored, the merge of a patch) may come before the
+//!   transaction: the write itself is guarded by the talk's version, so it fails with
+//!   [`ServiceError::Conflict`] when anything changed in between ([`update_talk_from`]).
 //! - Every change to a talk, its status, resources or embeds gives the talk a new version
 //!   (`version + 1`), `updated_at = now` and `updated_by = actor`. The talk's
 //!   `imported_version` then differs from its version, so a later import reports a conflict
@@ -646,10 +649,9 @@ fn nul_errors<'a>(
     prefix: &str,
     fields: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
 ) -> Vec<FieldError> {
-    fields
+    crate::domain::nul_fields(prefix, fields)
         .into_iter()
-        .filter(|(_, text)| text.is_some_and(|t| t.contains('\0')))
-        .map(|(name, _)| FieldError::new(format!("{prefix}{name}"), crate::talks::NUL_MESSAGE))
+        .map(|path| FieldError::new(path, crate::domain::NUL_MESSAGE))
         .collect()
 }
 
@@ -684,12 +686,8 @@ fn embed_errors(embed: &NewEmbed, prefix: &str) -> Vec<FieldError> {
             ("html", Some(embed.html.as_str())),
         ],
     );
-    // The same rule as a document's `type`.
-    if embed.kind.trim().is_empty() || embed.kind.chars().count() > 64 {
-        errors.push(FieldError::new(
-            format!("{prefix}kind"),
-            "must be 1 to 64 characters",
-        ));
+    if let Err(error) = crate::domain::check_embed_kind(&embed.kind) {
+        errors.push(FieldError::new(format!("{prefix}kind"), error.to_string()));
     }
     if embed.html.trim().is_empty() {
         errors.push(FieldError::new(

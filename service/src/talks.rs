@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::domain::{LinkUrl, Slug, TalkDate, Title};
+use crate::domain::{self, LinkUrl, Slug, TalkDate, Title};
 use crate::error::{FieldError, ServiceError};
 
 /// A talk as a caller submits it, before validation. Paths in errors name these fields.
@@ -145,16 +145,15 @@ impl TalkInput {
                 (format!("embeds[{i}].html"), Some(e.html.as_str())),
             ]
         }));
-        let mut with_nul: Vec<String> = texts
-            .filter(|(_, text)| text.is_some_and(|t| t.contains('\0')))
-            .map(|(path, _)| path)
-            .collect();
-        with_nul.extend(nul_paths(
+        let texts: Vec<(String, Option<&str>)> = texts.collect();
+        let mut with_nul =
+            domain::nul_fields("", texts.iter().map(|(path, text)| (path.as_str(), *text)));
+        with_nul.extend(domain::nul_paths(
             &serde_json::Value::Object(new.extra.clone()),
             "extra",
         ));
         for path in with_nul {
-            check(path, Err(NUL_MESSAGE.into()));
+            check(path, Err(domain::NUL_MESSAGE.into()));
         }
         for path in unsafe_numbers(&serde_json::Value::Object(new.extra.clone()), "extra") {
             check(
@@ -205,11 +204,8 @@ impl TalkInput {
         }
         let mut embeds = Vec::with_capacity(new.embeds.len());
         for (i, e) in new.embeds.into_iter().enumerate() {
-            if e.kind.trim().is_empty() || e.kind.chars().count() > 64 {
-                check(
-                    format!("embeds[{i}].type"),
-                    Err("must be 1 to 64 characters".into()),
-                );
+            if let Err(error) = domain::check_embed_kind(&e.kind) {
+                check(format!("embeds[{i}].type"), Err(error.to_string()));
             }
             if e.html.trim().is_empty() {
                 check(format!("embeds[{i}].html"), Err("must not be empty".into()));
@@ -369,7 +365,7 @@ pub async fn page_by_slug<C: ConnectionTrait>(
 }
 
 /// Loads the resources and embeds of `talks` in two queries and attaches them in order.
-async fn with_children<C: ConnectionTrait>(
+pub(crate) async fn with_children<C: ConnectionTrait>(
     db: &C,
     talks: Vec<talk::Model>,
 ) -> Result<Vec<TalkRecord>, ServiceError> {
@@ -431,33 +427,6 @@ const MAX_SAFE_NUMBER: f64 = 9_007_199_254_740_992.0;
 const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_992;
 
 /// Paths of numbers in `value` that cannot be kept exactly.
-/// What a text with a NUL character is told.
-pub const NUL_MESSAGE: &str = "must not contain NUL characters";
-
-/// The paths of the strings and member names in `value` that hold a NUL character.
-fn nul_paths(value: &serde_json::Value, path: &str) -> Vec<String> {
-    match value {
-        serde_json::Value::String(text) if text.contains('\0') => vec![path.to_owned()],
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .flat_map(|(i, item)| nul_paths(item, &format!("{path}[{i}]")))
-            .collect(),
-        serde_json::Value::Object(map) => map
-            .iter()
-            .flat_map(|(key, item)| {
-                let path = format!("{path}.{}", key.replace('\0', "\\u0000"));
-                if key.contains('\0') {
-                    vec![path]
-                } else {
-                    nul_paths(item, &path)
-                }
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn unsafe_numbers(value: &serde_json::Value, path: &str) -> Vec<String> {
     match value {
         serde_json::Value::Number(n) => {

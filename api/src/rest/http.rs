@@ -98,8 +98,12 @@ pub async fn json_body<T: DeserializeOwned>(
         )
         .kind("urn:lectern:problem:validation"));
     }
-    if let Some(path) = nul_path(&value, String::new()) {
-        return Err(Problem::invalid(&path, "must not contain NUL characters"));
+    // A bare string is no body any handler takes; deserializing says so.
+    if let Some(path) = service::domain::nul_paths(&value, "")
+        .into_iter()
+        .find(|path| !path.is_empty())
+    {
+        return Err(Problem::invalid(&path, service::domain::NUL_MESSAGE));
     }
     serde_json::from_value(value).map_err(|e| unfit(&e))
 }
@@ -110,35 +114,6 @@ fn unfit(error: &serde_json::Error) -> Problem {
         format!("the body does not fit: {error}"),
     )
     .kind("urn:lectern:problem:validation")
-}
-
-/// The path (`title`, `resources[0].url`, `extra.key`) of the first string or member name in
-/// `value` that holds a NUL character.
-fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
-    use serde_json::Value;
-    let join = |name: &str| {
-        if path.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{path}.{name}")
-        }
-    };
-    match value {
-        // A bare string is no body any handler takes; deserializing says so.
-        Value::String(text) if text.contains('\0') && !path.is_empty() => Some(path),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, item)| nul_path(item, format!("{path}[{i}]"))),
-        Value::Object(members) => members.iter().find_map(|(name, member)| {
-            if name.contains('\0') {
-                Some(join(&name.replace('\0', "\\u0000")))
-            } else {
-                nul_path(member, join(name))
-            }
-        }),
-        _ => None,
-    }
 }
 
 /// The strong ETag of a talk: its id and version.

@@ -79,6 +79,24 @@ routes! {
     get "/openapi.yaml" => openapi;
 }
 
+/// The name (lossily decoded) of the first query parameter whose name or value is not UTF-8
+/// once percent-decoded (`+` is a space), if any.
+fn non_utf8_parameter(query: &str) -> Option<String> {
+    let utf8 = |text: &str| {
+        percent_encoding::percent_decode(text.as_bytes())
+            .decode_utf8()
+            .is_ok()
+    };
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (!utf8(name) || !utf8(value)).then(|| {
+            percent_encoding::percent_decode(name.as_bytes())
+                .decode_utf8_lossy()
+                .replace('+', " ")
+        })
+    })
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let scope = web::scope("/api/v1")
         .app_data(web::QueryConfig::default().error_handler(|error, _| {
@@ -87,7 +105,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(|_, _| Problem::not_found().into()))
         .default_service(web::to(no_route));
     cfg.service(register(scope).wrap_fn(|request, service| {
+        use actix_web::ResponseError;
         use actix_web::dev::Service;
+        use futures_util::FutureExt;
+        // serde_urlencoded would read such bytes as U+FFFD and match nothing, silently.
+        if let Some(name) = non_utf8_parameter(request.query_string()) {
+            let problem = Problem::invalid(&name, "must be UTF-8 text once percent-decoded");
+            let response = request.into_response(problem.error_response());
+            return async move { Ok(response) }.boxed_local();
+        }
         let writes = !matches!(
             *request.method(),
             actix_web::http::Method::GET
@@ -104,6 +130,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             }
             Ok(response)
         }
+        .boxed_local()
     }));
     cfg.route("/openapi.yaml", web::get().to(openapi));
 }
