@@ -158,9 +158,9 @@ impl Viewer {
         }
     }
 
-    /// Sees drafts as well as published talks.
-    pub fn sees_drafts(&self) -> bool {
-        self.role().is_some()
+    /// What this viewer may read ([`service::visibility`] decides what that holds).
+    pub fn audience(&self) -> service::visibility::Audience {
+        service::visibility::Audience::with_role(self.role().is_some())
     }
 
     /// How changes are recorded (`created_by`, `updated_by`).

@@ -15,6 +15,7 @@ use futures_util::Stream;
 use service::ServiceError;
 use service::events::{self, ChangeType, FeedRequest};
 use service::sea_orm::{DatabaseConnection, DbBackend};
+use service::visibility::Audience;
 use tokio::sync::{Notify, broadcast, watch};
 
 /// Events one read of the tail takes at most.
@@ -74,12 +75,6 @@ impl LiveEvent {
         if resolved.len() < most && !resolved.iter().any(|(key, _)| key == selection) {
             resolved.push((Arc::clone(selection), value.clone()));
         }
-    }
-
-    /// Whether a reader who sees drafts (or not) and asked for `types` (all when empty) gets it.
-    pub fn visible(&self, include_drafts: bool, types: &[ChangeType]) -> bool {
-        (include_drafts || self.model.public)
-            && (types.is_empty() || types.iter().any(|t| t.as_str() == self.model.kind))
     }
 }
 
@@ -208,7 +203,7 @@ impl ChangeHub {
                 &FeedRequest {
                     after,
                     limit: TAIL_BATCH,
-                    include_drafts: true,
+                    audience: Audience::Staff,
                     types: Vec::new(),
                 },
             )
@@ -265,7 +260,7 @@ impl ChangeHub {
     pub fn follow(
         self: Arc<Self>,
         after: Option<i64>,
-        include_drafts: bool,
+        audience: Audience,
         types: Vec<ChangeType>,
     ) -> impl Stream<Item = Result<Arc<LiveEvent>, ServiceError>> + Send + 'static {
         async_stream::stream! {
@@ -284,18 +279,16 @@ impl ChangeHub {
                     }
                 },
             };
+            let mut request = FeedRequest {
+                after: cursor,
+                limit: events::DEFAULT_FEED_PAGE,
+                audience,
+                types,
+            };
             loop {
                 loop {
-                    let page = events::feed(
-                        &self.db,
-                        &FeedRequest {
-                            after: cursor,
-                            limit: events::DEFAULT_FEED_PAGE,
-                            include_drafts,
-                            types: types.clone(),
-                        },
-                    )
-                    .await;
+                    request.after = cursor;
+                    let page = events::feed(&self.db, &request).await;
                     let page = match page {
                         Ok(page) => page,
                         Err(e) => {
@@ -319,7 +312,7 @@ impl ChangeHub {
                                 continue;
                             }
                             cursor = event.model.seq;
-                            if event.visible(include_drafts, &types) {
+                            if request.selects(&event.model) {
                                 yield Ok(event);
                             }
                         }

@@ -14,8 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::ServiceError;
+use crate::error::{FieldError, ServiceError};
 use crate::talks::TalkRecord;
+use crate::visibility::Audience;
 
 /// What happened to a talk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,17 +227,93 @@ pub const DEFAULT_FEED_PAGE: u64 = 100;
 pub struct FeedRequest {
     /// Events after this `seq` (0: from the first).
     pub after: i64,
+    /// At most this many events.
     pub limit: u64,
-    /// Readers with a token see the events of drafts too; others only [public] ones.
+    /// Whose eyes the events are for: readers without a token get only the [public] ones.
     ///
     /// [public]: change_event::Model::public
-    pub include_drafts: bool,
+    pub audience: Audience,
     /// Only these types; empty: all.
     pub types: Vec<ChangeType>,
 }
 
-/// Events after `request.after`, oldest first, at most `request.limit` (callers hold readers
-/// to [`MAX_FEED_PAGE`]).
+impl FeedRequest {
+    /// A reader's request for a page of the feed: events after `after` (0 without one; never
+    /// negative), `limit` of them ([`DEFAULT_FEED_PAGE`] without one; 1 to
+    /// [`MAX_FEED_PAGE`]). Errors name the parameters as the reader calls them.
+    pub fn page(
+        (after_name, after): (&str, Option<i64>),
+        (limit_name, limit): (&str, Option<i64>),
+        audience: Audience,
+        types: Vec<ChangeType>,
+    ) -> Result<Self, ServiceError> {
+        let mut errors = Vec::new();
+        let after = after.unwrap_or(0);
+        if after < 0 {
+            errors.push(FieldError::new(after_name, "must not be negative"));
+        }
+        let limit = limit.map_or(Ok(DEFAULT_FEED_PAGE), u64::try_from);
+        let limit = match limit {
+            Ok(limit) if (1..=MAX_FEED_PAGE).contains(&limit) => limit,
+            _ => {
+                errors.push(FieldError::new(
+                    limit_name,
+                    format!("must be 1 to {MAX_FEED_PAGE}"),
+                ));
+                0
+            }
+        };
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        Ok(Self {
+            after,
+            limit,
+            audience,
+            types,
+        })
+    }
+
+    /// Whether the request selects this event: the in-memory form of the query [`feed`] runs,
+    /// for events heard of live.
+    pub fn selects(&self, event: &change_event::Model) -> bool {
+        self.audience.sees_event(event)
+            && (self.types.is_empty() || self.types.iter().any(|t| t.as_str() == event.kind))
+    }
+}
+
+/// One page of the change feed, as readers get it.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    pub events: Vec<change_event::Model>,
+    /// More events follow the last one.
+    pub has_more: bool,
+    /// The `after` of the next page: the last event's `seq`, or the request's `after`.
+    pub next_after: i64,
+}
+
+/// A page of the feed: at most `request.limit` events after `request.after`, and whether more
+/// follow.
+pub async fn page<C: ConnectionTrait>(
+    conn: &C,
+    request: &FeedRequest,
+) -> Result<FeedPage, ServiceError> {
+    // One more tells whether there are more.
+    let mut events = feed_query(request)
+        .limit(request.limit.saturating_add(1))
+        .all(conn)
+        .await?;
+    let has_more = events.len() as u64 > request.limit;
+    events.truncate(usize::try_from(request.limit).unwrap_or(usize::MAX));
+    let next_after = events.last().map_or(request.after, |e| e.seq);
+    Ok(FeedPage {
+        events,
+        has_more,
+        next_after,
+    })
+}
+
+/// Events after `request.after`, oldest first, at most `request.limit`.
 pub async fn feed<C: ConnectionTrait>(
     conn: &C,
     request: &FeedRequest,
@@ -250,7 +327,7 @@ fn feed_query(request: &FeedRequest) -> sea_orm::Select<change_event::Entity> {
         .filter(change_event::Column::Seq.gt(request.after))
         .order_by_asc(change_event::Column::Seq)
         .limit(request.limit);
-    if !request.include_drafts {
+    if !request.audience.sees_drafts() {
         query = query.filter(change_event::Column::Public.eq(true));
     }
     if !request.types.is_empty() && request.types.len() < ChangeType::ALL.len() {

@@ -15,6 +15,7 @@ pub mod html;
 pub mod import;
 pub mod listing;
 pub mod talks;
+pub mod visibility;
 pub mod webhooks;
 
 pub use error::{FieldError, ServiceError};

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{FieldError, ServiceError};
+use crate::visibility::Audience;
 
 /// The most talks one page may hold.
 pub const MAX_PAGE_SIZE: u64 = 100;
@@ -32,23 +33,23 @@ pub struct TalkFilter {
     pub has_video: Option<bool>,
     /// Words that must all occur in the title, event, location or abstract.
     pub search: Option<String>,
-    /// Drafts too (for viewers with a token), not only published talks.
-    pub include_drafts: bool,
+    /// Whose eyes the list is for: drafts are listed only for readers who see them.
+    pub audience: Audience,
 }
 
 impl TalkFilter {
     /// Refuses text no talk can hold and PostgreSQL refuses to compare: NUL characters.
     fn check(&self) -> Result<(), ServiceError> {
-        let texts = [
-            ("event", &self.event),
-            ("location", &self.location),
-            ("search", &self.search),
-        ];
-        match texts
-            .iter()
-            .find(|(_, text)| text.as_deref().is_some_and(|t| t.contains('\0')))
-        {
-            Some((name, _)) => Err(invalid(name, "must not contain NUL characters")),
+        let with_nul = crate::domain::nul_fields(
+            "",
+            [
+                ("event", self.event.as_deref()),
+                ("location", self.location.as_deref()),
+                ("search", self.search.as_deref()),
+            ],
+        );
+        match with_nul.first() {
+            Some(name) => Err(invalid(name, crate::domain::NUL_MESSAGE)),
             None => Ok(()),
         }
     }
@@ -81,6 +82,21 @@ impl Default for TalkOrder {
         Self {
             field: OrderField::Date,
             descending: true,
+        }
+    }
+}
+
+impl TalkOrder {
+    /// The order of a list: the one the reader asked for, or without one the best match first
+    /// when the filter searches, else the newest first.
+    pub fn chosen(requested: Option<TalkOrder>, filter: &TalkFilter) -> TalkOrder {
+        match requested {
+            Some(order) => order,
+            None if filter.search_terms().is_some() => TalkOrder {
+                field: OrderField::Relevance,
+                descending: false,
+            },
+            None => TalkOrder::default(),
         }
     }
 }
@@ -237,7 +253,7 @@ async fn search_ids<C: ConnectionTrait>(db: &C, terms: &str) -> Result<Vec<Uuid>
 /// Published talks matching `filter`; `matches` are the ids a search found, if any.
 fn filtered(filter: &TalkFilter, matches: Option<&[Uuid]>) -> Select<talk::Entity> {
     let mut query = talk::Entity::find();
-    if !filter.include_drafts {
+    if !filter.audience.sees_drafts() {
         query = query.filter(talk::Column::Status.eq(Status::Published));
     }
     if let Some(ids) = matches {
@@ -432,30 +448,6 @@ pub async fn count<C: ConnectionTrait>(db: &C, filter: &TalkFilter) -> Result<u6
         None => None,
     };
     Ok(filtered(filter, matches.as_deref()).count(db).await?)
-}
-
-/// A talk by slug or id: a published one, or a draft too when `include_drafts`.
-pub async fn find_talk<C: ConnectionTrait>(
-    db: &C,
-    slug: Option<&str>,
-    id: Option<Uuid>,
-    include_drafts: bool,
-) -> Result<Option<talk::Model>, ServiceError> {
-    if slug.is_some_and(|slug| slug.contains('\0')) {
-        // No slug holds one, and PostgreSQL refuses to look for one.
-        return Ok(None);
-    }
-    let mut query = talk::Entity::find();
-    if !include_drafts {
-        query = query.filter(talk::Column::Status.eq(Status::Published));
-    }
-    if let Some(slug) = slug {
-        query = query.filter(talk::Column::Slug.eq(slug));
-    }
-    if let Some(id) = id {
-        query = query.filter(talk::Column::Id.eq(id));
-    }
-    Ok(query.one(db).await?)
 }
 
 /// An event with published talks.

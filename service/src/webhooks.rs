@@ -449,7 +449,7 @@ pub async fn claim(
             &events::FeedRequest {
                 after: hook.delivered_seq,
                 limit: batch,
-                include_drafts: true,
+                audience: crate::visibility::Audience::Staff,
                 types: selected_types(&hook.events),
             },
         )

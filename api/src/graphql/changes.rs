@@ -176,38 +176,20 @@ impl ChangesQuery {
         #[graphql(default = 100)] first: i32,
         types: Option<Vec<ChangeType>>,
     ) -> async_graphql::Result<ChangePage> {
-        let after = seq("after", after)?.unwrap_or(0);
-        let limit = u64::try_from(first).map_err(|_| {
-            to_graphql(&ServiceError::Invalid(vec![FieldError::new(
-                "first",
-                "must not be negative",
-            )]))
-        })?;
-        if limit > events::MAX_FEED_PAGE {
-            return Err(to_graphql(&ServiceError::LimitExceeded(format!(
-                "first: at most {} events per page",
-                events::MAX_FEED_PAGE
-            ))));
-        }
-        // One more tells whether there are more.
-        let mut page = events::feed(
-            db(ctx)?,
-            &FeedRequest {
-                after,
-                limit: limit + 1,
-                include_drafts: viewer(ctx).sees_drafts(),
-                types: kinds(types),
-            },
+        let request = FeedRequest::page(
+            ("after", seq("after", after)?),
+            ("first", Some(i64::from(first))),
+            viewer(ctx).audience(),
+            kinds(types),
         )
-        .await
         .map_err(|e| to_graphql(&e))?;
-        let has_more = page.len() as u64 > limit;
-        page.truncate(limit as usize);
-        let next = page.last().map_or(after, |e| e.seq);
+        let page = events::page(db(ctx)?, &request)
+            .await
+            .map_err(|e| to_graphql(&e))?;
         Ok(ChangePage {
-            events: page.into_iter().map(ChangeEvent::from).collect(),
-            next_cursor: ID(next.to_string()),
-            has_more,
+            events: page.events.into_iter().map(ChangeEvent::from).collect(),
+            next_cursor: ID(page.next_after.to_string()),
+            has_more: page.has_more,
         })
     }
 }
@@ -228,23 +210,21 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LiveChange>> + use<>> {
         let after = seq("after", after)?;
         let hub = ctx.data::<Arc<ChangeHub>>()?.clone();
-        let include_drafts = viewer(ctx).sees_drafts();
+        let audience = viewer(ctx).audience();
         let session = ctx.data_opt::<SessionToken>().cloned();
         let authority = ctx.data::<Arc<Authority>>()?.clone();
         let recheck = ctx
             .data_opt::<TokenRecheck>()
             .map_or(std::time::Duration::from_secs(30), |r| r.0);
         let selection = SelectionKey::of(ctx);
-        let events = hub
-            .follow(after, include_drafts, kinds(types))
-            .map(move |event| {
-                event
-                    .map(|event| LiveChange {
-                        event,
-                        selection: selection.clone(),
-                    })
-                    .map_err(|e| to_graphql(&e))
-            });
+        let events = hub.follow(after, audience, kinds(types)).map(move |event| {
+            event
+                .map(|event| LiveChange {
+                    event,
+                    selection: selection.clone(),
+                })
+                .map_err(|e| to_graphql(&e))
+        });
         Ok(async_stream::stream! {
             let mut events = std::pin::pin!(events);
             // A subscription outlives requests: its token is checked again every so often, so

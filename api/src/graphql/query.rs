@@ -7,6 +7,7 @@ use service::listing::{
     self, Cursor, OrderField, PageRequest, TalkFilter as Filter, TalkOrder as Order,
 };
 use service::sea_orm::DatabaseConnection;
+use service::visibility::{self, TalkKey};
 use uuid::Uuid;
 
 use super::changes::{ChangesQuery, WebhookQuery};
@@ -113,15 +114,15 @@ impl TalkQuery {
         slug: Option<String>,
         id: Option<ID>,
     ) -> async_graphql::Result<Option<Talk>> {
-        let id = match (&slug, id) {
-            (Some(_), None) => None,
-            (None, Some(id)) => Some(
+        let key = match (&slug, id) {
+            (Some(slug), None) => TalkKey::Slug(slug),
+            (None, Some(id)) => TalkKey::Id(
                 Uuid::parse_str(&id).map_err(|_| coded("id: not a talk id", "BAD_USER_INPUT"))?,
             ),
             _ => return Err(coded("give exactly one of slug and id", "BAD_USER_INPUT")),
         };
         let db = ctx.data::<DatabaseConnection>()?;
-        let talk = listing::find_talk(db, slug.as_deref(), id, viewer(ctx).sees_drafts())
+        let talk = visibility::talk(db, viewer(ctx).audience(), key)
             .await
             .map_err(|e| to_graphql(&e))?;
         Ok(talk.map(Talk))
@@ -143,10 +144,6 @@ impl TalkQuery {
     ) -> async_graphql::Result<TalkConnection> {
         let db = ctx.data::<DatabaseConnection>()?;
         let filter = filter.unwrap_or_default();
-        let searching = filter
-            .search
-            .as_deref()
-            .is_some_and(|s| !s.trim().is_empty());
         let filter = Filter {
             search: filter.search,
             event: filter.event,
@@ -155,18 +152,9 @@ impl TalkQuery {
             from: filter.from,
             to: filter.to,
             has_video: filter.has_video,
-            include_drafts: viewer(ctx).sees_drafts(),
+            audience: viewer(ctx).audience(),
         };
-        let relevance = Order {
-            field: OrderField::Relevance,
-            descending: false,
-        };
-        let default = if searching {
-            relevance
-        } else {
-            Order::default()
-        };
-        let order = order_by.map_or(default, |o| Order {
+        let requested = order_by.map(|o| Order {
             field: match o.field {
                 TalkOrderField::Date => OrderField::Date,
                 TalkOrderField::Title => OrderField::Title,
@@ -174,6 +162,7 @@ impl TalkQuery {
             },
             descending: o.direction == OrderDirection::Desc,
         });
+        let order = Order::chosen(requested, &filter);
         let request = PageRequest {
             first: page_size("first", first)?,
             after: decode("after", after)?,

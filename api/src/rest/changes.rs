@@ -69,17 +69,6 @@ pub async fn feed(
     params: web::Query<FeedParams>,
 ) -> Result<HttpResponse, Problem> {
     let viewer = viewer(&authority, &request).await?;
-    let after = params.after.unwrap_or(0);
-    if after < 0 {
-        return Err(Problem::invalid("after", "must not be negative"));
-    }
-    let limit = params.limit.unwrap_or(events::DEFAULT_FEED_PAGE);
-    if !(1..=events::MAX_FEED_PAGE).contains(&limit) {
-        return Err(Problem::invalid(
-            "limit",
-            &format!("must be 1 to {}", events::MAX_FEED_PAGE),
-        ));
-    }
     let wait = params.wait.unwrap_or(0);
     if wait > MAX_WAIT_SECONDS {
         return Err(Problem::invalid(
@@ -87,31 +76,33 @@ pub async fn feed(
             &format!("at most {MAX_WAIT_SECONDS} seconds"),
         ));
     }
-    let feed_request = FeedRequest {
-        after,
-        // One more tells whether there are more.
-        limit: limit + 1,
-        include_drafts: viewer.sees_drafts(),
-        types: types(params.types.as_deref())?,
-    };
+    let feed_request = FeedRequest::page(
+        ("after", params.after),
+        (
+            "limit",
+            params.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+        ),
+        viewer.audience(),
+        types(params.types.as_deref())?,
+    )?;
+    let after = feed_request.after;
     let deadline = Instant::now() + Duration::from_secs(wait);
-    let mut page = loop {
+    let page = loop {
         // Read what the tail has reached before the database: an event committed after the
         // read below moves the tail past it.
         let seen = hub.latest().max(after);
-        let page = events::feed(db.get_ref(), &feed_request).await?;
+        let page = events::page(db.get_ref(), &feed_request).await?;
         let left = deadline.saturating_duration_since(Instant::now());
-        if !page.is_empty() || left.is_zero() {
+        if !page.events.is_empty() || left.is_zero() {
             break page;
         }
         if !hub.wait_beyond(seen, left).await {
-            break Vec::new();
+            break page;
         }
     };
-    let has_more = page.len() as u64 > limit;
-    page.truncate(limit as usize);
-    let next = page.last().map_or(after, |e| e.seq);
+    let (has_more, next) = (page.has_more, page.next_after);
     let data: Vec<Value> = page
+        .events
         .into_iter()
         .map(|model| events::envelope(&model))
         .collect();

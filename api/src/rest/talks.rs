@@ -11,12 +11,12 @@ use entity::{embed, resource, talk};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use service::accounts::Role;
-use service::domain::Slug;
 use service::editing::{self, By, TalkPatch};
 use service::html;
 use service::listing::{self, Cursor, OrderField, PageRequest, TalkFilter, TalkOrder};
 use service::sea_orm::DatabaseConnection;
 use service::talks::{self, NewEmbed, NewResource, NewTalk, TalkRecord};
+use service::visibility::{self, Audience, TalkKey};
 use uuid::Uuid;
 
 use super::http::{
@@ -117,22 +117,15 @@ fn written(status: StatusCode, record: &TalkRecord, base: &AssetBase) -> HttpRes
     response
 }
 
-/// The talk at `slug` that this viewer may see, or 404. What is not a slug names no talk, and
-/// is not looked up (PostgreSQL refuses text with NUL characters, for one).
+/// The talk at `slug` that this viewer may see ([`visibility`] decides), or 404.
 async fn visible(
     db: &DatabaseConnection,
     viewer: &Viewer,
     slug: &str,
 ) -> Result<TalkRecord, Problem> {
-    let Ok(slug) = Slug::parse(slug) else {
-        return Err(Problem::not_found());
-    };
-    match talks::find_by_slug(db, slug.as_str()).await? {
-        Some(record) if record.talk.status == Status::Published || viewer.sees_drafts() => {
-            Ok(record)
-        }
-        _ => Err(Problem::not_found()),
-    }
+    visibility::talk_record(db, viewer.audience(), TalkKey::Slug(slug))
+        .await?
+        .ok_or_else(Problem::not_found)
 }
 
 /// The viewer, who must be an editor, and the talk at `slug`.
@@ -167,21 +160,21 @@ impl ListParams {
     /// 422 for a text parameter with a NUL character, which no talk holds and PostgreSQL
     /// refuses to compare.
     fn refuse_nul(&self) -> Result<(), Problem> {
-        let texts = [
-            ("event", &self.event),
-            ("location", &self.location),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("q", &self.q),
-            ("sort", &self.sort),
-            ("cursor", &self.cursor),
-            ("include", &self.include),
-        ];
-        match texts
-            .iter()
-            .find(|(_, value)| value.as_deref().is_some_and(|v| v.contains('\0')))
-        {
-            Some((name, _)) => Err(Problem::invalid(name, "must not contain NUL characters")),
+        let with_nul = service::domain::nul_fields(
+            "",
+            [
+                ("event", self.event.as_deref()),
+                ("location", self.location.as_deref()),
+                ("from", self.from.as_deref()),
+                ("to", self.to.as_deref()),
+                ("q", self.q.as_deref()),
+                ("sort", self.sort.as_deref()),
+                ("cursor", self.cursor.as_deref()),
+                ("include", self.include.as_deref()),
+            ],
+        );
+        match with_nul.first() {
+            Some(name) => Err(Problem::invalid(name, service::domain::NUL_MESSAGE)),
             None => Ok(()),
         }
     }
@@ -250,13 +243,8 @@ pub async fn list(
             }
         }
     }
-    let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty());
-    let order = match params.sort.as_deref() {
-        None if searching => TalkOrder {
-            field: OrderField::Relevance,
-            descending: false,
-        },
-        None | Some("-date") => TalkOrder::default(),
+    let requested = match params.sort.as_deref() {
+        None => None,
         Some(sort) => {
             let (field, descending) = match sort.strip_prefix('-') {
                 Some(field) => (field, true),
@@ -273,7 +261,7 @@ pub async fn list(
                     ));
                 }
             };
-            TalkOrder { field, descending }
+            Some(TalkOrder { field, descending })
         }
     };
     let after = match params.cursor.as_deref() {
@@ -291,8 +279,9 @@ pub async fn list(
         to: date("to", params.to.as_deref())?,
         has_video: params.has_video,
         search: params.q.clone(),
-        include_drafts: viewer.sees_drafts(),
+        audience: viewer.audience(),
     };
+    let order = TalkOrder::chosen(requested, &filter);
     let page = listing::list(
         db.get_ref(),
         &filter,
@@ -370,7 +359,8 @@ fn read_of(
     talk: &talk::Model,
     body: &Value,
 ) -> HttpResponse {
-    let public = matches!(viewer, Viewer::Anonymous) && talk.status == Status::Published;
+    // Cached by anyone only what anyone may see.
+    let public = viewer.audience() == Audience::Public && Audience::Public.sees(talk);
     conditional_json(
         request,
         StatusCode::OK,
@@ -621,20 +611,7 @@ pub async fn unpublish(
 }
 
 /// Resources or embeds: which list of a talk a request is about.
-#[derive(Debug, Clone, Copy)]
-pub enum Part {
-    Resources,
-    Embeds,
-}
-
-impl Part {
-    fn holds(self, record: &TalkRecord, id: Uuid) -> bool {
-        match self {
-            Self::Resources => record.resources.iter().any(|r| r.id == id),
-            Self::Embeds => record.embeds.iter().any(|e| e.id == id),
-        }
-    }
-}
+pub use service::visibility::Part;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -823,7 +800,15 @@ pub async fn show_item(
     let (slug, id) = path.into_inner();
     let id = item_id(&request, &id)?;
     let viewer = viewer(&authority, &request).await?;
-    let record = visible(&db, &viewer, &slug).await?;
+    let record = visibility::item(
+        db.get_ref(),
+        viewer.audience(),
+        TalkKey::Slug(&slug),
+        part,
+        id,
+    )
+    .await?
+    .ok_or_else(Problem::not_found)?;
     let item = match part {
         Part::Resources => record
             .resources
