@@ -210,9 +210,27 @@ impl TestApp {
 
     /// Runs a GraphQL query; returns the whole response body.
     pub async fn graphql(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        self.graphql_body(serde_json::json!({ "query": query, "variables": variables }))
+            .await
+    }
+
+    /// Runs the operation `name` of a GraphQL document; returns the whole response body.
+    pub async fn graphql_named(
+        &self,
+        query: &str,
+        name: &str,
+        variables: serde_json::Value,
+    ) -> serde_json::Value {
+        self.graphql_body(
+            serde_json::json!({ "query": query, "operationName": name, "variables": variables }),
+        )
+        .await
+    }
+
+    async fn graphql_body(&self, body: serde_json::Value) -> serde_json::Value {
         let mut response = awc::Client::new()
             .post(format!("{}/graphql", self.address))
-            .send_json(&serde_json::json!({ "query": query, "variables": variables }))
+            .send_json(&body)
             .await
             .expect("request failed");
         assert_eq!(response.status().as_u16(), 200);

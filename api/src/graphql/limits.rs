@@ -1,5 +1,6 @@
-//! Checks of a query's shape before async-graphql validates it: its size with fragments
-//! expanded (validation expands every spread, so a few fragments that each spread the next one
+//! Checks of a query's shape before async-graphql validates it: its depth (introspection
+//! fields may nest deeper than others, as the standard introspection query needs), its size
+//! with fragments expanded (validation expands every spread, so a few fragments that each spread the next one
 //! twice would take exponential time), the operation it names, and, when introspection is
 //! turned off, that it does not ask for `__schema` or `__type` (which async-graphql would
 //! answer with a silent null).
@@ -11,12 +12,12 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
 };
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Field, Selection, SelectionSet,
 };
 use async_graphql::{IntrospectionMode, Pos, Positioned, Request, ServerError, ServerResult};
 
-use super::MAX_COMPLEXITY;
 use super::errors::coded;
+use super::{MAX_COMPLEXITY, MAX_DEPTH};
 
 /// The most selections, directives and arguments a query may hold with its fragments
 /// expanded; no query within the complexity limit needs more.
@@ -54,6 +55,22 @@ impl Extension for QueryLimitsExtension {
                     "NOT_SUPPORTED",
                     Some(pos),
                 ));
+            }
+            let introspection =
+                ctx.schema_env.registry.introspection_mode != IntrospectionMode::Disabled;
+            match depth(document, introspection) {
+                // Refused below, as too deep to count.
+                Err(TooDeep) | Ok(None) => {}
+                Ok(Some((depth, limit, name))) => {
+                    return Err(refusal(
+                        &format!(
+                            "the query is nested too deep: {depth} levels of fields under \
+                             {name}; at most {limit} are allowed"
+                        ),
+                        "LIMIT_EXCEEDED",
+                        None,
+                    ));
+                }
             }
             let Ok(nodes) = expanded_size(document) else {
                 return Err(refusal(
@@ -142,6 +159,133 @@ fn introspection_field(document: &ExecutableDocument) -> Option<(&str, Pos)> {
         .operations
         .iter()
         .find_map(|(_, operation)| root(document, &operation.node.selection_set, &mut seen))
+}
+
+/// The deepest an introspection field (`__schema`, `__type`) may nest: the standard query of
+/// GraphiQL, graphql-codegen and Apollo's tools (graphql-js's `getIntrospectionQuery()`, with
+/// type references nesting `ofType` nine levels) reaches 15. Every other field keeps
+/// [`MAX_DEPTH`].
+pub const MAX_INTROSPECTION_DEPTH: usize = 20;
+
+/// The first root field whose selections nest deeper than its limit, with the depth it reaches
+/// (fields counted, fragments expanded, the root field being 1), the limit and the field's
+/// name. Introspection root fields have [`MAX_INTROSPECTION_DEPTH`] when `introspection` is on;
+/// the others [`MAX_DEPTH`].
+fn depth(
+    document: &ExecutableDocument,
+    introspection: bool,
+) -> Result<Option<(usize, usize, String)>, TooDeep> {
+    let mut depths: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut roots = Vec::new();
+    let mut seen = HashSet::new();
+    for (_, operation) in document.operations.iter() {
+        root_fields(
+            document,
+            &operation.node.selection_set,
+            &mut seen,
+            &mut roots,
+            0,
+        )?;
+    }
+    for field in roots {
+        let name = field.name.node.as_str();
+        let limit = if introspection && matches!(name, "__schema" | "__type") {
+            MAX_INTROSPECTION_DEPTH
+        } else {
+            MAX_DEPTH
+        };
+        let depth = 1 + set_depth(document, &field.selection_set, &mut depths, 1)?;
+        if depth > limit {
+            return Ok(Some((depth, limit, name.to_owned())));
+        }
+    }
+    Ok(None)
+}
+
+/// The root fields of a selection set, through its fragments (each fragment once).
+fn root_fields<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a Positioned<SelectionSet>,
+    seen: &mut HashSet<&'a str>,
+    roots: &mut Vec<&'a Field>,
+    nesting: usize,
+) -> Result<(), TooDeep> {
+    if nesting > MAX_NESTING {
+        return Err(TooDeep);
+    }
+    for selection in &set.node.items {
+        match &selection.node {
+            Selection::Field(field) => roots.push(&field.node),
+            Selection::InlineFragment(fragment) => root_fields(
+                document,
+                &fragment.node.selection_set,
+                seen,
+                roots,
+                nesting + 1,
+            )?,
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if let Some(fragment) = document.fragments.get(name)
+                    && seen.insert(name)
+                {
+                    root_fields(
+                        document,
+                        &fragment.node.selection_set,
+                        seen,
+                        roots,
+                        nesting + 1,
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How many levels of fields a selection set holds, fragments expanded (memoized per fragment;
+/// a fragment being expanded, a cycle that validation reports, counts 0).
+fn set_depth<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a Positioned<SelectionSet>,
+    depths: &mut HashMap<&'a str, Option<usize>>,
+    nesting: usize,
+) -> Result<usize, TooDeep> {
+    if nesting > MAX_NESTING {
+        return Err(TooDeep);
+    }
+    let mut deepest = 0;
+    for selection in &set.node.items {
+        let depth = match &selection.node {
+            Selection::Field(field) => {
+                1 + set_depth(document, &field.node.selection_set, depths, nesting + 1)?
+            }
+            Selection::InlineFragment(fragment) => {
+                set_depth(document, &fragment.node.selection_set, depths, nesting + 1)?
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                match depths.get(name) {
+                    Some(depth) => depth.unwrap_or(0),
+                    None => match document.fragments.get(name) {
+                        Some(fragment) => {
+                            depths.insert(name, None);
+                            let depth = set_depth(
+                                document,
+                                &fragment.node.selection_set,
+                                depths,
+                                nesting + 1,
+                            )?;
+                            depths.insert(name, Some(depth));
+                            depth
+                        }
+                        None => 0,
+                    },
+                }
+            }
+        };
+        deepest = deepest.max(depth);
+    }
+    Ok(deepest)
 }
 
 /// Selection sets nested deeper than this, fragments expanded, are refused here (before

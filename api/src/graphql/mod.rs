@@ -25,7 +25,7 @@ use crate::changes::ChangeHub;
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// The deepest query accepted.
+/// The deepest query accepted, but for introspection ([`limits::MAX_INTROSPECTION_DEPTH`]).
 pub const MAX_DEPTH: usize = 10;
 /// The most complex query accepted (each field counts 1; lists count their page size).
 pub const MAX_COMPLEXITY: usize = 5_000;
@@ -57,7 +57,9 @@ pub fn build_schema(
         .data(DataLoader::new(EmbedLoader(db.clone()), tokio::spawn))
         .data(AssetBase(asset_base_url))
         .data(db)
-        .limit_depth(MAX_DEPTH)
+        // Checked per root field by `limits::QueryLimits` (MAX_DEPTH, deeper for
+        // introspection); this is the backstop.
+        .limit_depth(limits::MAX_INTROSPECTION_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(errors::ErrorCodes)
         .extension(limits::QueryLimits)
