@@ -341,12 +341,88 @@ pub fn render(record: &TalkRecord) -> String {
             }
         }
     }
+    // Strings holding a Unicode line break other than '\n' (U+0085, U+2028, U+2029) are written
+    // as escaped double-quoted scalars: the emitter would put them in block scalars, which
+    // read back with a '\n' more after a final one. Each stands in the mapping as a token of
+    // its own, replaced once the rest is written.
+    let mut quoted = Vec::new();
+    let prefix = token_prefix(&map);
+    let mut map = Value::Mapping(map);
+    quote_line_breaks(&mut map, &prefix, &mut quoted);
     // A mapping of strings, lists and JSON-born values always serializes.
     let mut yaml = serde_yaml_ng::to_string(&map).unwrap_or_default();
-    // The emitter may end the last line with a Unicode line break (U+2028 in a block scalar)
-    // instead of '\n': the closing '---' must still stand on a line of its own.
+    // Replaced from the last token on, so that `…-1` is not taken for the start of `…-12`.
+    for (token, text) in quoted.iter().rev() {
+        yaml = yaml.replace(token.as_str(), text);
+    }
     if !yaml.ends_with('\n') {
         yaml.push('\n');
     }
     format!("---\n{yaml}---\n\n{}\n", talk.body)
+}
+
+/// Unicode line breaks that YAML readers take as line breaks, besides '\n' and '\r'.
+const UNICODE_BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
+
+/// A prefix for tokens that no string of `map` contains.
+fn token_prefix(map: &Mapping) -> String {
+    let text = format!("{map:?}");
+    (0u32..)
+        .map(|n| format!("lectern-quoted-{n}-"))
+        .find(|prefix| !text.contains(prefix.as_str()))
+        .unwrap_or_default()
+}
+
+/// Replaces each string (value or key) of `value` that holds a [`UNICODE_BREAKS`] character
+/// with a token, and records the token and the string as a double-quoted scalar.
+fn quote_line_breaks(value: &mut Value, prefix: &str, quoted: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(text) if text.contains(UNICODE_BREAKS) => {
+            let token = format!("{prefix}{}", quoted.len());
+            quoted.push((token.clone(), double_quoted(text)));
+            *text = token;
+        }
+        Value::Sequence(items) => {
+            for item in items {
+                quote_line_breaks(item, prefix, quoted);
+            }
+        }
+        Value::Mapping(members) => {
+            let old = std::mem::take(members);
+            for (mut key, mut member) in old {
+                quote_line_breaks(&mut key, prefix, quoted);
+                quote_line_breaks(&mut member, prefix, quoted);
+                members.insert(key, member);
+            }
+        }
+        Value::Tagged(tagged) => quote_line_breaks(&mut tagged.value, prefix, quoted),
+        _ => {}
+    }
+}
+
+/// `text` as a YAML double-quoted scalar that reads back as exactly `text`: every character a
+/// YAML reader would fold, normalize or refuse is escaped.
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..
+                if !UNICODE_BREAKS.contains(&c) && c != '\u{FEFF}' =>
+            {
+                out.push(c);
+            }
+            // Controls, the line breaks above, the byte order mark, U+FFFE and U+FFFF: all in
+            // the Basic Multilingual Plane.
+            c => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
 }
