@@ -1,4 +1,8 @@
-//! Lectern's HTTP service: GraphQL for frontends, health and readiness for operators.
+//! Lectern's HTTP service, `lectern`: GraphQL (queries, mutations and subscriptions over a
+//! websocket) and the REST API under `/api/v1` for frontends and editors, the change feed and
+//! signed webhooks for integrators, login and tokens, GraphiQL, and health, readiness and
+//! metrics for operators; with the commands that migrate, back up and restore the database and
+//! manage accounts and tokens.
 
 pub mod admin;
 pub mod auth;

@@ -129,7 +129,6 @@ impl Talk {
             .map(Resource)
             .collect())
     }
-    /// In document order.
     /// The talk's revisions, oldest first: each change with the whole state after it (a
     /// token is needed: old states may never have been published). `after` is a revision's
     /// `seq`.
@@ -164,6 +163,7 @@ impl Talk {
             .map(super::changes::ChangeEvent::from)
             .collect())
     }
+    /// In document order.
     async fn embeds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Embed>> {
         let loader = ctx.data::<DataLoader<EmbedLoader>>()?;
         let embeds = loader
