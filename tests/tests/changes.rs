@@ -413,7 +413,6 @@ async fn bad_feed_parameters_are_422_problems_naming_the_parameter() {
         ("types=talk.created,talk.bogus", "types"),
     ] {
         for token in [None, Some(token.as_str())] {
-            let started = Instant::now();
             let reply = call(
                 &app.address,
                 "GET",
@@ -439,10 +438,6 @@ async fn bad_feed_parameters_are_422_problems_naming_the_parameter() {
                 parameter,
                 reply.body
             );
-            assert!(
-                started.elapsed() < Duration::from_secs(2),
-                "refused at once"
-            );
         }
     }
     // The limits themselves are fine.
@@ -464,6 +459,19 @@ async fn bad_feed_parameters_are_422_problems_naming_the_parameter() {
 // ---------------------------------------------------------------------------------------------
 // 2. Long polling
 
+/// The `wait` of the long polls that an event ends: the longest allowed, so that a loaded
+/// machine cannot make an answer that came with the event look like one that waited it out.
+const LONG_WAIT_SECONDS: u64 = 30;
+
+/// A long poll that an event ended answered well before its wait was over.
+#[track_caller]
+fn assert_answered_before_the_wait(elapsed: Duration) {
+    assert!(
+        elapsed < Duration::from_secs(LONG_WAIT_SECONDS - 5),
+        "the long poll waited out its wait ({elapsed:?}) instead of answering with the event"
+    );
+}
+
 #[actix_web::test]
 async fn a_long_poll_answers_as_soon_as_an_event_arrives() {
     let app = TestApp::spawn().await;
@@ -484,12 +492,12 @@ async fn a_long_poll_answers_as_soon_as_an_event_arrives() {
     let reply = page(
         &app.address,
         Some(&token),
-        &format!("after={after}&wait=10"),
+        &format!("after={after}&wait={LONG_WAIT_SECONDS}"),
     )
     .await;
     let elapsed = started.elapsed();
     writer.await.unwrap();
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert_answered_before_the_wait(elapsed);
     assert_eq!(
         slug_types(reply.body["data"].as_array().unwrap()),
         [("second".to_owned(), "talk.created".to_owned())],
@@ -519,10 +527,15 @@ async fn an_anonymous_long_poll_waits_past_draft_events_for_a_public_one() {
         })
     };
     let started = Instant::now();
-    let reply = page(&app.address, None, &format!("after={after}&wait=10")).await;
+    let reply = page(
+        &app.address,
+        None,
+        &format!("after={after}&wait={LONG_WAIT_SECONDS}"),
+    )
+    .await;
     let elapsed = started.elapsed();
     writer.await.unwrap();
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert_answered_before_the_wait(elapsed);
     assert_eq!(
         slug_types(reply.body["data"].as_array().unwrap()),
         [("later".to_owned(), "talk.published".to_owned())],
@@ -543,17 +556,24 @@ async fn a_long_poll_with_nothing_new_ends_empty_after_its_wait() {
         let started = Instant::now();
         let reply = page(&app.address, token, &format!("after={after}&wait=1")).await;
         let elapsed = started.elapsed();
+        // The wait is kept; the bound above it only says that the request ends.
         assert!(elapsed >= Duration::from_millis(900), "took {elapsed:?}");
-        assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+        assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
         assert_eq!(reply.body["data"], json!([]), "{}", reply.body);
         assert_eq!(reply.body["next_after"], after);
         assert_eq!(reply.body["has_more"], false);
     }
-    // Without `wait`, an empty page comes at once.
-    let started = Instant::now();
-    let reply = page(&app.address, None, &format!("after={after}")).await;
-    assert!(started.elapsed() < Duration::from_millis(900));
-    assert_eq!(reply.body["data"], json!([]));
+    // Without `wait`, an empty page comes at once: not with an event written seconds later.
+    let writer = {
+        let (address, token) = (app.address.clone(), token.clone());
+        actix_web::rt::spawn(async move {
+            actix_web::rt::time::sleep(Duration::from_secs(5)).await;
+            create(&address, &token, "later").await;
+        })
+    };
+    let reply = page(&app.address, Some(&token), &format!("after={after}")).await;
+    assert_eq!(reply.body["data"], json!([]), "{}", reply.body);
+    writer.await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -672,7 +692,9 @@ async fn graphql_changes_pages_the_same_events_as_rest() {
         (json!({"after": "-1", "first": 2}), "BAD_USER_INPUT"),
         (json!({"after": "x", "first": 2}), "BAD_USER_INPUT"),
         (json!({"first": -1}), "BAD_USER_INPUT"),
-        (json!({"first": 501}), "LIMIT_EXCEEDED"),
+        (json!({"first": 0}), "BAD_USER_INPUT"),
+        // The same rule as REST's `limit` (1 to 500), named as GraphQL calls it.
+        (json!({"first": 501}), "BAD_USER_INPUT"),
     ] {
         let (_, body) = app
             .graphql_as(Some(&token), seqs_only, variables.clone())
@@ -682,6 +704,12 @@ async fn graphql_changes_pages_the_same_events_as_rest() {
             "{variables}: {body}"
         );
         assert!(body["data"].is_null(), "{variables}: {body}");
+        if variables["first"] != 2 {
+            assert_eq!(
+                body["errors"][0]["extensions"]["fields"][0]["path"], "first",
+                "{variables}: {body}"
+            );
+        }
     }
 }
 
@@ -1094,6 +1122,72 @@ async fn a_subscription_opened_while_writes_commit_has_no_gap_and_no_repeat() {
     assert_eq!(keys_graphql(&[anonymous.next().await]), keys_rest(&marker));
 }
 
+/// The upgrade request of a websocket on `/graphql`, sent as plain HTTP so that a refusal's
+/// status, headers and body can be read.
+async fn upgrade_request(app: &TestApp, token: &str) -> crate::support::Reply {
+    crate::support::request(
+        app,
+        "GET",
+        "/graphql",
+        Some(&format!("Bearer {token}")),
+        &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Protocol", "graphql-transport-ws"),
+        ],
+        None,
+    )
+    .await
+}
+
+/// A valid token that cannot be checked because the database is unavailable is an outage, not
+/// a bad token: the upgrade is refused with 503 and `SERVICE_UNAVAILABLE`, and a
+/// `connection_init` closes with 1013 (try again later); a bad token is still `UNAUTHENTICATED`.
+#[actix_web::test]
+async fn an_outage_while_checking_a_websocket_token_is_service_unavailable() {
+    let app = TestApp::spawn().await;
+    let token = editor(&app).await;
+
+    let bad = upgrade_request(&app, "not-a-token").await;
+    assert_eq!(bad.status, 401, "{}", bad.text());
+    assert_eq!(
+        bad.body["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    assert!(bad.header("www-authenticate").starts_with("Bearer "));
+
+    // The app's own pool, closed: every query fails as when the database is down.
+    app.connection.close_by_ref().await.expect("close the pool");
+
+    let refused = upgrade_request(&app, &token).await;
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(
+        refused.body["errors"][0]["extensions"]["code"],
+        "SERVICE_UNAVAILABLE",
+        "{}",
+        refused.text()
+    );
+    assert_eq!(refused.header("retry-after"), "5");
+    assert_eq!(refused.header("www-authenticate"), "");
+
+    // Without a token on the upgrade request, the connection opens; its init names the token.
+    let mut socket = open(&app.address, None).await;
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
+    )
+    .await;
+    match receive(&mut socket).await {
+        Incoming::Closed(Some(code), reason) => {
+            assert_eq!(code, 1013, "closed with {code} {reason}");
+            assert!(reason.starts_with("SERVICE_UNAVAILABLE: "), "{reason}");
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
 #[actix_web::test]
 async fn a_bad_token_in_connection_init_is_refused() {
     let app = TestApp::spawn().await;
@@ -1120,7 +1214,10 @@ async fn a_bad_token_in_connection_init_is_refused() {
                     code == 4403 || code == 1002,
                     "{payload}: closed with {code} {reason}"
                 );
-                assert!(!reason.is_empty(), "{payload}: the close says why");
+                assert!(
+                    reason.starts_with("UNAUTHENTICATED: ") && reason.len() > 17,
+                    "{payload}: the close says why: {reason}"
+                );
             }
             other => panic!("{payload}: not refused: {other:?}"),
         }
@@ -1294,7 +1391,12 @@ async fn writes_of_other_processes_reach_subscribers_and_long_polls() {
         let (address, token) = (app.address.clone(), token.clone());
         actix_web::rt::spawn(async move {
             let started = Instant::now();
-            let reply = page(&address, Some(&token), &format!("after={mark}&wait=10")).await;
+            let reply = page(
+                &address,
+                Some(&token),
+                &format!("after={mark}&wait={LONG_WAIT_SECONDS}"),
+            )
+            .await;
             (started.elapsed(), reply.body)
         })
     };
@@ -1308,10 +1410,7 @@ async fn writes_of_other_processes_reach_subscribers_and_long_polls() {
     two.await.unwrap();
 
     let (elapsed, body) = long_poll.await.unwrap();
-    assert!(
-        elapsed < Duration::from_secs(5),
-        "the long poll took {elapsed:?}"
-    );
+    assert_answered_before_the_wait(elapsed);
     let first = body["data"].as_array().unwrap();
     assert!(!first.is_empty(), "{body}");
     assert!(first.iter().all(|e| e["actor"] == "elsewhere"), "{body}");

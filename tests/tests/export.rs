@@ -53,9 +53,20 @@ async fn export_is_deterministic() {
     import(&db, &[&corpus_talks()]).await;
     let one = tempfile::tempdir().unwrap();
     let two = tempfile::tempdir().unwrap();
-    importer::export::export(&db.db, one.path()).await.unwrap();
+    let written = importer::export::export(&db.db, one.path()).await.unwrap();
+    assert_eq!(written, 121);
     importer::export::export(&db.db, two.path()).await.unwrap();
-    assert_eq!(read_dir_sorted(one.path()), read_dir_sorted(two.path()));
+    let (first, second) = (read_dir_sorted(one.path()), read_dir_sorted(two.path()));
+    // Every talk was written, each as a document, and the second export is the same bytes.
+    assert_eq!(first.len(), 121);
+    assert!(
+        first
+            .iter()
+            .all(|(name, text)| name.ends_with(".md") && text.starts_with("---\ntitle: ")),
+        "{:?}",
+        first.iter().map(|(name, _)| name).collect::<Vec<_>>()
+    );
+    assert_eq!(first, second);
 }
 
 #[tokio::test]

@@ -383,7 +383,7 @@ async fn page_size_depth_and_complexity_are_limited() {
         121
     );
 
-    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }";
+    let deep = "{ talks { nodes { resources { a { b { c { d { e { f { g { h } } } } } } } } } } }";
     let body = app.graphql(deep, json!({})).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
