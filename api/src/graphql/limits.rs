@@ -58,21 +58,7 @@ impl Extension for QueryLimitsExtension {
             }
             let introspection =
                 ctx.schema_env.registry.introspection_mode != IntrospectionMode::Disabled;
-            match depth(document, introspection) {
-                // Refused below, as too deep to count.
-                Err(TooDeep) | Ok(None) => {}
-                Ok(Some((depth, limit, name))) => {
-                    return Err(refusal(
-                        &format!(
-                            "the query is nested too deep: {depth} levels of fields under \
-                             {name}; at most {limit} are allowed"
-                        ),
-                        "LIMIT_EXCEEDED",
-                        None,
-                    ));
-                }
-            }
-            let Ok(nodes) = expanded_size(document) else {
+            let Ok(Measure { nodes, too_deep }) = measure(document, introspection) else {
                 return Err(refusal(
                     &format!(
                         "the query is nested too deep: more than {MAX_NESTING} levels of \
@@ -82,6 +68,16 @@ impl Extension for QueryLimitsExtension {
                     None,
                 ));
             };
+            if let Some((depth, limit, name)) = too_deep {
+                return Err(refusal(
+                    &format!(
+                        "the query is nested too deep: {depth} levels of fields under \
+                         {name}; at most {limit} are allowed"
+                    ),
+                    "LIMIT_EXCEEDED",
+                    None,
+                ));
+            }
             if nodes > MAX_NODES {
                 return Err(refusal(
                     &format!(
@@ -167,26 +163,46 @@ fn introspection_field(document: &ExecutableDocument) -> Option<(&str, Pos)> {
 /// [`MAX_DEPTH`].
 pub const MAX_INTROSPECTION_DEPTH: usize = 20;
 
-/// The first root field whose selections nest deeper than its limit, with the depth it reaches
-/// (fields counted, fragments expanded, the root field being 1), the limit and the field's
-/// name. Introspection root fields have [`MAX_INTROSPECTION_DEPTH`] when `introspection` is on;
-/// the others [`MAX_DEPTH`].
-fn depth(
-    document: &ExecutableDocument,
-    introspection: bool,
-) -> Result<Option<(usize, usize, String)>, TooDeep> {
-    let mut depths: HashMap<&str, Option<usize>> = HashMap::new();
+/// Selection sets nested deeper than this, fragments expanded, are refused here (before
+/// async-graphql, whose limit is lower, counts them), so that counting never recurses deeply.
+const MAX_NESTING: usize = 64;
+
+/// The query holds selection sets nested deeper than [`MAX_NESTING`].
+struct TooDeep;
+
+/// What a query holds once its fragments are expanded.
+struct Measure {
+    /// Selections, directives and arguments, in all its operations.
+    nodes: usize,
+    /// The first root field that nests deeper than its limit: its depth (the root field being
+    /// 1), the limit, and its name.
+    too_deep: Option<(usize, usize, String)>,
+}
+
+/// The size and depth of a selection set with its fragments expanded.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extent {
+    nodes: usize,
+    depth: usize,
+}
+
+/// Measures the operations: their size, and the depth of each root field against its limit
+/// (introspection root fields have [`MAX_INTROSPECTION_DEPTH`] when `introspection` is on, the
+/// others [`MAX_DEPTH`]). Each fragment is measured once (memoized), so that this takes time
+/// linear in the document.
+fn measure(document: &ExecutableDocument, introspection: bool) -> Result<Measure, TooDeep> {
+    let mut fragments: HashMap<&str, Option<Extent>> = HashMap::new();
+    let mut nodes: usize = 0;
     let mut roots = Vec::new();
     let mut seen = HashSet::new();
     for (_, operation) in document.operations.iter() {
-        root_fields(
-            document,
-            &operation.node.selection_set,
-            &mut seen,
-            &mut roots,
-            0,
-        )?;
+        let operation = &operation.node;
+        let own = operation.directives.len() + operation.variable_definitions.len();
+        let inner = extent(document, &operation.selection_set, &mut fragments, 0)?;
+        nodes = nodes.saturating_add(own).saturating_add(inner.nodes);
+        root_fields(document, &operation.selection_set, &mut seen, &mut roots, 0)?;
     }
+    let mut too_deep = None;
     for field in roots {
         let name = field.name.node.as_str();
         let limit = if introspection && matches!(name, "__schema" | "__type") {
@@ -194,12 +210,13 @@ fn depth(
         } else {
             MAX_DEPTH
         };
-        let depth = 1 + set_depth(document, &field.selection_set, &mut depths, 1)?;
+        let depth = 1 + extent(document, &field.selection_set, &mut fragments, 1)?.depth;
         if depth > limit {
-            return Ok(Some((depth, limit, name.to_owned())));
+            too_deep = Some((depth, limit, name.to_owned()));
+            break;
         }
     }
-    Ok(None)
+    Ok(Measure { nodes, too_deep })
 }
 
 /// The root fields of a selection set, through its fragments (each fragment once).
@@ -242,126 +259,56 @@ fn root_fields<'a>(
     Ok(())
 }
 
-/// How many levels of fields a selection set holds, fragments expanded (memoized per fragment;
-/// a fragment being expanded, a cycle that validation reports, counts 0).
-fn set_depth<'a>(
+/// How many selections, directives and arguments a selection set holds with every fragment
+/// spread replaced by the fragment, and how many levels of fields. A spread of a fragment that
+/// is being expanded (a cycle, which validation reports) counts 1 and adds no depth; an unknown
+/// one (validation says so too) likewise.
+fn extent<'a>(
     document: &'a ExecutableDocument,
     set: &'a Positioned<SelectionSet>,
-    depths: &mut HashMap<&'a str, Option<usize>>,
+    fragments: &mut HashMap<&'a str, Option<Extent>>,
     nesting: usize,
-) -> Result<usize, TooDeep> {
+) -> Result<Extent, TooDeep> {
     if nesting > MAX_NESTING {
         return Err(TooDeep);
     }
-    let mut deepest = 0;
+    let mut total = Extent::default();
     for selection in &set.node.items {
-        let depth = match &selection.node {
-            Selection::Field(field) => {
-                1 + set_depth(document, &field.node.selection_set, depths, nesting + 1)?
-            }
-            Selection::InlineFragment(fragment) => {
-                set_depth(document, &fragment.node.selection_set, depths, nesting + 1)?
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.as_str();
-                match depths.get(name) {
-                    Some(depth) => depth.unwrap_or(0),
-                    None => match document.fragments.get(name) {
-                        Some(fragment) => {
-                            depths.insert(name, None);
-                            let depth = set_depth(
-                                document,
-                                &fragment.node.selection_set,
-                                depths,
-                                nesting + 1,
-                            )?;
-                            depths.insert(name, Some(depth));
-                            depth
-                        }
-                        None => 0,
-                    },
-                }
-            }
-        };
-        deepest = deepest.max(depth);
-    }
-    Ok(deepest)
-}
-
-/// Selection sets nested deeper than this, fragments expanded, are refused here (before
-/// async-graphql, whose limit is lower, counts them), so that counting never recurses deeply.
-const MAX_NESTING: usize = 64;
-
-/// The query holds selection sets nested deeper than [`MAX_NESTING`].
-struct TooDeep;
-
-/// How many selections, directives and arguments the operations hold with every fragment
-/// spread replaced by the fragment, counted once per fragment (memoized), so that this takes
-/// time linear in the document. A spread of a fragment that is being expanded (a cycle, which
-/// validation reports) counts 1.
-fn expanded_size(document: &ExecutableDocument) -> Result<usize, TooDeep> {
-    let mut sizes: HashMap<&str, Option<usize>> = HashMap::new();
-    let mut total: usize = 0;
-    for (_, operation) in document.operations.iter() {
-        let operation = &operation.node;
-        let own = operation.directives.len() + operation.variable_definitions.len();
-        let inner = set_size(document, &operation.selection_set, &mut sizes, 0)?;
-        total = total.saturating_add(own).saturating_add(inner);
-    }
-    Ok(total)
-}
-
-fn set_size<'a>(
-    document: &'a ExecutableDocument,
-    set: &'a Positioned<SelectionSet>,
-    sizes: &mut HashMap<&'a str, Option<usize>>,
-    depth: usize,
-) -> Result<usize, TooDeep> {
-    if depth > MAX_NESTING {
-        return Err(TooDeep);
-    }
-    let mut total: usize = 0;
-    for selection in &set.node.items {
-        let size = match &selection.node {
+        let (own, inner, levels) = match &selection.node {
             Selection::Field(field) => {
                 let field = &field.node;
-                (1 + field.directives.len() + field.arguments.len()).saturating_add(set_size(
-                    document,
-                    &field.selection_set,
-                    sizes,
-                    depth + 1,
-                )?)
+                let inner = extent(document, &field.selection_set, fragments, nesting + 1)?;
+                (1 + field.directives.len() + field.arguments.len(), inner, 1)
             }
-            Selection::InlineFragment(fragment) => (1 + fragment.node.directives.len())
-                .saturating_add(set_size(
-                    document,
-                    &fragment.node.selection_set,
-                    sizes,
-                    depth + 1,
-                )?),
+            Selection::InlineFragment(fragment) => {
+                let fragment = &fragment.node;
+                let inner = extent(document, &fragment.selection_set, fragments, nesting + 1)?;
+                (1 + fragment.directives.len(), inner, 0)
+            }
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
-                let own = 1 + spread.node.directives.len();
-                let inner = match sizes.get(name) {
-                    Some(Some(size)) => *size,
-                    // Being expanded: a cycle.
-                    Some(None) => 0,
+                let inner = match fragments.get(name) {
+                    Some(known) => known.unwrap_or_default(),
                     None => match document.fragments.get(name) {
                         Some(fragment) => {
-                            sizes.insert(name, None);
-                            let size =
-                                set_size(document, &fragment.node.selection_set, sizes, depth + 1)?;
-                            sizes.insert(name, Some(size));
-                            size
+                            fragments.insert(name, None);
+                            let inner = extent(
+                                document,
+                                &fragment.node.selection_set,
+                                fragments,
+                                nesting + 1,
+                            )?;
+                            fragments.insert(name, Some(inner));
+                            inner
                         }
-                        // Unknown: validation says so.
-                        None => 0,
+                        None => Extent::default(),
                     },
                 };
-                own.saturating_add(inner)
+                (1 + spread.node.directives.len(), inner, 0)
             }
         };
-        total = total.saturating_add(size);
+        total.nodes = total.nodes.saturating_add(own).saturating_add(inner.nodes);
+        total.depth = total.depth.max(levels + inner.depth);
     }
     Ok(total)
 }
