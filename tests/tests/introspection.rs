@@ -1,6 +1,10 @@
 //! The standard introspection query, as GraphiQL, graphql-codegen and Apollo's tools send it
 //! (graphql-js's `getIntrospectionQuery()`, in `tests/fixtures/`), gets the whole schema: a
 //! schema built from its answer equals the committed `api/schema.graphql`.
+//!
+//! The fixtures are graphql-js 16.15.0's output, byte for byte (from `npm pack graphql@16.15.0`:
+//! `require("./package/utilities/getIntrospectionQuery.js").getIntrospectionQuery(options)`,
+//! with no options, and with every option of that version on).
 
 use std::collections::{BTreeMap, BTreeSet};
 
