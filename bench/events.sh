@@ -11,6 +11,8 @@
 #   LECTERN_BENCH_PG (postgres://postgres@127.0.0.1:5432) for --postgres.
 # Each run gets a fresh database: a SQLite file, or a PostgreSQL database named
 # lectern_bench_<random> that is dropped afterwards. Everything stays on loopback.
+# The driver is tests/examples/events_bench/ (`events_bench --help`); the admin's password goes
+# through its environment (LECTERN_PASSWORD), never its command line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND=sqlite

@@ -25,6 +25,9 @@
 #   SCENARIO: a, b, c; default "a b", and "a b c" with --postgres.
 # Environment: KILL_AFTER (5), GRACE (15), LECTERN_BENCH_PG (postgres://postgres@127.0.0.1:5432),
 #   LECTERN_CORPUS. Exits 1 when any scenario failed.
+# The driver is tests/examples/load/ (`load writes`, `verify`, `sigterm`, `outage`); the editor
+# token (LECTERN_LOAD_TOKEN) and the database URL (DATABASE_URL, which may hold a password) go
+# through its environment, never its command line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND=sqlite
@@ -117,7 +120,7 @@ scenario_a() {
   [ "$rc" -eq 0 ] || { echo "the write driver failed (status $rc)"; status=1; }
   echo "restarting lectern on the same database"
   start_server "$WORK/server-a2.log"
-  timeout 120 "$DRIVER" verify --url "http://$ADDRESS" --acks "$WORK/acks.json" --database-url "$DB" || status=1
+  DATABASE_URL="$DB" timeout 120 "$DRIVER" verify --url "http://$ADDRESS" --acks "$WORK/acks.json" || status=1
   server_log_errors "$WORK/server-a2.log"
   stop_server
   drop_db

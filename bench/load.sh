@@ -13,8 +13,9 @@
 # Usage: bench/load.sh [--postgres] [SECONDS] [CONNECTIONS]     (defaults: 60 32)
 # Environment: WARMUP (10), WRITE_PERCENT (10), LECTERN_CACHE_MB (the server's default),
 #   LECTERN_BENCH_PG (postgres://postgres@127.0.0.1:5432) for --postgres, LECTERN_CORPUS.
-# The driver is tests/examples/load.rs (`load mixed`); it targets 127.0.0.1 only and stops after
-# SECONDS (and at most 10,000,000 requests).
+# The driver is tests/examples/load/ (`load mixed`; `load --help` lists its modes); it targets
+# 127.0.0.1 only and stops after SECONDS (and at most 10,000,000 requests). Its editor token
+# goes through the environment (LECTERN_LOAD_TOKEN), never its command line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND=sqlite

@@ -1,11 +1,12 @@
 //! Helpers for Lectern's black-box tests: a fresh database per test, the shared corpus, and
-//! documents to import.
+//! documents to import; and, in `bench`, what the benchmark drivers in `examples/` share.
 //!
 //! Tests run on SQLite by default. With `LECTERN_TEST_DATABASE_URL=postgres://…` each test gets
 //! its own PostgreSQL database, named by a UUID, created on that server and dropped afterwards.
 
 #![allow(clippy::unwrap_used)]
 
+pub mod bench;
 pub mod proxy;
 pub mod receiver;
 
