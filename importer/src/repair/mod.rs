@@ -43,6 +43,8 @@ pub struct Repaired {
     pub text: String,
     /// The repairs made, in the order they occur in the text.
     pub repairs: Vec<Repair>,
+    /// Characters left as they were that may still be pieces of damage (see [`damage_pieces`]).
+    pub leftovers: Vec<char>,
 }
 
 /// Bytes left undefined by Windows-1252 (and by Windows-1254, plus 0x8E 0x9E).
@@ -239,8 +241,23 @@ impl KnownChars {
         if text.is_ascii() {
             return;
         }
-        for c in text.chars().filter(|&c| could_be_lost(c)) {
-            *self.counts.entry(c).or_default() += 1;
+        for c in text.chars().filter(|&c| !c.is_ascii()) {
+            if could_be_lost(c) {
+                *self.counts.entry(c).or_default() += 1;
+            }
+            // A letter's other case is evidence too: `ł` in a text makes `Ł` likely.
+            for other in c.to_uppercase().chain(c.to_lowercase()) {
+                if other != c && could_be_lost(other) {
+                    *self.counts.entry(other).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Adds the counts of `other`.
+    pub fn extend(&mut self, other: &KnownChars) {
+        for (&c, &n) in &other.counts {
+            *self.counts.entry(c).or_default() += n;
         }
     }
 
@@ -252,6 +269,52 @@ impl KnownChars {
     fn count(&self, c: char) -> Option<u32> {
         self.counts.get(&c).copied()
     }
+}
+
+/// The code page damaged text was read with, where its characters tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePage {
+    Windows1252,
+    Windows1254,
+}
+
+/// The code page `text` shows: characters that only one of Windows-1252 and Windows-1254 gives
+/// for bytes of UTF-8 (`Ð ð Ý Þ Ž ž` against `Ğ ğ İ Ş`). `None` when nothing tells, or both do.
+pub fn code_page_of(text: &str) -> Option<CodePage> {
+    let (mut w1252, mut w1254) = (false, false);
+    for c in text.chars() {
+        match c {
+            '\u{D0}' | '\u{F0}' | '\u{DD}' | '\u{DE}' | '\u{17D}' | '\u{17E}' => w1252 = true,
+            '\u{11E}' | '\u{11F}' | '\u{130}' | '\u{15E}' => w1254 = true,
+            _ => {}
+        }
+    }
+    match (w1252, w1254) {
+        (true, false) => Some(CodePage::Windows1252),
+        (false, true) => Some(CodePage::Windows1254),
+        _ => None,
+    }
+}
+
+/// What the rest of a document tells about one of its fields.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentHints {
+    /// Other fields of the document held damage that was repaired for certain: the document was
+    /// damaged as a whole, so every character of this field that can be a piece of damage is
+    /// one. Readings that only this makes acceptable are reported as guesses.
+    pub damaged: bool,
+    /// The code page the document's damaged text shows, if it tells.
+    pub code_page: Option<CodePage>,
+    /// The letters of the document's certain repairs (with their other case): the language of
+    /// the document, to choose among the candidates for lost bytes.
+    pub letters: KnownChars,
+}
+
+/// True when `c`, in damaged text, can stand for a byte of a UTF-8 sequence: a lead byte
+/// (0xC2..=0xF4) or a continuation byte (0x80..=0xBF). Characters for other bytes (ASCII, and
+/// `õ ö ÷ ø ù ú û ü ý þ ÿ`, `ı ş`, which stand for bytes UTF-8 never uses) are never damage.
+pub fn is_damage_piece(c: char) -> bool {
+    matches!(byte_of(c), Some(0x80..=0xBF | 0xC2..=0xF4))
 }
 
 /// True when `c`'s UTF-8 encoding has a byte that Windows-1252 or 1254 leaves undefined.
@@ -627,6 +690,7 @@ struct Next {
 /// Context shared by all guesses of one pass.
 struct Ctx<'a> {
     known: &'a KnownChars,
+    letters: &'a KnownChars,
     words: HashSet<String>,
     has_strong: bool,
     has_rtl: bool,
@@ -757,6 +821,10 @@ fn score(
     if let Some(n) = ctx.known.count(c) {
         s += 1.5 * (1.0 + n as f32).ln();
     }
+    // The document's own letters say more about its language than any other text.
+    if let Some(n) = ctx.letters.count(c) {
+        s += 2.0 + (1.0 + n as f32).ln();
+    }
     if is_emoji(c) && ctx.emoji_pages.contains(&((c as u32) >> 8)) {
         s += 0.5;
     }
@@ -791,7 +859,7 @@ struct Replacement {
 }
 
 /// One repair pass over `chars`.
-fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
+fn repair_pass(chars: &[char], known: &KnownChars, hints: &DocumentHints) -> Vec<Replacement> {
     let bytes: Vec<Option<u8>> = chars.iter().map(|&c| byte_of(c)).collect();
     let seqs = find_seqs(&bytes);
     if seqs.is_empty() {
@@ -810,10 +878,13 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
             lossless[i] = classify_complete(c, s, chars, &seq_ends).map(|st| (c, st));
         }
     }
-    let has_strong = lossless
+    let own_strong = lossless
         .iter()
         .flatten()
         .any(|&(_, st)| st == Strength::Strong);
+    // A document damaged as a whole lends its evidence to each of its fields; what is accepted
+    // on that evidence alone is a guess.
+    let has_strong = own_strong || hints.damaged;
 
     let mut resolved: Vec<Option<(char, bool)>> = vec![None; seqs.len()];
     for (i, l) in lossless.iter().enumerate() {
@@ -842,7 +913,7 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
             let adj_next = i + 1 < seqs.len() && seqs[i + 1].start == s.end && adjacent(i + 1);
             let next_char = chars.get(s.end).copied();
             let prev_char = s.start.checked_sub(1).map(|p| chars[p]);
-            let ok = has_strong
+            let ok = own_strong
                 || adj_prev
                 || adj_next
                 || (latin
@@ -871,6 +942,17 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
             resolved[i + 1] = Some((b, false));
         }
     }
+    // In a document damaged as a whole, a complete sequence is damage too; but its reading
+    // rests on the other fields, so it is a guess.
+    if hints.damaged {
+        for (i, l) in lossless.iter().enumerate() {
+            if let Some((c, Strength::Weak)) = *l
+                && resolved[i].is_none()
+            {
+                resolved[i] = Some((c, true));
+            }
+        }
+    }
 
     // Guesses for sequences that lost bytes.
     let allow_guess = !chars.iter().any(|&c| is_undefined_c1(c));
@@ -883,19 +965,22 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
         // Characters that Windows-1252 produces but Windows-1254 cannot
         // (Ž ž, and Ð ð Ý ý Þ þ where 1254 has Ğ ğ İ ı Ş ş) show that 0x8E and
         // 0x9E were not undefined.
-        let is_1252 = chars.iter().any(|&c| {
-            matches!(
-                c,
-                '\u{17D}'
-                    | '\u{17E}'
-                    | '\u{D0}'
-                    | '\u{F0}'
-                    | '\u{DD}'
-                    | '\u{FD}'
-                    | '\u{DE}'
-                    | '\u{FE}'
-            )
-        });
+        let is_1252 = match hints.code_page {
+            Some(page) => page == CodePage::Windows1252,
+            None => chars.iter().any(|&c| {
+                matches!(
+                    c,
+                    '\u{17D}'
+                        | '\u{17E}'
+                        | '\u{D0}'
+                        | '\u{F0}'
+                        | '\u{DD}'
+                        | '\u{FD}'
+                        | '\u{DE}'
+                        | '\u{FE}'
+                )
+            }),
+        };
         let dropset: &[u8] = if is_1252 {
             &UNDEFINED_1252
         } else {
@@ -920,6 +1005,7 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
         }
         let ctx = Ctx {
             known,
+            letters: &hints.letters,
             words: text_words(chars),
             has_strong,
             has_rtl,
@@ -932,14 +1018,16 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
             let evidence = if s.len == 2 {
                 // A lone two-byte lead (e.g. `Ã` for `Á` minus 0x81) is only
                 // considered inside a damaged string, before a small letter
-                // or another damaged sequence (never `SÃO`).
-                has_strong
-                    && chars.get(s.end).is_some_and(|&n| {
-                        n.is_lowercase()
-                            || seq_at_start
-                                .get(&s.end)
-                                .is_some_and(|&j| seqs[j].end > seqs[j].start + 1)
-                    })
+                // or another damaged sequence (never `SÃO`); in a document damaged as a
+                // whole, wherever it is.
+                hints.damaged
+                    || (has_strong
+                        && chars.get(s.end).is_some_and(|&n| {
+                            n.is_lowercase()
+                                || seq_at_start
+                                    .get(&s.end)
+                                    .is_some_and(|&j| seqs[j].end > seqs[j].start + 1)
+                        }))
             } else {
                 // After a letter of the text, `™` and `®` are as natural as `’` (`Crêpâ™`).
                 let ends_word = s.start.checked_sub(1).is_some_and(|p| is_letter(chars[p]))
@@ -1062,11 +1150,22 @@ pub fn repair(text: &str) -> Option<Repaired> {
 /// clean text of `known` (for instance the other documents of a collection): how common a
 /// candidate is where the text comes from says more than how common it is in general.
 pub fn repair_with(text: &str, known: &KnownChars) -> Option<Repaired> {
+    repair_in(text, known, &DocumentHints::default())
+}
+
+/// Like [`repair_with`], for a field of a document about which `hints` tell more.
+///
+/// A repair is certain (`guess: false`) only when the damaged characters spell one complete
+/// UTF-8 sequence that the field's own damage supports. It is a guess when bytes were lost and
+/// the character was chosen among candidates, when the reading rests on the rest of the document
+/// only, and when it undoes a second layer of damage (the text may have spelled the first layer
+/// itself).
+pub fn repair_in(text: &str, known: &KnownChars, hints: &DocumentHints) -> Option<Repaired> {
     if text.is_ascii() || !text.chars().any(is_suspect) {
         return None;
     }
     let chars: Vec<char> = text.chars().collect();
-    let reps = repair_pass(&chars, known);
+    let reps = repair_pass(&chars, known, hints);
     if reps.is_empty() {
         return None;
     }
@@ -1080,18 +1179,31 @@ pub fn repair_with(text: &str, known: &KnownChars) -> Option<Repaired> {
         })
         .collect();
     let mut units = apply(units, &reps);
+    // Later passes read repaired text, whose characters are no longer pieces of damage.
+    let later = DocumentHints {
+        damaged: false,
+        ..hints.clone()
+    };
     for _ in 1..MAX_PASSES {
         let cur: Vec<char> = units.iter().map(|u| u.cur).collect();
         if !cur.iter().any(|&c| is_suspect(c)) {
             break;
         }
-        let reps = repair_pass(&cur, known);
+        let mut reps = repair_pass(&cur, known, &later);
         if reps.is_empty() {
             break;
+        }
+        for r in &mut reps {
+            r.guess = true;
         }
         units = apply(units, &reps);
     }
     let text: String = units.iter().map(|u| u.cur).collect();
+    let leftovers = units
+        .iter()
+        .filter(|u| !u.changed && is_damage_piece(u.cur))
+        .map(|u| u.cur)
+        .collect();
     let repairs = units
         .into_iter()
         .filter(|u| u.changed)
@@ -1101,7 +1213,17 @@ pub fn repair_with(text: &str, known: &KnownChars) -> Option<Repaired> {
             guess: u.guess,
         })
         .collect();
-    Some(Repaired { text, repairs })
+    Some(Repaired {
+        text,
+        repairs,
+        leftovers,
+    })
+}
+
+/// The characters of `text` that may be pieces of damage (see [`is_damage_piece`]), for text
+/// that [`repair_in`] left as it was.
+pub fn damage_pieces(text: &str) -> Vec<char> {
+    text.chars().filter(|&c| is_damage_piece(c)).collect()
 }
 
 #[cfg(test)]
