@@ -282,6 +282,8 @@ pub struct Measurement {
     pub by_language: BTreeMap<&'static str, Tally>,
     pub by_damage: Vec<(Damage, Tally)>,
     pub silent: Vec<SilentWrong>,
+    /// Fields reported as a guess that came back wrong, with what the report says.
+    pub wrong_guesses: Vec<(SilentWrong, Vec<String>)>,
 }
 
 impl Measurement {
@@ -301,6 +303,7 @@ pub fn measure(documents: &[Generated], damages: &[Damage], context: &KnownChars
     let mut by_language: BTreeMap<&'static str, Tally> = BTreeMap::new();
     let mut by_damage = Vec::new();
     let mut silent = Vec::new();
+    let mut wrong_guesses = Vec::new();
     for &damage in damages {
         let mut tally_damage = Tally::default();
         for doc in documents {
@@ -333,7 +336,19 @@ pub fn measure(documents: &[Generated], damages: &[Damage], context: &KnownChars
                 match (got == want, guess) {
                     (true, false) => tally.exact += 1,
                     (true, true) => tally.guessed_right += 1,
-                    (false, true) => tally.guessed_wrong += 1,
+                    (false, true) => {
+                        tally.guessed_wrong += 1;
+                        wrong_guesses.push((
+                            SilentWrong {
+                                document: doc.name.clone(),
+                                damage,
+                                field: path.clone(),
+                                want: want.clone(),
+                                got: got.clone(),
+                            },
+                            report.map(|r| r.guesses.clone()).unwrap_or_default(),
+                        ));
+                    }
                     (false, false) => {
                         tally.silent_wrong += 1;
                         silent.push(SilentWrong {
@@ -355,6 +370,7 @@ pub fn measure(documents: &[Generated], damages: &[Damage], context: &KnownChars
         by_language,
         by_damage,
         silent,
+        wrong_guesses,
     }
 }
 

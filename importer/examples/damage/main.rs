@@ -33,6 +33,9 @@ struct Args {
     /// Only the damage the seed shows (undefined bytes dropped), not the lossless variants.
     #[arg(long)]
     dropped_only: bool,
+    /// Also print this many fields whose guess is wrong, with what their report says.
+    #[arg(long, default_value_t = 0)]
+    show_wrong_guesses: usize,
 }
 
 fn main() -> ExitCode {
@@ -90,6 +93,16 @@ fn main() -> ExitCode {
             s.field,
             s.want,
             s.got
+        );
+    }
+    for (w, guesses) in m.wrong_guesses.iter().take(args.show_wrong_guesses) {
+        println!(
+            "wrong guess: {} ({}) {}: {guesses:?}\n  want {:?}\n  got  {:?}",
+            w.document,
+            w.damage.name(),
+            w.field,
+            w.want,
+            w.got
         );
     }
     if m.silent.is_empty() {
