@@ -95,9 +95,7 @@ pub fn repair_talk(talk: &mut NewTalk, known: &KnownChars) -> Vec<FieldRepair> {
         // The document is damaged: read every field again with what the document tells.
         hints.damaged = true;
         for repaired in first.iter().flatten() {
-            for r in repaired.repairs.iter().filter(|r| !r.guess) {
-                hints.letters.observe(&r.after);
-            }
+            hints.letters.observe(&repaired.certain);
         }
         first = fields
             .iter()

@@ -45,6 +45,9 @@ pub struct Repaired {
     pub repairs: Vec<Repair>,
     /// Characters left as they were that may still be pieces of damage (see [`damage_pieces`]).
     pub leftovers: Vec<char>,
+    /// The repaired text with each guessed character and each leftover replaced by a space:
+    /// what is known of the text for certain.
+    pub certain: String,
 }
 
 /// Bytes left undefined by Windows-1252 (and by Windows-1254, plus 0x8E 0x9E).
@@ -233,13 +236,44 @@ use frequency::{EMOJI_FREQ, LETTER_FREQ};
 #[derive(Debug, Clone, Default)]
 pub struct KnownChars {
     counts: std::collections::HashMap<char, u32>,
+    /// Pairs of adjacent letters (in small letters) of which one could be lost in either case:
+    /// how the language of the text spells around such letters (`þó`, `ío`, `ďá`).
+    pairs: std::collections::HashMap<(char, char), u32>,
+    /// Words (in small letters) that hold a letter that could be lost in either case.
+    words: HashSet<String>,
 }
 
+/// Stands for the edge of a word in [`KnownChars`]'s pairs: `(EDGE, 'þ')` counts words that
+/// begin with `þ` or `Þ`.
+const EDGE: char = ' ';
+
 impl KnownChars {
-    /// Counts the candidate characters of `text`.
+    /// Counts the candidate characters of `text`, and the letters beside them.
     pub fn observe(&mut self, text: &str) {
         if text.is_ascii() {
             return;
+        }
+        let mut prev = EDGE;
+        let mut word = String::new();
+        let mut in_word_lost = false;
+        for c in text.chars().chain(std::iter::once(EDGE)) {
+            let cur = if is_letter(c) { small(c) } else { EDGE };
+            if (prev != EDGE || cur != EDGE)
+                && (may_be_lost_in_a_case(prev) || may_be_lost_in_a_case(cur))
+            {
+                *self.pairs.entry((prev, cur)).or_default() += 1;
+            }
+            if cur == EDGE {
+                if in_word_lost && word.chars().count() > 1 {
+                    self.words.insert(std::mem::take(&mut word));
+                }
+                word.clear();
+                in_word_lost = false;
+            } else {
+                word.push(cur);
+                in_word_lost |= may_be_lost_in_a_case(cur);
+            }
+            prev = cur;
         }
         for c in text.chars().filter(|&c| !c.is_ascii()) {
             if could_be_lost(c) {
@@ -254,13 +288,6 @@ impl KnownChars {
         }
     }
 
-    /// Adds the counts of `other`.
-    pub fn extend(&mut self, other: &KnownChars) {
-        for (&c, &n) in &other.counts {
-            *self.counts.entry(c).or_default() += n;
-        }
-    }
-
     /// True when nothing was counted.
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
@@ -269,6 +296,30 @@ impl KnownChars {
     fn count(&self, c: char) -> Option<u32> {
         self.counts.get(&c).copied()
     }
+
+    /// How often the letters `a` then `b` (in any case; [`EDGE`] for a word's edge) were seen
+    /// side by side.
+    fn pair(&self, a: char, b: char) -> u32 {
+        self.pairs.get(&(small(a), small(b))).copied().unwrap_or(0)
+    }
+
+    fn has_word(&self, word: &str) -> bool {
+        self.words.contains(word)
+    }
+}
+
+/// `c` in small letters, when that is one character.
+fn small(c: char) -> char {
+    let mut it = c.to_lowercase();
+    match (it.next(), it.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// True when `c` (a small letter) or its capital could lose a byte.
+fn may_be_lost_in_a_case(c: char) -> bool {
+    !c.is_ascii() && (could_be_lost(c) || c.to_uppercase().any(could_be_lost))
 }
 
 /// The code page damaged text was read with, where its characters tell.
@@ -716,7 +767,7 @@ fn score(
     c: char,
     prev: Option<char>,
     next: &Next,
-    before: &[Option<char>],
+    (before, after): (&[Option<char>], &[Option<char>]),
     ctx: &Ctx,
 ) -> Option<f32> {
     if is_impossible(c) {
@@ -733,6 +784,8 @@ fn score(
                 .map(|p| if is_emoji_presentation(p) { 3.0 } else { 6.0 });
         }
         '\u{FE0E}' => return prev.is_some_and(is_emoji).then_some(1.0),
+        // Between two emoji with nothing between them, a joiner (`👨‍💻`) rather than a quote.
+        '\u{200D}' if prev_emoji && next.certain.is_some_and(is_emoji) => return Some(20.0),
         '\u{200D}' => return (prev_emoji && next.may_be_emoji).then_some(5.0),
         '\u{200E}' | '\u{200F}' => return ctx.has_rtl.then_some(1.0),
         _ => {}
@@ -799,21 +852,46 @@ fn score(
     if next.certain.is_some_and(is_emoji_modifier) {
         s += if is_modifier_base(c) { 3.0 } else { -3.0 };
     }
-    // Paired punctuation.
+    // Paired punctuation: an opening quote follows a space (or a tag, or nothing) and comes
+    // before a word; a closing one follows a word.
     let next_alnum = next.certain.is_some_and(char::is_alphanumeric);
+    let opens =
+        prev.is_none_or(|p| p.is_whitespace() || matches!(p, '(' | '[' | '>')) && next_alnum;
     match c {
         '\u{201D}' => {
-            if unmatched(before, &['\u{201C}', '\u{201E}'], c) > 0 {
+            if unmatched(before, &['\u{201C}', '\u{201E}'], c) > 0 && !opens {
                 s += 3.0;
             }
-            if next_alnum {
+            if opens {
+                s -= 6.0;
+            } else if next_alnum {
                 s -= 1.0;
             }
         }
-        '\u{201E}' if prev.is_none_or(char::is_whitespace) && next_alnum => {
-            s += 1.0;
+        '\u{201E}' if opens => {
+            s += 4.0;
+        }
+        '\u{201E}' if prev.is_some_and(char::is_alphanumeric) => {
+            s -= 4.0;
         }
         _ => {}
+    }
+    if is_letter(c) {
+        // The letters beside it: how the text's language, the other documents and the
+        // database spell around this letter.
+        let beside = [
+            (prev.filter(|&p| is_letter(p)).unwrap_or(EDGE), c),
+            (c, next.certain.filter(|&n| is_letter(n)).unwrap_or(EDGE)),
+        ];
+        for (a, b) in beside {
+            s += 0.8 * (1.0 + ctx.known.pair(a, b) as f32).ln();
+            s += 1.5 * (1.0 + ctx.letters.pair(a, b) as f32).ln();
+        }
+        // The whole word, as the other documents, the database or the document spell it.
+        let word = word_around(before, c, after);
+        if ctx.known.has_word(&word) || ctx.letters.has_word(&word) {
+            s += 5.0;
+        }
     }
     if let Some(n) = frequency(c) {
         s += 0.4 * (1.0 + f32::from(n)).ln();
@@ -832,6 +910,21 @@ fn score(
         s += 4.0;
     }
     Some(s)
+}
+
+/// The word `c` would make, in small letters, with the letters before and after it.
+fn word_around(before: &[Option<char>], c: char, after: &[Option<char>]) -> String {
+    let mut word: Vec<char> = before
+        .iter()
+        .rev()
+        .flatten()
+        .take_while(|&&p| is_letter(p))
+        .copied()
+        .collect();
+    word.reverse();
+    word.push(c);
+    word.extend(after.iter().flatten().take_while(|&&n| is_letter(n)));
+    word.into_iter().map(small).collect()
 }
 
 fn text_words(chars: &[char]) -> HashSet<String> {
@@ -1071,7 +1164,7 @@ fn repair_pass(chars: &[char], known: &KnownChars, hints: &DocumentHints) -> Vec
             };
             let mut best: Option<(f32, char)> = None;
             for &c in list {
-                if let Some(sc) = score(c, prev, &next, &view[..s.start], &ctx)
+                if let Some(sc) = score(c, prev, &next, (&view[..s.start], &view[s.end..]), &ctx)
                     && best.is_none_or(|(b, _)| sc > b)
                 {
                     best = Some((sc, c));
@@ -1199,6 +1292,16 @@ pub fn repair_in(text: &str, known: &KnownChars, hints: &DocumentHints) -> Optio
         units = apply(units, &reps);
     }
     let text: String = units.iter().map(|u| u.cur).collect();
+    let certain = units
+        .iter()
+        .map(|u| {
+            if u.guess || (!u.changed && is_damage_piece(u.cur)) {
+                ' '
+            } else {
+                u.cur
+            }
+        })
+        .collect();
     let leftovers = units
         .iter()
         .filter(|u| !u.changed && is_damage_piece(u.cur))
@@ -1217,6 +1320,7 @@ pub fn repair_in(text: &str, known: &KnownChars, hints: &DocumentHints) -> Optio
         text,
         repairs,
         leftovers,
+        certain,
     })
 }
 
