@@ -15,7 +15,11 @@
 //!   position is tried and the most plausible character is chosen by general
 //!   rules (general category, emoji properties, paired punctuation, Unicode
 //!   names versus words of the text, neighbouring characters, and a frequency
-//!   prior); such repairs are marked as guesses.
+//!   prior, and with what the document, the other documents and the database tell: the
+//!   letters beside the candidate, the whole word, the letter's other case); such repairs are
+//!   marked as guesses. So are readings accepted only because the rest of the document is
+//!   damaged ([`DocumentHints`]) and repairs of a second layer of damage. What a repair leaves
+//!   that may still be damage is returned as [`Repaired::leftovers`].
 //!
 //! Repair is applied until the text no longer changes (at most a few passes),
 //! which also undoes text that was damaged twice.
