@@ -1430,6 +1430,51 @@ mod tests {
         assert_eq!(r.repairs[0].before, "ÃƒÂ©");
     }
 
+    #[test]
+    fn the_code_page_shows_in_the_characters_only_one_of_them_gives() {
+        // 🎤 is F0 9F 8E A4: `ğ` in Windows-1254, `ð` in Windows-1252.
+        let emoji = "🎤 talk";
+        assert_eq!(
+            code_page_of(&damage(emoji, encoding_rs::WINDOWS_1254, true)),
+            Some(CodePage::Windows1254)
+        );
+        assert_eq!(
+            code_page_of(&damage(emoji, encoding_rs::WINDOWS_1252, true)),
+            Some(CodePage::Windows1252)
+        );
+        assert_eq!(code_page_of("weâ€™ll"), None);
+    }
+
+    #[test]
+    fn what_a_repair_leaves_that_may_be_damage_is_named() {
+        // `A.Ş.` lost 0x9E in Windows-1254: the `Å` is left, and named.
+        let damaged = damage("Doğuş A.Ş.", encoding_rs::WINDOWS_1254, true);
+        let r = repair(&damaged).expect("ğ and ş are complete sequences");
+        assert_eq!(r.text, "Doğuş A.Å.");
+        assert_eq!(r.leftovers, ['Å']);
+        assert!(r.repairs.iter().all(|r| !r.guess));
+        // Letters that stand for bytes UTF-8 never uses are no damage.
+        assert_eq!(damage_pieces("şöyle ı ü ø"), Vec::<char>::new());
+    }
+
+    #[test]
+    fn italian_guillemets_lose_no_byte_and_are_restored_for_certain() {
+        let clean = "«Città», «Perché» e «Più» – è così";
+        for enc in [encoding_rs::WINDOWS_1252, encoding_rs::WINDOWS_1254] {
+            let r = repair(&damage(clean, enc, true)).expect("damaged");
+            assert_eq!(r.text, clean);
+            assert!(r.repairs.iter().all(|r| !r.guess), "{:?}", r.repairs);
+            assert!(r.leftovers.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_second_layer_of_damage_is_undone_as_a_guess() {
+        let r = repair("ÃƒÂ©tÃƒÂ©").expect("literal test input");
+        assert_eq!(r.text, "été");
+        assert!(r.repairs.iter().all(|r| r.guess), "{:?}", r.repairs);
+    }
+
     const CLEAN: &[&str] = &[
         "Øredev",
         "René",
