@@ -29,6 +29,17 @@ pub struct ImportConfig {
     pub progress: bool,
 }
 
+/// What to do with a document in which a repair is a guess (see [`crate::fix::FieldRepair`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum OnGuess {
+    /// Import it, and report each guessed field.
+    #[default]
+    Report,
+    /// Do not import it: it fails, naming each guessed field.
+    Fail,
+}
+
 /// What happened to one document (or, for `pruned`, one stored talk).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,6 +82,9 @@ pub struct Summary {
     pub conflicts: usize,
     pub failed: usize,
     pub pruned: usize,
+    /// Fields repaired by a guess, or left with characters that may be damage (each is also in
+    /// `repairs`, with `guess: true`).
+    pub guesses: usize,
     /// Documents that were skipped, failed or conflicted, and pruned talks.
     pub problems: Vec<DocumentReport>,
     pub repairs: Vec<RepairReport>,
@@ -86,6 +100,11 @@ impl Summary {
     /// True when any document failed or conflicted.
     pub fn has_problems(&self) -> bool {
         self.failed > 0 || self.conflicts > 0
+    }
+
+    fn add_repairs(&mut self, repairs: Vec<RepairReport>) {
+        self.guesses += repairs.iter().filter(|r| r.repair.guess).count();
+        self.repairs.extend(repairs);
     }
 
     fn record(&mut self, report: DocumentReport) {
@@ -156,11 +175,21 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, RunError> {
 
 /// Imports every document under `config.paths`, in batches of documents, then prunes if
 /// asked to. Pruning is skipped when any document failed: a talk whose document could not be
-/// read is not gone.
+/// read is not gone. Guessed repairs are reported (see [`run_with`]).
 ///
 /// Documents stream through a short pipeline: one task reads, parses, repairs and validates
 /// them while this one writes, with at most a few dozen documents in between.
 pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summary, RunError> {
+    run_with(db, config, OnGuess::Report).await
+}
+
+/// Like [`run`]; with [`OnGuess::Fail`], a document in which any field is a guess is not
+/// imported and counts as failed, its message naming the guessed fields.
+pub async fn run_with(
+    db: &DatabaseConnection,
+    config: &ImportConfig,
+    on_guess: OnGuess,
+) -> Result<Summary, RunError> {
     let started = Instant::now();
     let files = collect_files(&config.paths)?;
     let bar = progress_bar(config.progress, files.len() as u64);
@@ -186,6 +215,7 @@ pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summa
         handle.block_on(prepare_all(
             db_for_reading,
             config_for_reading,
+            on_guess,
             files,
             sender,
         ))
@@ -204,13 +234,16 @@ pub async fn run(db: &DatabaseConnection, config: &ImportConfig) -> Result<Summa
             }
         };
         let report = match document {
-            Prepared::Done(report) => report,
+            Prepared::Done(report, repairs) => {
+                summary.add_repairs(repairs);
+                report
+            }
             Prepared::Ready {
                 path,
                 input,
                 repairs,
             } => {
-                summary.repairs.extend(repairs);
+                summary.add_repairs(repairs);
                 write(&mut importer, path, input).await?
             }
         };
@@ -267,9 +300,10 @@ fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
     bar
 }
 
-/// A document ready to be written, or already settled (skipped or failed).
+/// A document ready to be written, or already settled (skipped or failed, with the repairs that
+/// made it fail).
 enum Prepared {
-    Done(DocumentReport),
+    Done(DocumentReport, Vec<RepairReport>),
     Ready {
         path: String,
         input: Box<TalkInput>,
@@ -281,6 +315,7 @@ enum Prepared {
 async fn prepare_all(
     db: DatabaseConnection,
     config: ImportConfig,
+    on_guess: OnGuess,
     files: Vec<PathBuf>,
     sender: tokio::sync::mpsc::Sender<Prepared>,
 ) -> Result<HashSet<String>, RunError> {
@@ -288,7 +323,7 @@ async fn prepare_all(
     // Characters of the clean text around: learned at the first repair that must guess.
     let mut known: Option<KnownChars> = None;
     for file in &files {
-        let prepared = prepare(&db, &config, &files, file, &mut seen, &mut known).await?;
+        let prepared = prepare(&db, &config, on_guess, &files, file, &mut seen, &mut known).await?;
         if sender.send(prepared).await.is_err() {
             break;
         }
@@ -332,20 +367,20 @@ fn parse_file(file: &Path, max_bytes: u64) -> Result<Document, DocumentError> {
 async fn prepare(
     db: &DatabaseConnection,
     config: &ImportConfig,
+    on_guess: OnGuess,
     files: &[PathBuf],
     file: &Path,
     seen: &mut HashMap<String, PathBuf>,
     known: &mut Option<KnownChars>,
 ) -> Result<Prepared, RunError> {
     let path = file.display().to_string();
-    let done = |slug: Option<String>, outcome, message: String| {
-        Prepared::Done(DocumentReport {
-            path: path.clone(),
-            slug,
-            outcome,
-            message: Some(message),
-        })
+    let report = |slug: Option<String>, outcome, message: String| DocumentReport {
+        path: path.clone(),
+        slug,
+        outcome,
+        message: Some(message),
     };
+    let done = |slug, outcome, message| Prepared::Done(report(slug, outcome, message), Vec::new());
     let mut talk = match parse_file(file, config.max_bytes) {
         Ok(Document::Talk(talk)) => talk,
         Ok(Document::NotATalk(reason)) => return Ok(done(None, Outcome::Skipped, reason)),
@@ -378,6 +413,23 @@ async fn prepare(
                 repair,
             })
             .collect();
+    }
+    if on_guess == OnGuess::Fail {
+        let guessed: Vec<&str> = repairs
+            .iter()
+            .filter(|r| r.repair.guess)
+            .map(|r| r.repair.field.as_str())
+            .collect();
+        if !guessed.is_empty() {
+            let message = format!(
+                "not imported (--on-guess=fail): the repair of {} is a guess",
+                guessed.join(", ")
+            );
+            return Ok(Prepared::Done(
+                report(Some(slug), Outcome::Failed, message),
+                repairs,
+            ));
+        }
     }
     match TalkInput::parse(*talk) {
         Ok(input) => Ok(Prepared::Ready {
@@ -442,22 +494,28 @@ pub fn render_text(summary: &Summary) -> String {
         );
     }
     for repair in &summary.repairs {
-        let kind = if repair.repair.guess {
-            "repaired (guess)"
-        } else {
-            "repaired"
+        let r = &repair.repair;
+        let kind = match (r.guess, r.changes.is_empty()) {
+            (false, _) => "repaired",
+            (true, false) => "repaired (guess)",
+            (true, true) => "not repaired (guess)",
         };
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{kind}  {} {}: {}",
             repair.path,
-            repair.repair.field,
-            repair.repair.changes.join(", ")
+            r.field,
+            r.changes.join(", ")
         );
+        if r.guess {
+            let sep = if r.changes.is_empty() { "" } else { "; " };
+            let _ = write!(out, "{sep}guessed: {}", r.guesses.join(", "));
+        }
+        out.push('\n');
     }
     let _ = writeln!(
         out,
-        "{}created {}, updated {}, unchanged {}, skipped {}, conflicts {}, failed {}, pruned {}, repairs {} in {:.2?}",
+        "{}created {}, updated {}, unchanged {}, skipped {}, conflicts {}, failed {}, pruned {}, repairs {}, guesses {} in {:.2?}",
         if summary.dry_run {
             "dry run (nothing written): "
         } else {
@@ -471,6 +529,7 @@ pub fn render_text(summary: &Summary) -> String {
         summary.failed,
         summary.pruned,
         summary.repairs.len(),
+        summary.guesses,
         summary.elapsed,
     );
     out

@@ -43,7 +43,7 @@ async fn lectern_import_prints_a_summary_and_exits_0_when_all_went_well() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("created 121, updated 0, unchanged 0, skipped 3, conflicts 0, failed 0, pruned 0, repairs 0 in "),
+        stdout.contains("created 121, updated 0, unchanged 0, skipped 3, conflicts 0, failed 0, pruned 0, repairs 0, guesses 0 in "),
         "{stdout}"
     );
     assert!(
@@ -165,4 +165,117 @@ async fn lectern_import_dry_run_writes_nothing() {
         String::from_utf8_lossy(&output.stdout).contains("dry run (nothing written): created 121")
     );
     assert_eq!(service::talks::count(&db.db).await.unwrap(), 0);
+}
+
+/// A talk whose location lost a byte to the damage (`Ş` is C5 9E; Windows-1254 leaves 0x9E
+/// undefined, so `A.Ş.` arrives as `A.Å.`), and whose title shows the damage for certain.
+fn damaged_doc_with_a_lost_byte() -> Vec<u8> {
+    let clean = talk_doc("guess", "We’ll meet at Doğuş Bilişim A.Ş.");
+    let bytes: Vec<u8> = clean
+        .bytes()
+        .filter(|b| ![0x81, 0x8D, 0x8E, 0x8F, 0x90, 0x9D, 0x9E].contains(b))
+        .collect();
+    encoding_rs::WINDOWS_1254
+        .decode_without_bom_handling(&bytes)
+        .0
+        .into_owned()
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn lectern_import_reports_a_guessed_repair_with_its_document_and_field() {
+    let db = TestDb::new().await;
+    let dir = folder_with(&[("guess.md", &damaged_doc_with_a_lost_byte())]);
+    let output = run("lectern-import", &db, &[dir.path().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("(guess)"))
+        .unwrap_or_else(|| panic!("no guess reported: {stdout}"));
+    assert!(line.contains("guess.md title: "), "{line}");
+    assert!(line.contains("guessed: "), "{line}");
+    // The body repeats the title (`<p>About …</p>`): it is a guess too.
+    assert!(stdout.contains(", guesses 2 in "), "{stdout}");
+
+    let output = run(
+        "lectern-import",
+        &db,
+        &[
+            "--format",
+            "json",
+            "--dry-run",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    let summary = json(&output);
+    assert_eq!(summary["guesses"], 2);
+    let repairs = summary["repairs"].as_array().unwrap();
+    let guessed: Vec<_> = repairs.iter().filter(|r| r["guess"] == true).collect();
+    assert_eq!(
+        guessed
+            .iter()
+            .map(|r| r["field"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["title", "body"],
+        "{repairs:#?}"
+    );
+    for r in guessed {
+        assert!(r["path"].as_str().unwrap().ends_with("guess.md"));
+        assert!(!r["guesses"].as_array().unwrap().is_empty());
+    }
+    // The event and the location (`Øredev`, `Malmö`) lost no byte: certain repairs.
+    assert!(
+        repairs
+            .iter()
+            .any(|r| r["field"] == "event" && r["guess"] == false)
+    );
+}
+
+#[tokio::test]
+async fn lectern_import_on_guess_fail_fails_the_document_exits_1_and_names_the_field() {
+    let db = TestDb::new().await;
+    let dir = folder_with(&[
+        ("guess.md", &damaged_doc_with_a_lost_byte()),
+        ("good.md", talk_doc("good", "Good").as_bytes()),
+    ]);
+    let output = run(
+        "lectern-import",
+        &db,
+        &[
+            "--on-guess=fail",
+            "--format",
+            "json",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "guess.md: not imported (--on-guess=fail): the repair of title, body is a guess"
+        ),
+        "{stderr}"
+    );
+    let summary = json(&output);
+    assert_eq!(
+        (summary["created"].as_u64(), summary["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(service::talks::count(&db.db).await.unwrap(), 1);
+    assert!(
+        service::talks::find_by_slug(&db.db, "guess")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Reported (the default), the same document is imported.
+    let output = run(
+        "lectern-import",
+        &db,
+        &["--on-guess", "report", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(service::talks::count(&db.db).await.unwrap(), 2);
 }

@@ -141,3 +141,91 @@ async fn a_missing_path_stops_the_run_before_anything_is_written() {
         .expect_err("must fail");
     assert_eq!(error.to_string(), "/no/such/folder: no such file or folder");
 }
+
+/// Windows-1254 for 0x80..=0x9F (the undefined bytes are dropped before this table is read).
+const WINDOWS_1254_80_9F: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', '\u{8E}',
+    '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}',
+    '\u{9E}', 'Ÿ',
+];
+
+/// `text` as a converter damaged it: UTF-8 read as Windows-1254, the bytes it leaves undefined
+/// dropped (as the seed document of the corpus was damaged).
+fn damaged_1254(text: &str) -> Vec<u8> {
+    text.chars()
+        .flat_map(|c| {
+            let mut buf = [0; 4];
+            c.encode_utf8(&mut buf).as_bytes().to_vec()
+        })
+        .filter(|b| ![0x81, 0x8D, 0x8E, 0x8F, 0x90, 0x9D, 0x9E].contains(b))
+        .map(|b| match b {
+            // Where Windows-1254 differs from Latin-1.
+            0x80..=0x9F => WINDOWS_1254_80_9F[usize::from(b - 0x80)],
+            0xD0 => 'Ğ',
+            0xDD => 'İ',
+            0xDE => 'Ş',
+            0xF0 => 'ğ',
+            0xFD => 'ı',
+            0xFE => 'ş',
+            b => char::from(b),
+        })
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn a_company_name_that_lost_a_byte_is_reported_as_a_guess_never_left_wrong_in_silence() {
+    // `A.Ş.` is `A.` C5 9E `.`; Windows-1254 leaves 0x9E undefined: `A.Å.` arrives.
+    let clean = talk_doc("sirket", "We’ll meet at Doğuş Bilişim A.Ş.");
+    let db = TestDb::new().await;
+    let dir = folder_with(&[("sirket.md", &damaged_1254(&clean))]);
+    let summary = import(&db, &[dir.path()]).await;
+    assert_eq!(summary.created, 1);
+    let title = summary
+        .repairs
+        .iter()
+        .find(|r| r.repair.field == "title")
+        .unwrap_or_else(|| panic!("the title is not reported: {:#?}", summary.repairs));
+    assert!(title.path.ends_with("sirket.md"));
+    assert!(title.repair.guess, "{title:#?}");
+    assert!(
+        title.repair.guesses.iter().any(|g| g.contains('Å')),
+        "{title:#?}"
+    );
+    // Everything the bytes allow one reading of is restored: `’`, `ğ`, `ş`, `Øredev`, `Malmö`.
+    let record = crate::support::talk(&db, "sirket").await;
+    assert!(
+        record
+            .talk
+            .title
+            .starts_with("We’ll meet at Doğuş Bilişim A.")
+    );
+    assert_eq!(record.talk.event.as_deref(), Some("Øredev"));
+    assert_eq!(
+        summary.guesses, 2,
+        "the title, and the body that repeats it"
+    );
+}
+
+#[tokio::test]
+async fn with_on_guess_fail_a_guessed_document_fails_and_nothing_of_it_is_written() {
+    let clean = talk_doc("sirket", "We’ll meet at Doğuş Bilişim A.Ş.");
+    let db = TestDb::new().await;
+    let dir = folder_with(&[
+        ("sirket.md", &damaged_1254(&clean)),
+        ("good.md", talk_doc("good", "Good").as_bytes()),
+    ]);
+    let config = crate::support::config(&[dir.path()]);
+    let summary = importer::import::run_with(&db.db, &config, importer::import::OnGuess::Fail)
+        .await
+        .unwrap();
+    assert_eq!((summary.created, summary.failed), (1, 1));
+    assert_eq!(
+        failure(&summary, "sirket.md"),
+        "not imported (--on-guess=fail): the repair of title, body is a guess"
+    );
+    // The guessed fields are still reported, for an editor to check.
+    assert_eq!(summary.guesses, 2);
+    assert!(summary.has_problems());
+    assert_eq!(service::talks::count(&db.db).await.unwrap(), 1);
+}

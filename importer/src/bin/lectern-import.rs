@@ -1,14 +1,14 @@
 //! `lectern-import`: loads talk documents into Lectern.
 //!
-//! Exit status: 0 when nothing failed, 1 when any document failed or conflicted, 2 for a usage
-//! or connection error.
+//! Exit status: 0 when nothing failed, 1 when any document failed or conflicted (with
+//! `--on-guess=fail`, a document whose repair is a guess fails), 2 for a usage or connection error.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use importer::import::{ImportConfig, render_text, run};
+use importer::import::{ImportConfig, OnGuess, render_text, run_with};
 use service::db::DEFAULT_DATABASE_URL;
 
 /// Import talk documents (YAML front matter + HTML abstract) into Lectern.
@@ -33,6 +33,10 @@ struct Args {
     /// Delete imported talks whose documents are gone (never talks created through the API).
     #[arg(long)]
     prune: bool,
+    /// What to do with a document whose repair is a guess (bytes were lost, or some text may
+    /// still be damaged): import it and report the field, or fail it and import nothing of it.
+    #[arg(long, value_enum, default_value_t = OnGuess::Report)]
+    on_guess: OnGuess,
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -71,7 +75,7 @@ async fn main() -> ExitCode {
         max_bytes: args.max_bytes,
         progress: std::io::stderr().is_terminal(),
     };
-    let summary = match run(&db, &config).await {
+    let summary = match run_with(&db, &config, args.on_guess).await {
         Ok(summary) => summary,
         Err(e) => {
             eprintln!("error: {e}");

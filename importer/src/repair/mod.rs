@@ -15,7 +15,11 @@
 //!   position is tried and the most plausible character is chosen by general
 //!   rules (general category, emoji properties, paired punctuation, Unicode
 //!   names versus words of the text, neighbouring characters, and a frequency
-//!   prior); such repairs are marked as guesses.
+//!   prior, and with what the document, the other documents and the database tell: the
+//!   letters beside the candidate, the whole word, the letter's other case); such repairs are
+//!   marked as guesses. So are readings accepted only because the rest of the document is
+//!   damaged ([`DocumentHints`]) and repairs of a second layer of damage. What a repair leaves
+//!   that may still be damage is returned as [`Repaired::leftovers`].
 //!
 //! Repair is applied until the text no longer changes (at most a few passes),
 //! which also undoes text that was damaged twice.
@@ -43,6 +47,11 @@ pub struct Repaired {
     pub text: String,
     /// The repairs made, in the order they occur in the text.
     pub repairs: Vec<Repair>,
+    /// Characters left as they were that may still be pieces of damage (see [`damage_pieces`]).
+    pub leftovers: Vec<char>,
+    /// The repaired text with each guessed character and each leftover replaced by a space:
+    /// what is known of the text for certain.
+    pub certain: String,
 }
 
 /// Bytes left undefined by Windows-1252 (and by Windows-1254, plus 0x8E 0x9E).
@@ -231,16 +240,55 @@ use frequency::{EMOJI_FREQ, LETTER_FREQ};
 #[derive(Debug, Clone, Default)]
 pub struct KnownChars {
     counts: std::collections::HashMap<char, u32>,
+    /// Pairs of adjacent letters (in small letters) of which one could be lost in either case:
+    /// how the language of the text spells around such letters (`þó`, `ío`, `ďá`).
+    pairs: std::collections::HashMap<(char, char), u32>,
+    /// Words (in small letters) that hold a letter that could be lost in either case.
+    words: HashSet<String>,
 }
 
+/// Stands for the edge of a word in [`KnownChars`]'s pairs: `(EDGE, 'þ')` counts words that
+/// begin with `þ` or `Þ`.
+const EDGE: char = ' ';
+
 impl KnownChars {
-    /// Counts the candidate characters of `text`.
+    /// Counts the candidate characters of `text`, and the letters beside them.
     pub fn observe(&mut self, text: &str) {
         if text.is_ascii() {
             return;
         }
-        for c in text.chars().filter(|&c| could_be_lost(c)) {
-            *self.counts.entry(c).or_default() += 1;
+        let mut prev = EDGE;
+        let mut word = String::new();
+        let mut in_word_lost = false;
+        for c in text.chars().chain(std::iter::once(EDGE)) {
+            let cur = if is_letter(c) { small(c) } else { EDGE };
+            if (prev != EDGE || cur != EDGE)
+                && (may_be_lost_in_a_case(prev) || may_be_lost_in_a_case(cur))
+            {
+                *self.pairs.entry((prev, cur)).or_default() += 1;
+            }
+            if cur == EDGE {
+                if in_word_lost && word.chars().count() > 1 {
+                    self.words.insert(std::mem::take(&mut word));
+                }
+                word.clear();
+                in_word_lost = false;
+            } else {
+                word.push(cur);
+                in_word_lost |= may_be_lost_in_a_case(cur);
+            }
+            prev = cur;
+        }
+        for c in text.chars().filter(|&c| !c.is_ascii()) {
+            if could_be_lost(c) {
+                *self.counts.entry(c).or_default() += 1;
+            }
+            // A letter's other case is evidence too: `ł` in a text makes `Ł` likely.
+            for other in c.to_uppercase().chain(c.to_lowercase()) {
+                if other != c && could_be_lost(other) {
+                    *self.counts.entry(other).or_default() += 1;
+                }
+            }
         }
     }
 
@@ -252,6 +300,76 @@ impl KnownChars {
     fn count(&self, c: char) -> Option<u32> {
         self.counts.get(&c).copied()
     }
+
+    /// How often the letters `a` then `b` (in any case; [`EDGE`] for a word's edge) were seen
+    /// side by side.
+    fn pair(&self, a: char, b: char) -> u32 {
+        self.pairs.get(&(small(a), small(b))).copied().unwrap_or(0)
+    }
+
+    fn has_word(&self, word: &str) -> bool {
+        self.words.contains(word)
+    }
+}
+
+/// `c` in small letters, when that is one character.
+fn small(c: char) -> char {
+    let mut it = c.to_lowercase();
+    match (it.next(), it.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// True when `c` (a small letter) or its capital could lose a byte.
+fn may_be_lost_in_a_case(c: char) -> bool {
+    !c.is_ascii() && (could_be_lost(c) || c.to_uppercase().any(could_be_lost))
+}
+
+/// The code page damaged text was read with, where its characters tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePage {
+    Windows1252,
+    Windows1254,
+}
+
+/// The code page `text` shows: characters that only one of Windows-1252 and Windows-1254 gives
+/// for bytes of UTF-8 (`Ð ð Ý Þ Ž ž` against `Ğ ğ İ Ş`). `None` when nothing tells, or both do.
+pub fn code_page_of(text: &str) -> Option<CodePage> {
+    let (mut w1252, mut w1254) = (false, false);
+    for c in text.chars() {
+        match c {
+            '\u{D0}' | '\u{F0}' | '\u{DD}' | '\u{DE}' | '\u{17D}' | '\u{17E}' => w1252 = true,
+            '\u{11E}' | '\u{11F}' | '\u{130}' | '\u{15E}' => w1254 = true,
+            _ => {}
+        }
+    }
+    match (w1252, w1254) {
+        (true, false) => Some(CodePage::Windows1252),
+        (false, true) => Some(CodePage::Windows1254),
+        _ => None,
+    }
+}
+
+/// What the rest of a document tells about one of its fields.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentHints {
+    /// Other fields of the document held damage that was repaired for certain: the document was
+    /// damaged as a whole, so every character of this field that can be a piece of damage is
+    /// one. Readings that only this makes acceptable are reported as guesses.
+    pub damaged: bool,
+    /// The code page the document's damaged text shows, if it tells.
+    pub code_page: Option<CodePage>,
+    /// The letters of the document's certain repairs (with their other case): the language of
+    /// the document, to choose among the candidates for lost bytes.
+    pub letters: KnownChars,
+}
+
+/// True when `c`, in damaged text, can stand for a byte of a UTF-8 sequence: a lead byte
+/// (0xC2..=0xF4) or a continuation byte (0x80..=0xBF). Characters for other bytes (ASCII, and
+/// `õ ö ÷ ø ù ú û ü ý þ ÿ`, `ı ş`, which stand for bytes UTF-8 never uses) are never damage.
+pub fn is_damage_piece(c: char) -> bool {
+    matches!(byte_of(c), Some(0x80..=0xBF | 0xC2..=0xF4))
 }
 
 /// True when `c`'s UTF-8 encoding has a byte that Windows-1252 or 1254 leaves undefined.
@@ -627,6 +745,7 @@ struct Next {
 /// Context shared by all guesses of one pass.
 struct Ctx<'a> {
     known: &'a KnownChars,
+    letters: &'a KnownChars,
     words: HashSet<String>,
     has_strong: bool,
     has_rtl: bool,
@@ -652,7 +771,7 @@ fn score(
     c: char,
     prev: Option<char>,
     next: &Next,
-    before: &[Option<char>],
+    (before, after): (&[Option<char>], &[Option<char>]),
     ctx: &Ctx,
 ) -> Option<f32> {
     if is_impossible(c) {
@@ -669,6 +788,8 @@ fn score(
                 .map(|p| if is_emoji_presentation(p) { 3.0 } else { 6.0 });
         }
         '\u{FE0E}' => return prev.is_some_and(is_emoji).then_some(1.0),
+        // Between two emoji with nothing between them, a joiner (`👨‍💻`) rather than a quote.
+        '\u{200D}' if prev_emoji && next.certain.is_some_and(is_emoji) => return Some(20.0),
         '\u{200D}' => return (prev_emoji && next.may_be_emoji).then_some(5.0),
         '\u{200E}' | '\u{200F}' => return ctx.has_rtl.then_some(1.0),
         _ => {}
@@ -735,27 +856,56 @@ fn score(
     if next.certain.is_some_and(is_emoji_modifier) {
         s += if is_modifier_base(c) { 3.0 } else { -3.0 };
     }
-    // Paired punctuation.
+    // Paired punctuation: an opening quote follows a space (or a tag, or nothing) and comes
+    // before a word; a closing one follows a word.
     let next_alnum = next.certain.is_some_and(char::is_alphanumeric);
+    let opens =
+        prev.is_none_or(|p| p.is_whitespace() || matches!(p, '(' | '[' | '>')) && next_alnum;
     match c {
         '\u{201D}' => {
-            if unmatched(before, &['\u{201C}', '\u{201E}'], c) > 0 {
+            if unmatched(before, &['\u{201C}', '\u{201E}'], c) > 0 && !opens {
                 s += 3.0;
             }
-            if next_alnum {
+            if opens {
+                s -= 6.0;
+            } else if next_alnum {
                 s -= 1.0;
             }
         }
-        '\u{201E}' if prev.is_none_or(char::is_whitespace) && next_alnum => {
-            s += 1.0;
+        '\u{201E}' if opens => {
+            s += 4.0;
+        }
+        '\u{201E}' if prev.is_some_and(char::is_alphanumeric) => {
+            s -= 4.0;
         }
         _ => {}
+    }
+    if is_letter(c) {
+        // The letters beside it: how the text's language, the other documents and the
+        // database spell around this letter.
+        let beside = [
+            (prev.filter(|&p| is_letter(p)).unwrap_or(EDGE), c),
+            (c, next.certain.filter(|&n| is_letter(n)).unwrap_or(EDGE)),
+        ];
+        for (a, b) in beside {
+            s += 0.8 * (1.0 + ctx.known.pair(a, b) as f32).ln();
+            s += 1.5 * (1.0 + ctx.letters.pair(a, b) as f32).ln();
+        }
+        // The whole word, as the other documents, the database or the document spell it.
+        let word = word_around(before, c, after);
+        if ctx.known.has_word(&word) || ctx.letters.has_word(&word) {
+            s += 5.0;
+        }
     }
     if let Some(n) = frequency(c) {
         s += 0.4 * (1.0 + f32::from(n)).ln();
     }
     if let Some(n) = ctx.known.count(c) {
         s += 1.5 * (1.0 + n as f32).ln();
+    }
+    // The document's own letters say more about its language than any other text.
+    if let Some(n) = ctx.letters.count(c) {
+        s += 2.0 + (1.0 + n as f32).ln();
     }
     if is_emoji(c) && ctx.emoji_pages.contains(&((c as u32) >> 8)) {
         s += 0.5;
@@ -764,6 +914,21 @@ fn score(
         s += 4.0;
     }
     Some(s)
+}
+
+/// The word `c` would make, in small letters, with the letters before and after it.
+fn word_around(before: &[Option<char>], c: char, after: &[Option<char>]) -> String {
+    let mut word: Vec<char> = before
+        .iter()
+        .rev()
+        .flatten()
+        .take_while(|&&p| is_letter(p))
+        .copied()
+        .collect();
+    word.reverse();
+    word.push(c);
+    word.extend(after.iter().flatten().take_while(|&&n| is_letter(n)));
+    word.into_iter().map(small).collect()
 }
 
 fn text_words(chars: &[char]) -> HashSet<String> {
@@ -791,7 +956,7 @@ struct Replacement {
 }
 
 /// One repair pass over `chars`.
-fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
+fn repair_pass(chars: &[char], known: &KnownChars, hints: &DocumentHints) -> Vec<Replacement> {
     let bytes: Vec<Option<u8>> = chars.iter().map(|&c| byte_of(c)).collect();
     let seqs = find_seqs(&bytes);
     if seqs.is_empty() {
@@ -810,10 +975,13 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
             lossless[i] = classify_complete(c, s, chars, &seq_ends).map(|st| (c, st));
         }
     }
-    let has_strong = lossless
+    let own_strong = lossless
         .iter()
         .flatten()
         .any(|&(_, st)| st == Strength::Strong);
+    // A document damaged as a whole lends its evidence to each of its fields; what is accepted
+    // on that evidence alone is a guess.
+    let has_strong = own_strong || hints.damaged;
 
     let mut resolved: Vec<Option<(char, bool)>> = vec![None; seqs.len()];
     for (i, l) in lossless.iter().enumerate() {
@@ -842,7 +1010,7 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
             let adj_next = i + 1 < seqs.len() && seqs[i + 1].start == s.end && adjacent(i + 1);
             let next_char = chars.get(s.end).copied();
             let prev_char = s.start.checked_sub(1).map(|p| chars[p]);
-            let ok = has_strong
+            let ok = own_strong
                 || adj_prev
                 || adj_next
                 || (latin
@@ -871,6 +1039,17 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
             resolved[i + 1] = Some((b, false));
         }
     }
+    // In a document damaged as a whole, a complete sequence is damage too; but its reading
+    // rests on the other fields, so it is a guess.
+    if hints.damaged {
+        for (i, l) in lossless.iter().enumerate() {
+            if let Some((c, Strength::Weak)) = *l
+                && resolved[i].is_none()
+            {
+                resolved[i] = Some((c, true));
+            }
+        }
+    }
 
     // Guesses for sequences that lost bytes.
     let allow_guess = !chars.iter().any(|&c| is_undefined_c1(c));
@@ -883,19 +1062,22 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
         // Characters that Windows-1252 produces but Windows-1254 cannot
         // (Ž ž, and Ð ð Ý ý Þ þ where 1254 has Ğ ğ İ ı Ş ş) show that 0x8E and
         // 0x9E were not undefined.
-        let is_1252 = chars.iter().any(|&c| {
-            matches!(
-                c,
-                '\u{17D}'
-                    | '\u{17E}'
-                    | '\u{D0}'
-                    | '\u{F0}'
-                    | '\u{DD}'
-                    | '\u{FD}'
-                    | '\u{DE}'
-                    | '\u{FE}'
-            )
-        });
+        let is_1252 = match hints.code_page {
+            Some(page) => page == CodePage::Windows1252,
+            None => chars.iter().any(|&c| {
+                matches!(
+                    c,
+                    '\u{17D}'
+                        | '\u{17E}'
+                        | '\u{D0}'
+                        | '\u{F0}'
+                        | '\u{DD}'
+                        | '\u{FD}'
+                        | '\u{DE}'
+                        | '\u{FE}'
+                )
+            }),
+        };
         let dropset: &[u8] = if is_1252 {
             &UNDEFINED_1252
         } else {
@@ -920,6 +1102,7 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
         }
         let ctx = Ctx {
             known,
+            letters: &hints.letters,
             words: text_words(chars),
             has_strong,
             has_rtl,
@@ -932,14 +1115,16 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
             let evidence = if s.len == 2 {
                 // A lone two-byte lead (e.g. `Ã` for `Á` minus 0x81) is only
                 // considered inside a damaged string, before a small letter
-                // or another damaged sequence (never `SÃO`).
-                has_strong
-                    && chars.get(s.end).is_some_and(|&n| {
-                        n.is_lowercase()
-                            || seq_at_start
-                                .get(&s.end)
-                                .is_some_and(|&j| seqs[j].end > seqs[j].start + 1)
-                    })
+                // or another damaged sequence (never `SÃO`); in a document damaged as a
+                // whole, wherever it is.
+                hints.damaged
+                    || (has_strong
+                        && chars.get(s.end).is_some_and(|&n| {
+                            n.is_lowercase()
+                                || seq_at_start
+                                    .get(&s.end)
+                                    .is_some_and(|&j| seqs[j].end > seqs[j].start + 1)
+                        }))
             } else {
                 // After a letter of the text, `™` and `®` are as natural as `’` (`Crêpâ™`).
                 let ends_word = s.start.checked_sub(1).is_some_and(|p| is_letter(chars[p]))
@@ -983,7 +1168,7 @@ fn repair_pass(chars: &[char], known: &KnownChars) -> Vec<Replacement> {
             };
             let mut best: Option<(f32, char)> = None;
             for &c in list {
-                if let Some(sc) = score(c, prev, &next, &view[..s.start], &ctx)
+                if let Some(sc) = score(c, prev, &next, (&view[..s.start], &view[s.end..]), &ctx)
                     && best.is_none_or(|(b, _)| sc > b)
                 {
                     best = Some((sc, c));
@@ -1062,11 +1247,22 @@ pub fn repair(text: &str) -> Option<Repaired> {
 /// clean text of `known` (for instance the other documents of a collection): how common a
 /// candidate is where the text comes from says more than how common it is in general.
 pub fn repair_with(text: &str, known: &KnownChars) -> Option<Repaired> {
+    repair_in(text, known, &DocumentHints::default())
+}
+
+/// Like [`repair_with`], for a field of a document about which `hints` tell more.
+///
+/// A repair is certain (`guess: false`) only when the damaged characters spell one complete
+/// UTF-8 sequence that the field's own damage supports. It is a guess when bytes were lost and
+/// the character was chosen among candidates, when the reading rests on the rest of the document
+/// only, and when it undoes a second layer of damage (the text may have spelled the first layer
+/// itself).
+pub fn repair_in(text: &str, known: &KnownChars, hints: &DocumentHints) -> Option<Repaired> {
     if text.is_ascii() || !text.chars().any(is_suspect) {
         return None;
     }
     let chars: Vec<char> = text.chars().collect();
-    let reps = repair_pass(&chars, known);
+    let reps = repair_pass(&chars, known, hints);
     if reps.is_empty() {
         return None;
     }
@@ -1080,18 +1276,41 @@ pub fn repair_with(text: &str, known: &KnownChars) -> Option<Repaired> {
         })
         .collect();
     let mut units = apply(units, &reps);
+    // Later passes read repaired text, whose characters are no longer pieces of damage.
+    let later = DocumentHints {
+        damaged: false,
+        ..hints.clone()
+    };
     for _ in 1..MAX_PASSES {
         let cur: Vec<char> = units.iter().map(|u| u.cur).collect();
         if !cur.iter().any(|&c| is_suspect(c)) {
             break;
         }
-        let reps = repair_pass(&cur, known);
+        let mut reps = repair_pass(&cur, known, &later);
         if reps.is_empty() {
             break;
+        }
+        for r in &mut reps {
+            r.guess = true;
         }
         units = apply(units, &reps);
     }
     let text: String = units.iter().map(|u| u.cur).collect();
+    let certain = units
+        .iter()
+        .map(|u| {
+            if u.guess || (!u.changed && is_damage_piece(u.cur)) {
+                ' '
+            } else {
+                u.cur
+            }
+        })
+        .collect();
+    let leftovers = units
+        .iter()
+        .filter(|u| !u.changed && is_damage_piece(u.cur))
+        .map(|u| u.cur)
+        .collect();
     let repairs = units
         .into_iter()
         .filter(|u| u.changed)
@@ -1101,7 +1320,18 @@ pub fn repair_with(text: &str, known: &KnownChars) -> Option<Repaired> {
             guess: u.guess,
         })
         .collect();
-    Some(Repaired { text, repairs })
+    Some(Repaired {
+        text,
+        repairs,
+        leftovers,
+        certain,
+    })
+}
+
+/// The characters of `text` that may be pieces of damage (see [`is_damage_piece`]), for text
+/// that [`repair_in`] left as it was.
+pub fn damage_pieces(text: &str) -> Vec<char> {
+    text.chars().filter(|&c| is_damage_piece(c)).collect()
 }
 
 #[cfg(test)]
@@ -1198,6 +1428,51 @@ mod tests {
         assert_eq!(r.text, "é");
         assert_eq!(r.repairs.len(), 1);
         assert_eq!(r.repairs[0].before, "ÃƒÂ©");
+    }
+
+    #[test]
+    fn the_code_page_shows_in_the_characters_only_one_of_them_gives() {
+        // 🎤 is F0 9F 8E A4: `ğ` in Windows-1254, `ð` in Windows-1252.
+        let emoji = "🎤 talk";
+        assert_eq!(
+            code_page_of(&damage(emoji, encoding_rs::WINDOWS_1254, true)),
+            Some(CodePage::Windows1254)
+        );
+        assert_eq!(
+            code_page_of(&damage(emoji, encoding_rs::WINDOWS_1252, true)),
+            Some(CodePage::Windows1252)
+        );
+        assert_eq!(code_page_of("weâ€™ll"), None);
+    }
+
+    #[test]
+    fn what_a_repair_leaves_that_may_be_damage_is_named() {
+        // `A.Ş.` lost 0x9E in Windows-1254: the `Å` is left, and named.
+        let damaged = damage("Doğuş A.Ş.", encoding_rs::WINDOWS_1254, true);
+        let r = repair(&damaged).expect("ğ and ş are complete sequences");
+        assert_eq!(r.text, "Doğuş A.Å.");
+        assert_eq!(r.leftovers, ['Å']);
+        assert!(r.repairs.iter().all(|r| !r.guess));
+        // Letters that stand for bytes UTF-8 never uses are no damage.
+        assert_eq!(damage_pieces("şöyle ı ü ø"), Vec::<char>::new());
+    }
+
+    #[test]
+    fn italian_guillemets_lose_no_byte_and_are_restored_for_certain() {
+        let clean = "«Città», «Perché» e «Più» – è così";
+        for enc in [encoding_rs::WINDOWS_1252, encoding_rs::WINDOWS_1254] {
+            let r = repair(&damage(clean, enc, true)).expect("damaged");
+            assert_eq!(r.text, clean);
+            assert!(r.repairs.iter().all(|r| !r.guess), "{:?}", r.repairs);
+            assert!(r.leftovers.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_second_layer_of_damage_is_undone_as_a_guess() {
+        let r = repair("ÃƒÂ©tÃƒÂ©").expect("literal test input");
+        assert_eq!(r.text, "été");
+        assert!(r.repairs.iter().all(|r| r.guess), "{:?}", r.repairs);
     }
 
     const CLEAN: &[&str] = &[
