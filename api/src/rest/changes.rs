@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::{webhook, webhook_attempt};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use service::accounts::Role;
 use service::events::{self, ChangeType, FeedRequest};
 use service::sea_orm::DatabaseConnection;
@@ -17,6 +15,7 @@ use uuid::Uuid;
 
 use super::http::{json_body, next_link, viewer};
 use super::problem::Problem;
+use super::view;
 use crate::auth::{Authority, Viewer};
 use crate::changes::ChangeHub;
 
@@ -111,11 +110,11 @@ pub async fn feed(
     let has_more = page.len() as u64 > limit;
     page.truncate(limit as usize);
     let next = page.last().map_or(after, |e| e.seq);
-    let data: Vec<Value> = page
-        .into_iter()
-        .map(|model| events::envelope(&model))
-        .collect();
-    let body = json!({ "data": data, "next_after": next, "has_more": has_more });
+    let body = view::ChangePage {
+        data: page.iter().map(events::envelope).collect(),
+        next_after: next,
+        has_more,
+    };
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "private, no-store"));
     if has_more {
@@ -124,7 +123,7 @@ pub async fn feed(
             next_link(&request, "/api/v1/changes", "after", &next.to_string()),
         ));
     }
-    Ok(response.json(body))
+    Ok(response.json(&body))
 }
 
 async fn admin(authority: &Authority, request: &HttpRequest) -> Result<Viewer, Problem> {
@@ -133,42 +132,11 @@ async fn admin(authority: &Authority, request: &HttpRequest) -> Result<Viewer, P
     Ok(viewer)
 }
 
-fn webhook_json(hook: &webhook::Model) -> Value {
-    json!({
-        "id": hook.id,
-        "url": hook.url,
-        "events": hook.events,
-        "description": hook.description,
-        "state": hook.state.as_str(),
-        "delivered_seq": hook.delivered_seq,
-        "failed_attempts": hook.attempt,
-        "next_attempt_at": (hook.attempt > 0).then_some(hook.next_attempt_at),
-        "last_error": hook.last_error,
-        "created_at": hook.created_at,
-        "created_by": hook.created_by,
-        "updated_at": hook.updated_at,
-    })
-}
-
-fn attempt_json(attempt: &webhook_attempt::Model) -> Value {
-    json!({
-        "id": attempt.id,
-        "event_seq": attempt.event_seq,
-        "event_id": attempt.event_id,
-        "attempt": attempt.attempt,
-        "attempted_at": attempt.attempted_at,
-        "duration_ms": attempt.duration_ms,
-        "status_code": attempt.status_code,
-        "delivered": attempt.outcome == "delivered",
-        "error": attempt.error,
-    })
-}
-
 fn webhook_id(id: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(id).map_err(|_| Problem::not_found())
 }
 
-fn no_store(status: StatusCode, body: Value) -> HttpResponse {
+fn no_store(status: StatusCode, body: &impl Serialize) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .json(body)
@@ -178,8 +146,10 @@ fn no_store(status: StatusCode, body: Value) -> HttpResponse {
 pub async fn list(db: Db, authority: Auth, request: HttpRequest) -> Result<HttpResponse, Problem> {
     admin(&authority, &request).await?;
     let hooks = webhooks::list(db.get_ref()).await?;
-    let data: Vec<Value> = hooks.iter().map(webhook_json).collect();
-    Ok(no_store(StatusCode::OK, json!({ "data": data })))
+    let body = view::WebhookList {
+        data: hooks.iter().map(view::Webhook::from).collect(),
+    };
+    Ok(no_store(StatusCode::OK, &body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,12 +185,10 @@ pub async fn create(
     )
     .await?;
     hub.webhooks_changed();
-    let mut body = webhook_json(&hook);
-    body["secret"] = Value::String(hook.secret.clone());
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/webhooks/{}", hook.id)))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .json(body))
+        .json(view::CreatedWebhook::from(&hook)))
 }
 
 /// `GET /webhooks/{id}` (admin).
@@ -232,7 +200,7 @@ pub async fn show(
 ) -> Result<HttpResponse, Problem> {
     admin(&authority, &request).await?;
     let hook = webhooks::get(db.get_ref(), webhook_id(&id)?).await?;
-    Ok(no_store(StatusCode::OK, webhook_json(&hook)))
+    Ok(no_store(StatusCode::OK, &view::Webhook::from(&hook)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,7 +239,7 @@ pub async fn patch(
     };
     let hook = webhooks::update(db.get_ref(), id, patch).await?;
     hub.webhooks_changed();
-    Ok(no_store(StatusCode::OK, webhook_json(&hook)))
+    Ok(no_store(StatusCode::OK, &view::Webhook::from(&hook)))
 }
 
 /// `DELETE /webhooks/{id}` (admin): 204.
@@ -307,7 +275,7 @@ pub async fn replay(
     let body: ReplayBody = json_body(&request, payload, false).await?;
     let hook = webhooks::replay(db.get_ref(), id, body.from_seq).await?;
     hub.webhooks_changed();
-    Ok(no_store(StatusCode::OK, webhook_json(&hook)))
+    Ok(no_store(StatusCode::OK, &view::Webhook::from(&hook)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,9 +305,9 @@ pub async fn attempts(
     let next_before = (page.len() as u64 == limit)
         .then(|| page.last().map(|a| a.id))
         .flatten();
-    let data: Vec<Value> = page.iter().map(attempt_json).collect();
-    Ok(no_store(
-        StatusCode::OK,
-        json!({ "data": data, "next_before": next_before }),
-    ))
+    let body = view::WebhookAttemptList {
+        data: page.iter().map(view::WebhookAttempt::from).collect(),
+        next_before,
+    };
+    Ok(no_store(StatusCode::OK, &body))
 }

@@ -4,6 +4,7 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::StreamExt;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use service::ServiceError;
 use sha2::{Digest, Sha256};
@@ -264,34 +265,41 @@ fn cache_headers(response: &mut HttpResponseBuilder, public: bool) {
     ));
 }
 
+/// A body as the JSON bytes sent; a body that cannot be written is the server's fault (500).
+fn encode(body: &impl Serialize) -> Result<Bytes, Problem> {
+    serde_json::to_vec(body).map(Bytes::from).map_err(|e| {
+        ServiceError::Internal(format!("cannot write a response body: {e}")).into()
+    })
+}
+
 /// A JSON response of a read with its ETag, or 304 when the client has it already.
 pub fn conditional_json(
     request: &HttpRequest,
     status: actix_web::http::StatusCode,
-    body: &serde_json::Value,
+    body: &impl Serialize,
     etag: Option<String>,
     public: bool,
-) -> HttpResponse {
-    let bytes = Bytes::from(body.to_string());
+) -> Result<HttpResponse, Problem> {
+    let bytes = encode(body)?;
     let etag = etag.unwrap_or_else(|| body_etag(&bytes));
     if status.is_success() && none_match(request.headers(), &etag) {
         let mut response = HttpResponse::NotModified();
         response.insert_header((header::ETAG, etag));
         cache_headers(&mut response, public);
-        return response.finish();
+        return Ok(response.finish());
     }
-    json_with_etag(status, bytes, etag, public)
+    Ok(json_with_etag(status, bytes, etag, public))
 }
 
 /// A JSON response with its ETag, whatever `If-None-Match` says: the answer to a write, which
 /// has happened (a 304 would hide that).
 pub fn json(
     status: actix_web::http::StatusCode,
-    body: &serde_json::Value,
+    body: &impl Serialize,
     etag: String,
     public: bool,
-) -> HttpResponse {
-    json_with_etag(status, Bytes::from(body.to_string()), etag, public)
+) -> Result<HttpResponse, Problem> {
+    Ok(json_with_etag(status, encode(body)?, etag, public))
 }
 
 fn json_with_etag(
