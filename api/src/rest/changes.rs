@@ -13,7 +13,7 @@ use service::sea_orm::DatabaseConnection;
 use service::webhooks::{self, NewWebhook, WebhookPatch};
 use uuid::Uuid;
 
-use super::http::{json_body, next_link, viewer};
+use super::http::{integral, integral_text, json_body, next_link, viewer};
 use super::problem::Problem;
 use super::view;
 use crate::auth::{Authority, Viewer};
@@ -28,8 +28,11 @@ pub const MAX_WAIT_SECONDS: u64 = 30;
 
 #[derive(Debug, Deserialize)]
 pub struct FeedParams {
+    #[serde(default, deserialize_with = "integral_text")]
     after: Option<i64>,
+    #[serde(default, deserialize_with = "integral_text")]
     limit: Option<u64>,
+    #[serde(default, deserialize_with = "integral_text")]
     wait: Option<u64>,
     /// Comma-separated types, e.g. `talk.published,talk.unpublished`.
     types: Option<String>,
@@ -257,6 +260,7 @@ pub async fn delete(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayBody {
+    #[serde(deserialize_with = "integral")]
     from_seq: i64,
 }
 
@@ -280,7 +284,9 @@ pub async fn replay(
 
 #[derive(Debug, Deserialize)]
 pub struct AttemptParams {
+    #[serde(default, deserialize_with = "integral_text")]
     before: Option<i64>,
+    #[serde(default, deserialize_with = "integral_text")]
     limit: Option<u64>,
 }
 

@@ -19,8 +19,8 @@ use service::talks::{self, NewEmbed, NewResource, NewTalk, TalkRecord};
 use uuid::Uuid;
 
 use super::http::{
-    about_talk, conditional_json, json, json_body, next_link, optional_version, required_version,
-    talk_etag, viewer,
+    about_talk, conditional_json, integral, integral_text, json, json_body, next_link,
+    optional_version, required_version, talk_etag, viewer,
 };
 use super::problem::Problem;
 use super::view;
@@ -87,12 +87,14 @@ async fn editable(
 pub struct ListParams {
     event: Option<String>,
     location: Option<String>,
+    #[serde(default, deserialize_with = "integral_text")]
     year: Option<i32>,
     from: Option<String>,
     to: Option<String>,
     q: Option<String>,
     has_video: Option<bool>,
     sort: Option<String>,
+    #[serde(default, deserialize_with = "integral_text")]
     limit: Option<u64>,
     cursor: Option<String>,
     include: Option<String>,
@@ -580,7 +582,7 @@ pub struct AddResourceBody {
     url: String,
     #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral")]
     position: Option<i32>,
 }
 
@@ -589,7 +591,7 @@ pub struct AddResourceBody {
 pub struct AddEmbedBody {
     kind: String,
     html: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral")]
     position: Option<i32>,
 }
 
