@@ -13,6 +13,7 @@ mod hostile;
 mod import_corpus;
 mod import_errors;
 mod import_updates;
+mod openapi_responses;
 mod operations;
 mod rest;
 mod support;
