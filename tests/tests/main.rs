@@ -14,6 +14,7 @@ mod import_corpus;
 mod import_errors;
 mod import_updates;
 mod introspection;
+mod openapi_responses;
 mod operations;
 mod rest;
 mod support;

@@ -827,3 +827,146 @@ async fn browsers_may_call_from_the_configured_origins_only() {
             .contains("etag")
     );
 }
+
+/// The field paths of a validation problem's `errors`.
+fn error_paths(reply: &Reply) -> Vec<&str> {
+    reply.body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["path"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+#[actix_web::test]
+async fn an_integer_written_with_a_zero_fraction_is_read_as_that_integer() {
+    let app = TestApp::with_corpus().await;
+    let editor = app.user_token("ed@example.com", Role::Editor).await;
+    let admin = app.user_token("admin@example.com", Role::Admin).await;
+    call(
+        &app,
+        "POST",
+        "/talks",
+        Some(&editor),
+        &[],
+        json_body(new_talk("whole")),
+    )
+    .await;
+    // In a body: `position` first, then last.
+    for (position, index) in [(json!(0.0), 0), (json!(2e0), 2)] {
+        let added = call(
+            &app,
+            "POST",
+            "/talks/whole/resources",
+            Some(&editor),
+            &[],
+            json_body(json!({
+                "title": format!("At {position}"), "url": "https://example.com/x", "position": position
+            })),
+        )
+        .await;
+        assert_eq!(added.status, 201, "{}", added.body);
+        assert_eq!(
+            added.body["resources"][index]["title"],
+            format!("At {position}"),
+            "{}",
+            added.body
+        );
+    }
+    let hook = call(
+        &app,
+        "POST",
+        "/webhooks",
+        Some(&admin),
+        &[],
+        json_body(json!({"url": "https://hooks.example.com/a", "events": ["talk.*"]})),
+    )
+    .await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    let replayed = call(
+        &app,
+        "POST",
+        &format!("/webhooks/{}/replay", hook.body["id"].as_str().unwrap()),
+        Some(&admin),
+        &[],
+        json_body(json!({"from_seq": 3.0})),
+    )
+    .await;
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    assert_eq!(replayed.body["delivered_seq"], 2, "{}", replayed.body);
+    // In a query parameter.
+    let page = call(&app, "GET", "/talks?limit=2.0", None, &[], None).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.body["data"].as_array().unwrap().len(), 2);
+    let feed = call(&app, "GET", "/changes?limit=1e0", None, &[], None).await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert_eq!(feed.body["data"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn an_integer_with_a_fraction_or_out_of_range_is_refused_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let editor = app.user_token("ed@example.com", Role::Editor).await;
+    let admin = app.user_token("admin@example.com", Role::Admin).await;
+    call(
+        &app,
+        "POST",
+        "/talks",
+        Some(&editor),
+        &[],
+        json_body(new_talk("fractions")),
+    )
+    .await;
+    for position in [
+        json!(0.5),
+        json!(1473.5),
+        json!(3e10),
+        json!(-3e10),
+        json!(1e300),
+    ] {
+        let refused = call(
+            &app,
+            "POST",
+            "/talks/fractions/embeds",
+            Some(&editor),
+            &[],
+            json_body(json!({"kind": "video", "html": "<p>x</p>", "position": position})),
+        )
+        .await;
+        assert_problem(&refused, 422);
+        assert_eq!(error_paths(&refused), ["position"], "{}", refused.body);
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("position")),
+            "{}",
+            refused.body
+        );
+    }
+    let hook = call(
+        &app,
+        "POST",
+        "/webhooks",
+        Some(&admin),
+        &[],
+        json_body(json!({"url": "https://hooks.example.com/a", "events": ["talk.*"]})),
+    )
+    .await;
+    let replay = format!("/webhooks/{}/replay", hook.body["id"].as_str().unwrap());
+    for from_seq in [json!(1.5), json!(1e19), json!("1")] {
+        let refused = call(
+            &app,
+            "POST",
+            &replay,
+            Some(&admin),
+            &[],
+            json_body(json!({ "from_seq": from_seq })),
+        )
+        .await;
+        assert_problem(&refused, 422);
+        assert_eq!(error_paths(&refused), ["from_seq"], "{}", refused.body);
+    }
+    // A query parameter of the wrong type is a bad request (400), as for any other.
+    for query in ["limit=2.5", "limit=1e300", "year=2019.5", "limit=NaN"] {
+        let refused = call(&app, "GET", &format!("/talks?{query}"), None, &[], None).await;
+        assert_problem(&refused, 400);
+    }
+}

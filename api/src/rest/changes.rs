@@ -6,17 +6,16 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::{webhook, webhook_attempt};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use service::accounts::Role;
 use service::events::{self, ChangeType, FeedRequest};
 use service::sea_orm::DatabaseConnection;
 use service::webhooks::{self, NewWebhook, WebhookPatch};
 use uuid::Uuid;
 
-use super::http::{json_body, next_link, viewer};
+use super::http::{integral, integral_text, json_body, next_link, viewer};
 use super::problem::Problem;
+use super::view;
 use crate::auth::{Authority, Viewer};
 use crate::changes::ChangeHub;
 
@@ -29,8 +28,11 @@ pub const MAX_WAIT_SECONDS: u64 = 30;
 
 #[derive(Debug, Deserialize)]
 pub struct FeedParams {
+    #[serde(default, deserialize_with = "integral_text")]
     after: Option<i64>,
+    #[serde(default, deserialize_with = "integral_text")]
     limit: Option<u64>,
+    #[serde(default, deserialize_with = "integral_text")]
     wait: Option<u64>,
     /// Comma-separated types, e.g. `talk.published,talk.unpublished`.
     types: Option<String>,
@@ -101,12 +103,11 @@ pub async fn feed(
         }
     };
     let (has_more, next) = (page.has_more, page.next_after);
-    let data: Vec<Value> = page
-        .events
-        .into_iter()
-        .map(|model| events::envelope(&model))
-        .collect();
-    let body = json!({ "data": data, "next_after": next, "has_more": has_more });
+    let body = view::ChangePage {
+        data: page.events.iter().map(events::envelope).collect(),
+        next_after: next,
+        has_more,
+    };
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "private, no-store"));
     if has_more {
@@ -115,7 +116,7 @@ pub async fn feed(
             next_link(&request, "/api/v1/changes", "after", &next.to_string()),
         ));
     }
-    Ok(response.json(body))
+    Ok(response.json(&body))
 }
 
 async fn admin(authority: &Authority, request: &HttpRequest) -> Result<Viewer, Problem> {
@@ -124,42 +125,11 @@ async fn admin(authority: &Authority, request: &HttpRequest) -> Result<Viewer, P
     Ok(viewer)
 }
 
-fn webhook_json(hook: &webhook::Model) -> Value {
-    json!({
-        "id": hook.id,
-        "url": hook.url,
-        "events": hook.events,
-        "description": hook.description,
-        "state": hook.state.as_str(),
-        "delivered_seq": hook.delivered_seq,
-        "failed_attempts": hook.attempt,
-        "next_attempt_at": (hook.attempt > 0).then_some(hook.next_attempt_at),
-        "last_error": hook.last_error,
-        "created_at": hook.created_at,
-        "created_by": hook.created_by,
-        "updated_at": hook.updated_at,
-    })
-}
-
-fn attempt_json(attempt: &webhook_attempt::Model) -> Value {
-    json!({
-        "id": attempt.id,
-        "event_seq": attempt.event_seq,
-        "event_id": attempt.event_id,
-        "attempt": attempt.attempt,
-        "attempted_at": attempt.attempted_at,
-        "duration_ms": attempt.duration_ms,
-        "status_code": attempt.status_code,
-        "delivered": attempt.outcome == "delivered",
-        "error": attempt.error,
-    })
-}
-
 fn webhook_id(id: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(id).map_err(|_| Problem::not_found())
 }
 
-fn no_store(status: StatusCode, body: Value) -> HttpResponse {
+fn no_store(status: StatusCode, body: &impl Serialize) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .json(body)
@@ -169,8 +139,10 @@ fn no_store(status: StatusCode, body: Value) -> HttpResponse {
 pub async fn list(db: Db, authority: Auth, request: HttpRequest) -> Result<HttpResponse, Problem> {
     admin(&authority, &request).await?;
     let hooks = webhooks::list(db.get_ref()).await?;
-    let data: Vec<Value> = hooks.iter().map(webhook_json).collect();
-    Ok(no_store(StatusCode::OK, json!({ "data": data })))
+    let body = view::WebhookList {
+        data: hooks.iter().map(view::Webhook::from).collect(),
+    };
+    Ok(no_store(StatusCode::OK, &body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,12 +178,10 @@ pub async fn create(
     )
     .await?;
     hub.webhooks_changed();
-    let mut body = webhook_json(&hook);
-    body["secret"] = Value::String(hook.secret.clone());
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/webhooks/{}", hook.id)))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .json(body))
+        .json(view::CreatedWebhook::from(&hook)))
 }
 
 /// `GET /webhooks/{id}` (admin).
@@ -223,7 +193,7 @@ pub async fn show(
 ) -> Result<HttpResponse, Problem> {
     admin(&authority, &request).await?;
     let hook = webhooks::get(db.get_ref(), webhook_id(&id)?).await?;
-    Ok(no_store(StatusCode::OK, webhook_json(&hook)))
+    Ok(no_store(StatusCode::OK, &view::Webhook::from(&hook)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,7 +232,7 @@ pub async fn patch(
     };
     let hook = webhooks::update(db.get_ref(), id, patch).await?;
     hub.webhooks_changed();
-    Ok(no_store(StatusCode::OK, webhook_json(&hook)))
+    Ok(no_store(StatusCode::OK, &view::Webhook::from(&hook)))
 }
 
 /// `DELETE /webhooks/{id}` (admin): 204.
@@ -280,6 +250,7 @@ pub async fn delete(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayBody {
+    #[serde(deserialize_with = "integral")]
     from_seq: i64,
 }
 
@@ -298,12 +269,14 @@ pub async fn replay(
     let body: ReplayBody = json_body(&request, payload, false).await?;
     let hook = webhooks::replay(db.get_ref(), id, body.from_seq).await?;
     hub.webhooks_changed();
-    Ok(no_store(StatusCode::OK, webhook_json(&hook)))
+    Ok(no_store(StatusCode::OK, &view::Webhook::from(&hook)))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct AttemptParams {
+    #[serde(default, deserialize_with = "integral_text")]
     before: Option<i64>,
+    #[serde(default, deserialize_with = "integral_text")]
     limit: Option<u64>,
 }
 
@@ -328,9 +301,9 @@ pub async fn attempts(
     let next_before = (page.len() as u64 == limit)
         .then(|| page.last().map(|a| a.id))
         .flatten();
-    let data: Vec<Value> = page.iter().map(attempt_json).collect();
-    Ok(no_store(
-        StatusCode::OK,
-        json!({ "data": data, "next_before": next_before }),
-    ))
+    let body = view::WebhookAttemptList {
+        data: page.iter().map(view::WebhookAttempt::from).collect(),
+        next_before,
+    };
+    Ok(no_store(StatusCode::OK, &body))
 }

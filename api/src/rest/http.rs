@@ -4,8 +4,11 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::StreamExt;
-use serde::de::DeserializeOwned;
-use service::ServiceError;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeOwned};
+use serde::{Deserializer, Serialize};
+use service::{FieldError, ServiceError};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -105,7 +108,16 @@ pub async fn json_body<T: DeserializeOwned>(
     {
         return Err(Problem::invalid(&path, service::domain::NUL_MESSAGE));
     }
-    serde_json::from_value(value).map_err(|e| unfit(&e))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let mut problem = unfit(e.inner());
+        // `.` is the body itself (a missing or unknown member, which the message names).
+        if path != "." {
+            problem.detail = format!("the body does not fit at {path}: {}", e.inner());
+            problem.errors = vec![FieldError::new(&path, e.inner().to_string())];
+        }
+        problem
+    })
 }
 
 fn unfit(error: &serde_json::Error) -> Problem {
@@ -114,6 +126,131 @@ fn unfit(error: &serde_json::Error) -> Problem {
         format!("the body does not fit: {error}"),
     )
     .kind("urn:lectern:problem:validation")
+}
+
+/// The integer types a request's numbers are read into.
+pub trait Whole: Sized {
+    /// The value, when `Self` holds it.
+    fn of(value: i128) -> Option<Self>;
+    /// What `Self` holds, for messages.
+    const RANGE: (i128, i128);
+    /// What `null` reads as: nothing, unless `Self` is optional.
+    fn null() -> Option<Self> {
+        None
+    }
+}
+
+macro_rules! whole {
+    ($($t:ty),*) => {$(
+        impl Whole for $t {
+            fn of(value: i128) -> Option<Self> {
+                Self::try_from(value).ok()
+            }
+            const RANGE: (i128, i128) = (<$t>::MIN as i128, <$t>::MAX as i128);
+        }
+    )*};
+}
+whole!(i32, i64, u64);
+
+impl<T: Whole> Whole for Option<T> {
+    fn of(value: i128) -> Option<Self> {
+        T::of(value).map(Some)
+    }
+    const RANGE: (i128, i128) = T::RANGE;
+    fn null() -> Option<Self> {
+        Some(None)
+    }
+}
+
+/// Reads an integer as JSON Schema counts one: `3`, or a number with no fractional part such as
+/// `3.0` or `3e2`; `3.5`, or a number out of `T`'s range, is refused naming the value (a body
+/// names the field, too: 422). `null` is `None` for an optional field. For the members of
+/// request bodies: `#[serde(default, deserialize_with = "integral")]`.
+pub fn integral<'de, D: Deserializer<'de>, T: Whole>(deserializer: D) -> Result<T, D::Error> {
+    deserializer.deserialize_any(Integral::<T> {
+        text: false,
+        whole: PhantomData,
+    })
+}
+
+/// [`integral`] for query parameters, whose numbers come as text (`?limit=20.0`).
+pub fn integral_text<'de, D: Deserializer<'de>, T: Whole>(deserializer: D) -> Result<T, D::Error> {
+    deserializer.deserialize_any(Integral::<T> {
+        text: true,
+        whole: PhantomData,
+    })
+}
+
+struct Integral<T> {
+    /// Whether the number comes as text (a query parameter); in a JSON body, a string is no
+    /// number.
+    text: bool,
+    whole: PhantomData<T>,
+}
+
+impl<T: Whole> Integral<T> {
+    fn fit<E: de::Error>(value: i128) -> Result<T, E> {
+        T::of(value).ok_or_else(|| Self::out_of_range(value))
+    }
+
+    fn out_of_range<E: de::Error>(value: impl std::fmt::Display) -> E {
+        let (min, max) = T::RANGE;
+        E::custom(format!(
+            "{value} is out of range: an integer from {min} to {max}"
+        ))
+    }
+}
+
+impl<'de, T: Whole> de::Visitor<'de> for Integral<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (min, max) = T::RANGE;
+        write!(f, "an integer from {min} to {max}")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<T, E> {
+        Self::fit(value.into())
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<T, E> {
+        Self::fit(value.into())
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<T, E> {
+        if !value.is_finite() || value.fract() != 0.0 {
+            Err(E::custom(format!(
+                "{value} is not an integer (a number with no fractional part)"
+            )))
+        } else if value.abs() >= 2f64.powi(100) {
+            // Beyond what any integer type here holds; below it, the cast is exact.
+            Err(Self::out_of_range(value))
+        } else {
+            Self::fit(value as i128)
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        if !self.text {
+            return Err(E::invalid_type(de::Unexpected::Str(text), &self));
+        }
+        if let Ok(value) = text.parse::<i128>() {
+            return Self::fit(value);
+        }
+        match text.parse::<f64>() {
+            Ok(value) => self.visit_f64(value),
+            _ => Err(E::invalid_value(de::Unexpected::Str(text), &self)),
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        // `null`: an absent optional value, and no value for any other.
+        T::null().ok_or_else(|| E::invalid_type(de::Unexpected::Unit, &self))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        self.visit_unit()
+    }
 }
 
 /// The strong ETag of a talk: its id and version.
@@ -239,34 +376,41 @@ fn cache_headers(response: &mut HttpResponseBuilder, public: bool) {
     ));
 }
 
+/// A body as the JSON bytes sent; a body that cannot be written is the server's fault (500).
+fn encode(body: &impl Serialize) -> Result<Bytes, Problem> {
+    serde_json::to_vec(body)
+        .map(Bytes::from)
+        .map_err(|e| ServiceError::Internal(format!("cannot write a response body: {e}")).into())
+}
+
 /// A JSON response of a read with its ETag, or 304 when the client has it already.
 pub fn conditional_json(
     request: &HttpRequest,
     status: actix_web::http::StatusCode,
-    body: &serde_json::Value,
+    body: &impl Serialize,
     etag: Option<String>,
     public: bool,
-) -> HttpResponse {
-    let bytes = Bytes::from(body.to_string());
+) -> Result<HttpResponse, Problem> {
+    let bytes = encode(body)?;
     let etag = etag.unwrap_or_else(|| body_etag(&bytes));
     if status.is_success() && none_match(request.headers(), &etag) {
         let mut response = HttpResponse::NotModified();
         response.insert_header((header::ETAG, etag));
         cache_headers(&mut response, public);
-        return response.finish();
+        return Ok(response.finish());
     }
-    json_with_etag(status, bytes, etag, public)
+    Ok(json_with_etag(status, bytes, etag, public))
 }
 
 /// A JSON response with its ETag, whatever `If-None-Match` says: the answer to a write, which
 /// has happened (a 304 would hide that).
 pub fn json(
     status: actix_web::http::StatusCode,
-    body: &serde_json::Value,
+    body: &impl Serialize,
     etag: String,
     public: bool,
-) -> HttpResponse {
-    json_with_etag(status, Bytes::from(body.to_string()), etag, public)
+) -> Result<HttpResponse, Problem> {
+    Ok(json_with_etag(status, encode(body)?, etag, public))
 }
 
 fn json_with_etag(

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod http;
 pub mod problem;
 pub mod talks;
+pub mod view;
 
 use std::sync::Arc;
 

@@ -8,11 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
 use entity::talk::Status;
 use entity::{embed, resource, talk};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use service::accounts::Role;
 use service::editing::{self, By, TalkPatch};
-use service::html;
 use service::listing::{self, Cursor, OrderField, PageRequest, TalkFilter, TalkOrder};
 use service::sea_orm::DatabaseConnection;
 use service::talks::{self, NewEmbed, NewResource, NewTalk, TalkRecord};
@@ -20,101 +19,37 @@ use service::visibility::{self, Audience, TalkKey};
 use uuid::Uuid;
 
 use super::http::{
-    about_talk, conditional_json, json, json_body, next_link, optional_version, required_version,
-    talk_etag, viewer,
+    about_talk, conditional_json, integral, integral_text, json, json_body, next_link,
+    optional_version, required_version, talk_etag, viewer,
 };
 use super::problem::Problem;
+use super::view;
 use crate::auth::{Authority, Viewer};
 use crate::graphql::AssetBase;
-use crate::graphql::types::absolute;
 
 type Db = web::Data<DatabaseConnection>;
 type Auth = web::Data<Arc<Authority>>;
 type Base = web::Data<AssetBase>;
 
-/// As GraphQL writes times, so both read the same.
-fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339()
-}
-
-fn resource_json(r: &resource::Model) -> Value {
-    json!({ "id": r.id, "title": r.title, "url": r.url, "description": r.description })
-}
-
-fn embed_json(e: &embed::Model) -> Value {
-    json!({
-        "id": e.id,
-        "kind": e.kind,
-        "html": html::sanitize_embed(&e.html),
-        "tweet": html::tweet(&e.html).map(|t| json!({
-            "url": t.url, "author": t.author, "handle": t.handle, "text": t.text, "date": t.date,
-        })),
-        "video": html::video(&e.html).map(|v| json!({ "src": v.src, "provider": v.provider })),
-    })
-}
-
-/// A talk as REST clients read it; resources and embeds when given.
-fn talk_json(
-    t: &talk::Model,
-    resources: Option<&[resource::Model]>,
-    embeds: Option<&[embed::Model]>,
-    base: &AssetBase,
-) -> Value {
-    let text = html::text(&t.body);
-    let mut body = json!({
-        "id": t.id,
-        "slug": t.slug,
-        "title": t.title,
-        "date": t.date,
-        "event": t.event,
-        "location": t.location,
-        "notist_id": t.notist_id,
-        "image_url": absolute(base.0.as_deref(), t.image.as_deref()),
-        "pdf_url": absolute(base.0.as_deref(), t.pdf.as_deref()),
-        "body_html": html::sanitize(&t.body),
-        "body_text": text,
-        "excerpt": html::excerpt(&text, 200),
-        "status": match t.status { Status::Draft => "draft", Status::Published => "published" },
-        "version": t.version,
-        "created_at": time(&t.created_at),
-        "updated_at": time(&t.updated_at),
-        "created_by": t.created_by,
-        "updated_by": t.updated_by,
-        "extra": t.extra,
-    });
-    if let Some(resources) = resources {
-        body["resources"] = resources.iter().map(resource_json).collect();
-    }
-    if let Some(embeds) = embeds {
-        body["embeds"] = embeds.iter().map(embed_json).collect();
-    }
-    body
-}
-
-fn record_json(record: &TalkRecord, base: &AssetBase) -> Value {
-    talk_json(
-        &record.talk,
-        Some(&record.resources),
-        Some(&record.embeds),
-        base,
-    )
-}
-
 /// A talk as written, with its new ETag.
-fn written(status: StatusCode, record: &TalkRecord, base: &AssetBase) -> HttpResponse {
+fn written(
+    status: StatusCode,
+    record: &TalkRecord,
+    base: &AssetBase,
+) -> Result<HttpResponse, Problem> {
     let mut response = json(
         status,
-        &record_json(record, base),
+        &view::Talk::from_record(record, base),
         talk_etag(record.talk.id, record.talk.version),
         false,
-    );
+    )?;
     if status == StatusCode::CREATED
         && let Ok(location) =
             header::HeaderValue::from_str(&format!("/api/v1/talks/{}", record.talk.slug))
     {
         response.headers_mut().insert(header::LOCATION, location);
     }
-    response
+    Ok(response)
 }
 
 /// The talk at `slug` that this viewer may see ([`visibility`] decides), or 404.
@@ -145,12 +80,14 @@ async fn editable(
 pub struct ListParams {
     event: Option<String>,
     location: Option<String>,
+    #[serde(default, deserialize_with = "integral_text")]
     year: Option<i32>,
     from: Option<String>,
     to: Option<String>,
     q: Option<String>,
     has_video: Option<bool>,
     sort: Option<String>,
+    #[serde(default, deserialize_with = "integral_text")]
     limit: Option<u64>,
     cursor: Option<String>,
     include: Option<String>,
@@ -305,26 +242,28 @@ pub async fn list(
     } else {
         HashMap::new()
     };
-    let data: Vec<Value> = page
-        .talks
-        .iter()
-        .map(|t| {
-            talk_json(
-                t,
-                with_resources.then(|| resources.get(&t.id).map_or(&[][..], Vec::as_slice)),
-                with_embeds.then(|| embeds.get(&t.id).map_or(&[][..], Vec::as_slice)),
-                &base,
-            )
-        })
-        .collect();
     let next_cursor = page
         .has_next_page
         .then(|| listing::cursors(order, &page).last().map(Cursor::encode))
         .flatten();
-    let body = json!({ "data": data, "next_cursor": next_cursor });
+    let body = view::TalkList {
+        data: page
+            .talks
+            .iter()
+            .map(|t| {
+                view::Talk::new(
+                    t,
+                    with_resources.then(|| resources.get(&t.id).map_or(&[][..], Vec::as_slice)),
+                    with_embeds.then(|| embeds.get(&t.id).map_or(&[][..], Vec::as_slice)),
+                    &base,
+                )
+            })
+            .collect(),
+        next_cursor,
+    };
     let public = matches!(viewer, Viewer::Anonymous);
-    let mut response = conditional_json(&request, StatusCode::OK, &body, None, public);
-    if let Some(cursor) = &next_cursor
+    let mut response = conditional_json(&request, StatusCode::OK, &body, None, public)?;
+    if let Some(cursor) = &body.next_cursor
         && let Ok(link) =
             header::HeaderValue::from_str(&next_link(&request, "/api/v1/talks", "cursor", cursor))
     {
@@ -343,12 +282,12 @@ pub async fn show(
 ) -> Result<HttpResponse, Problem> {
     let viewer = viewer(&authority, &request).await?;
     let record = visible(&db, &viewer, &slug).await?;
-    Ok(read_of(
+    read_of(
         &request,
         &viewer,
         &record.talk,
-        &record_json(&record, &base),
-    ))
+        &view::Talk::from_record(&record, &base),
+    )
 }
 
 /// A read of a talk or of one of its items: the talk's ETag (`If-None-Match` gives 304), and
@@ -357,8 +296,8 @@ fn read_of(
     request: &HttpRequest,
     viewer: &Viewer,
     talk: &talk::Model,
-    body: &Value,
-) -> HttpResponse {
+    body: &impl Serialize,
+) -> Result<HttpResponse, Problem> {
     // Cached by anyone only what anyone may see.
     let public = viewer.audience() == Audience::Public && Audience::Public.sees(talk);
     conditional_json(
@@ -457,7 +396,7 @@ pub async fn create(
         embeds: input.embeds.into_iter().map(Into::into).collect(),
     };
     let record = editing::create_talk(&db, new, &viewer.actor()).await?;
-    Ok(written(StatusCode::CREATED, &record, &base))
+    written(StatusCode::CREATED, &record, &base)
 }
 
 /// Absent stays (None), `null` clears (Some(None)).
@@ -550,7 +489,7 @@ pub async fn patch(
     let record = editing::update_talk_from(&db, record, patch, version, &actor)
         .await
         .map_err(about_talk(talk))?;
-    Ok(written(StatusCode::OK, &record, &base))
+    written(StatusCode::OK, &record, &base)
 }
 
 /// `DELETE /talks/{slug}` (editor; `If-Match` required).
@@ -585,7 +524,7 @@ async fn set_status(
     let record = editing::set_status(&db, record.talk.id, status, by)
         .await
         .map_err(about_talk(record.talk.id))?;
-    Ok(written(StatusCode::OK, &record, &base))
+    written(StatusCode::OK, &record, &base)
 }
 
 /// `POST /talks/{slug}/publish` (editor).
@@ -620,7 +559,7 @@ pub struct AddResourceBody {
     url: String,
     #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral")]
     position: Option<i32>,
 }
 
@@ -629,7 +568,7 @@ pub struct AddResourceBody {
 pub struct AddEmbedBody {
     kind: String,
     html: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral")]
     position: Option<i32>,
 }
 
@@ -687,7 +626,7 @@ pub async fn add(
             (record, added)
         }
     };
-    let mut response = written(StatusCode::CREATED, &record, &base);
+    let mut response = written(StatusCode::CREATED, &record, &base)?;
     if let Some(id) = added {
         let noun = match part {
             Part::Resources => "resources",
@@ -784,7 +723,7 @@ pub async fn patch_item(
                 .map_err(about_talk(record.talk.id))?
         }
     };
-    Ok(written(StatusCode::OK, &record, &base))
+    written(StatusCode::OK, &record, &base)
 }
 
 /// `GET /talks/{slug}/resources/{id}` and `…/embeds/{id}`: one item, as the talk lists it,
@@ -809,18 +748,19 @@ pub async fn show_item(
     )
     .await?
     .ok_or_else(Problem::not_found)?;
-    let item = match part {
+    let found = match part {
         Part::Resources => record
             .resources
             .iter()
             .find(|r| r.id == id)
-            .map(resource_json),
-        Part::Embeds => record.embeds.iter().find(|e| e.id == id).map(embed_json),
+            .map(|r| read_of(&request, &viewer, &record.talk, &view::Resource::from(r))),
+        Part::Embeds => record
+            .embeds
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| read_of(&request, &viewer, &record.talk, &view::Embed::from(e))),
     };
-    let Some(item) = item else {
-        return Err(Problem::not_found());
-    };
-    Ok(read_of(&request, &viewer, &record.talk, &item))
+    found.unwrap_or_else(|| Err(Problem::not_found()))
 }
 
 /// The item a child route names, checked: its id, the editor, the talk as it is, and the
@@ -862,7 +802,7 @@ pub async fn delete_item(
         Part::Embeds => editing::remove_embed(&db, id, by).await,
     }
     .map_err(about_talk(record.talk.id))?;
-    Ok(written(StatusCode::OK, &record, &base))
+    written(StatusCode::OK, &record, &base)
 }
 
 #[derive(Debug, Deserialize)]
@@ -894,7 +834,7 @@ pub async fn reorder(
         Part::Embeds => editing::reorder_embeds(&db, talk, body.ids, by).await,
     }
     .map_err(about_talk(talk))?;
-    Ok(written(StatusCode::OK, &record, &base))
+    written(StatusCode::OK, &record, &base)
 }
 
 /// `GET /events`: each event with published talks.
@@ -905,20 +845,12 @@ pub async fn events(
 ) -> Result<HttpResponse, Problem> {
     let viewer = viewer(&authority, &request).await?;
     let events = listing::events(db.get_ref()).await?;
-    let body: Vec<Value> = events
-        .into_iter()
-        .map(|e| {
-            json!({
-                "name": e.name, "location": e.location, "talk_count": e.talk_count,
-                "first_date": e.first_date, "last_date": e.last_date,
-            })
-        })
-        .collect();
-    Ok(conditional_json(
+    let body: Vec<view::Event> = events.iter().map(view::Event::from).collect();
+    conditional_json(
         &request,
         StatusCode::OK,
-        &Value::Array(body),
+        &body,
         None,
         matches!(viewer, Viewer::Anonymous),
-    ))
+    )
 }
