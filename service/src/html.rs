@@ -97,8 +97,8 @@ pub fn excerpt(text: &str, length: usize) -> String {
     )
 }
 
-/// A tweet embedded as Twitter's blockquote.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A tweet embedded as Twitter's blockquote (serialized as REST serves it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Tweet {
     pub url: Option<String>,
     pub author: Option<String>,
@@ -107,8 +107,8 @@ pub struct Tweet {
     pub date: Option<String>,
 }
 
-/// A video (or other iframe) embed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A video (or other iframe) embed (serialized as REST serves it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Video {
     pub src: String,
     pub provider: String,

@@ -146,8 +146,10 @@ pub struct Embed<'a> {
     pub id: Uuid,
     pub kind: &'a str,
     pub html: String,
-    pub tweet: Option<Tweet>,
-    pub video: Option<Video>,
+    /// `Tweet`.
+    pub tweet: Option<html::Tweet>,
+    /// `Video`.
+    pub video: Option<html::Video>,
 }
 
 impl<'a> From<&'a embed::Model> for Embed<'a> {
@@ -156,52 +158,9 @@ impl<'a> From<&'a embed::Model> for Embed<'a> {
             id: embed.id,
             kind: &embed.kind,
             html: html::sanitize_embed(&embed.html),
-            tweet: html::tweet(&embed.html).map(Tweet::from),
-            video: html::video(&embed.html).map(Video::from),
+            tweet: html::tweet(&embed.html),
+            video: html::video(&embed.html),
         }
-    }
-}
-
-/// `Tweet`.
-#[derive(Debug, Serialize)]
-pub struct Tweet {
-    pub url: Option<String>,
-    pub author: Option<String>,
-    pub handle: Option<String>,
-    pub text: Option<String>,
-    pub date: Option<String>,
-}
-
-impl From<html::Tweet> for Tweet {
-    fn from(tweet: html::Tweet) -> Self {
-        let html::Tweet {
-            url,
-            author,
-            handle,
-            text,
-            date,
-        } = tweet;
-        Self {
-            url,
-            author,
-            handle,
-            text,
-            date,
-        }
-    }
-}
-
-/// `Video`.
-#[derive(Debug, Serialize)]
-pub struct Video {
-    pub src: String,
-    pub provider: String,
-}
-
-impl From<html::Video> for Video {
-    fn from(video: html::Video) -> Self {
-        let html::Video { src, provider } = video;
-        Self { src, provider }
     }
 }
 
