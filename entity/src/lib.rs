@@ -1,7 +1,9 @@
-//! SeaORM entities for Lectern's tables. Models only: every query and write lives in `service`.
+//! SeaORM entities for Lectern's tables, and how the derived columns among them are computed
+//! from the others ([`html`]). Every query and write lives in `service`.
 
 pub mod change_event;
 pub mod embed;
+pub mod html;
 pub mod machine_token;
 pub mod resource;
 pub mod setting;

@@ -69,6 +69,17 @@ pub struct Model {
     pub created_by: Option<String>,
     /// Who changed it last, in the same form.
     pub updated_by: Option<String>,
+    /// Derived from `body` when it is written ([`crate::html::Abstract`]): the abstract
+    /// sanitized, its text, and its excerpt. Not part of a talk's state in events.
+    #[sea_orm(column_type = "Text")]
+    #[serde(skip)]
+    pub body_html: String,
+    #[sea_orm(column_type = "Text")]
+    #[serde(skip)]
+    pub body_text: String,
+    #[sea_orm(column_type = "Text")]
+    #[serde(skip)]
+    pub excerpt: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -92,3 +103,26 @@ impl Related<super::embed::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The columns derived from `body`, as they are stored.
+    pub fn stored_abstract(&self) -> crate::html::Abstract {
+        crate::html::Abstract {
+            html: self.body_html.clone(),
+            text: self.body_text.clone(),
+            excerpt: self.excerpt.clone(),
+        }
+    }
+}
+
+impl ActiveModel {
+    /// Sets `body` and the columns derived from it (`derived` is [`crate::html::Abstract::of`]
+    /// the same body, computed by the caller once).
+    pub fn set_body(&mut self, body: String, derived: crate::html::Abstract) {
+        use sea_orm::ActiveValue::Set;
+        self.body = Set(body);
+        self.body_html = Set(derived.html);
+        self.body_text = Set(derived.text);
+        self.excerpt = Set(derived.excerpt);
+    }
+}

@@ -8,6 +8,7 @@ mod m20261126_000003_create_content_version;
 mod m20261126_000004_create_accounts;
 mod m20261126_000005_create_change_events;
 mod m20261127_000006_create_webhooks;
+mod m20261204_000007_store_derived_html;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_create_accounts::Migration),
             Box::new(m20261126_000005_create_change_events::Migration),
             Box::new(m20261127_000006_create_webhooks::Migration),
+            Box::new(m20261204_000007_store_derived_html::Migration),
         ]
     }
 }

@@ -35,6 +35,7 @@ use crate::content;
 use crate::db::{self, begin_write};
 use crate::error::{FieldError, ServiceError};
 use crate::events::{self, ChangeType};
+use crate::html;
 use crate::talks::{
     self, MAX_BODY_BYTES, MAX_CHILDREN, NewEmbed, NewResource, NewTalk, TalkInput, TalkRecord,
 };
@@ -210,7 +211,7 @@ pub async fn update_talk_from(
         }
         fresh
     };
-    let input = TalkInput::parse(patch.over(&stored.talk))?;
+    let input = TalkInput::parse_over(patch.over(&stored.talk), Some(&stored.talk))?;
     let mut merged = stored.talk.clone().into_active_model();
     input.apply(&mut merged);
     let merged = merged.try_into_model()?;
@@ -529,13 +530,16 @@ pub async fn add_embed(
 ) -> Result<TalkRecord, ServiceError> {
     let errors = embed_errors(&embed, "");
     add_child::<embed::Entity>(db, talk_id, position, errors, by, |id, position| {
-        embed::ActiveModel {
+        let facts = html::EmbedFacts::of(&embed.html);
+        let mut model = embed::ActiveModel {
             id: Set(id),
             talk_id: Set(talk_id),
             position: Set(position),
             kind: Set(embed.kind),
-            html: Set(embed.html),
-        }
+            ..Default::default()
+        };
+        model.set_html(embed.html, facts);
+        model
     })
     .await
 }
@@ -565,12 +569,14 @@ pub async fn update_embed(
     if (&stored.kind, &stored.html) == (&embed.kind, &embed.html) {
         return unchanged(txn, talk.id).await;
     }
+    let facts = html::EmbedFacts::of(&embed.html);
+    let mut model = embed::ActiveModel {
+        kind: Set(embed.kind),
+        ..Default::default()
+    };
+    model.set_html(embed.html, facts);
     embed::Entity::update_many()
-        .set(embed::ActiveModel {
-            kind: Set(embed.kind),
-            html: Set(embed.html),
-            ..Default::default()
-        })
+        .set(model)
         .filter(embed::Column::Id.eq(id))
         .exec(&txn)
         .await?;

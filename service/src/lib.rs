@@ -11,13 +11,14 @@ pub mod domain;
 pub mod editing;
 pub mod error;
 pub mod events;
-pub mod html;
 pub mod import;
 pub mod listing;
 pub mod talks;
 pub mod visibility;
 pub mod webhooks;
 
+/// What is served of stored HTML; its home is `entity`, which derives the stored columns.
+pub use entity::html;
 pub use error::{FieldError, ServiceError};
 /// Re-exported so every crate uses the same SeaORM.
 pub use sea_orm;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::{self, LinkUrl, Slug, TalkDate, Title};
 use crate::error::{FieldError, ServiceError};
+use crate::html;
 
 /// A talk as a caller submits it, before validation. Paths in errors name these fields.
 #[derive(Debug, Clone, Default)]
@@ -61,6 +62,9 @@ pub struct TalkInput {
     /// Derived from the fields above, once, when the input is parsed.
     #[serde(skip)]
     search_text: String,
+    /// What readers are served of `body`, derived once when the input is parsed.
+    #[serde(skip)]
+    body_derived: html::Abstract,
     /// Digest of the fields above (see [`TalkInput::digest`]), computed once at parse time.
     #[serde(skip)]
     digest: String,
@@ -77,6 +81,9 @@ pub struct ResourceInput {
 pub struct EmbedInput {
     kind: String,
     html: String,
+    /// What readers are served of `html`, derived once when the input is parsed.
+    #[serde(skip)]
+    facts: html::EmbedFacts,
 }
 
 /// The largest abstract accepted, in bytes.
@@ -87,6 +94,12 @@ pub const MAX_CHILDREN: usize = 500;
 impl TalkInput {
     /// Validates every field and reports every problem at once, each with its path.
     pub fn parse(new: NewTalk) -> Result<Self, ServiceError> {
+        Self::parse_over(new, None)
+    }
+
+    /// [`Self::parse`] for a change to `stored`: when the abstract is the stored one, what is
+    /// derived from it is taken as stored rather than computed again.
+    pub fn parse_over(new: NewTalk, stored: Option<&talk::Model>) -> Result<Self, ServiceError> {
         let mut errors = Vec::new();
         let mut check = |path: String, result: Result<(), String>| {
             if let Err(message) = result {
@@ -211,36 +224,44 @@ impl TalkInput {
                 check(format!("embeds[{i}].html"), Err("must not be empty".into()));
             }
             embeds.push(EmbedInput {
+                facts: html::EmbedFacts::of(&e.html),
                 kind: e.kind,
                 html: e.html,
             });
         }
         match (slug, title, date) {
-            (Ok(slug), Ok(title), Ok(date)) if errors.is_empty() => Ok(Self {
-                digest: String::new(),
-                search_text: crate::listing::fold_diacritics(
-                    &[
-                        title.as_str(),
-                        new.event.as_deref().unwrap_or_default(),
-                        new.location.as_deref().unwrap_or_default(),
-                        &crate::html::text(&new.body),
-                    ]
-                    .join(" "),
-                ),
-                slug,
-                title,
-                date,
-                event: new.event,
-                location: new.location,
-                image: new.image,
-                pdf: new.pdf,
-                notist_id: new.notist_id,
-                body: new.body,
-                extra: new.extra,
-                resources,
-                embeds,
+            (Ok(slug), Ok(title), Ok(date)) if errors.is_empty() => {
+                let body_derived = match stored {
+                    Some(stored) if stored.body == new.body => stored.stored_abstract(),
+                    _ => html::Abstract::of(&new.body),
+                };
+                Ok(Self {
+                    digest: String::new(),
+                    search_text: crate::listing::fold_diacritics(
+                        &[
+                            title.as_str(),
+                            new.event.as_deref().unwrap_or_default(),
+                            new.location.as_deref().unwrap_or_default(),
+                            &body_derived.text,
+                        ]
+                        .join(" "),
+                    ),
+                    body_derived,
+                    slug,
+                    title,
+                    date,
+                    event: new.event,
+                    location: new.location,
+                    image: new.image,
+                    pdf: new.pdf,
+                    notist_id: new.notist_id,
+                    body: new.body,
+                    extra: new.extra,
+                    resources,
+                    embeds,
+                }
+                .with_digest())
             }
-            .with_digest()),
             _ => Err(ServiceError::Invalid(errors)),
         }
     }
@@ -271,7 +292,7 @@ impl TalkInput {
         model.image = Set(self.image.clone());
         model.pdf = Set(self.pdf.clone());
         model.notist_id = Set(self.notist_id.clone());
-        model.body = Set(self.body.clone());
+        model.set_body(self.body.clone(), self.body_derived.clone());
         model.extra = Set(serde_json::Value::Object(self.extra.clone()));
         model.search_text = Set(self.search_text.clone());
     }
@@ -295,12 +316,16 @@ impl TalkInput {
         use sea_orm::ActiveValue::Set;
         (0..)
             .zip(&self.embeds)
-            .map(|(position, e)| embed::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                talk_id: Set(talk_id),
-                position: Set(position),
-                kind: Set(e.kind.clone()),
-                html: Set(e.html.clone()),
+            .map(|(position, e)| {
+                let mut model = embed::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    talk_id: Set(talk_id),
+                    position: Set(position),
+                    kind: Set(e.kind.clone()),
+                    ..Default::default()
+                };
+                model.set_html(e.html.clone(), e.facts.clone());
+                model
             })
             .collect()
     }

@@ -5,6 +5,7 @@
 mod auth;
 mod changes;
 mod contract;
+mod derived;
 mod editing;
 mod events;
 mod export;

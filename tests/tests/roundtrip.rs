@@ -422,6 +422,9 @@ fn record_of(talk: &NewTalk) -> TalkRecord {
             search_text: String::new(),
             created_by: None,
             updated_by: None,
+            body_html: String::new(),
+            body_text: String::new(),
+            excerpt: String::new(),
         },
         resources: (0..)
             .zip(&talk.resources)
@@ -442,6 +445,9 @@ fn record_of(talk: &NewTalk) -> TalkRecord {
                 position,
                 kind: e.kind.clone(),
                 html: e.html.clone(),
+                safe_html: String::new(),
+                tweet: None,
+                video: None,
             })
             .collect(),
     }

@@ -77,16 +77,19 @@ impl Talk {
         asset_url(ctx, self.0.pdf.as_deref())
     }
     /// The abstract as HTML, sanitized: no scripts, event handlers or `javascript:` URLs.
-    async fn body_html(&self) -> String {
-        html::sanitize(&self.0.body)
+    async fn body_html(&self) -> &str {
+        &self.0.body_html
     }
     /// The abstract as plain text.
-    async fn body_text(&self) -> String {
-        html::text(&self.0.body)
+    async fn body_text(&self) -> &str {
+        &self.0.body_text
     }
     /// The start of the abstract's text, cut at a word.
     async fn excerpt(&self, #[graphql(default = 200)] length: u16) -> String {
-        html::excerpt(&html::text(&self.0.body), usize::from(length))
+        match usize::from(length) {
+            html::EXCERPT_LENGTH => self.0.excerpt.clone(),
+            length => html::excerpt(&self.0.body_text, length),
+        }
     }
     async fn status(&self) -> TalkStatus {
         match self.0.status {
@@ -223,12 +226,12 @@ impl Embed {
         &self.0.kind
     }
     /// The embed markup, sanitized (quotes, links and https iframes are kept).
-    async fn html(&self) -> String {
-        html::sanitize_embed(&self.0.html)
+    async fn html(&self) -> &str {
+        &self.0.safe_html
     }
     /// The tweet, when the markup is a tweet.
     async fn tweet(&self) -> Option<Tweet> {
-        html::tweet(&self.0.html).map(|t| Tweet {
+        self.0.tweet.clone().map(|t| Tweet {
             url: t.url,
             author: t.author,
             handle: t.handle,
@@ -238,7 +241,7 @@ impl Embed {
     }
     /// The video, when the markup has an iframe.
     async fn video(&self) -> Option<Video> {
-        html::video(&self.0.html).map(|v| Video {
+        self.0.video.clone().map(|v| Video {
             src: v.src,
             provider: v.provider,
         })

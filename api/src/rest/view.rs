@@ -35,9 +35,9 @@ pub struct Talk<'a> {
     pub notist_id: Option<&'a str>,
     pub image_url: Option<String>,
     pub pdf_url: Option<String>,
-    pub body_html: String,
-    pub body_text: String,
-    pub excerpt: String,
+    pub body_html: &'a str,
+    pub body_text: &'a str,
+    pub excerpt: &'a str,
     pub status: TalkStatus,
     pub version: i32,
     #[serde(serialize_with = "rfc3339")]
@@ -53,9 +53,6 @@ pub struct Talk<'a> {
     pub embeds: Option<Vec<Embed<'a>>>,
 }
 
-/// The excerpt's length in characters, as GraphQL's `excerpt` gives it by default.
-const EXCERPT_LENGTH: usize = 200;
-
 impl<'a> Talk<'a> {
     /// The talk, with these resources and embeds when given; image and PDF paths made absolute
     /// against `base`.
@@ -65,7 +62,6 @@ impl<'a> Talk<'a> {
         embeds: Option<&'a [embed::Model]>,
         base: &AssetBase,
     ) -> Self {
-        let text = html::text(&talk.body);
         Self {
             id: talk.id,
             slug: &talk.slug,
@@ -76,9 +72,9 @@ impl<'a> Talk<'a> {
             notist_id: talk.notist_id.as_deref(),
             image_url: absolute(base.0.as_deref(), talk.image.as_deref()),
             pdf_url: absolute(base.0.as_deref(), talk.pdf.as_deref()),
-            body_html: html::sanitize(&talk.body),
-            excerpt: html::excerpt(&text, EXCERPT_LENGTH),
-            body_text: text,
+            body_html: &talk.body_html,
+            excerpt: &talk.excerpt,
+            body_text: &talk.body_text,
             status: talk.status.into(),
             version: talk.version,
             created_at: talk.created_at,
@@ -145,11 +141,11 @@ impl<'a> From<&'a resource::Model> for Resource<'a> {
 pub struct Embed<'a> {
     pub id: Uuid,
     pub kind: &'a str,
-    pub html: String,
+    pub html: &'a str,
     /// `Tweet`.
-    pub tweet: Option<html::Tweet>,
+    pub tweet: Option<&'a html::Tweet>,
     /// `Video`.
-    pub video: Option<html::Video>,
+    pub video: Option<&'a html::Video>,
 }
 
 impl<'a> From<&'a embed::Model> for Embed<'a> {
@@ -157,9 +153,9 @@ impl<'a> From<&'a embed::Model> for Embed<'a> {
         Self {
             id: embed.id,
             kind: &embed.kind,
-            html: html::sanitize_embed(&embed.html),
-            tweet: html::tweet(&embed.html),
-            video: html::video(&embed.html),
+            html: &embed.safe_html,
+            tweet: embed.tweet.as_ref(),
+            video: embed.video.as_ref(),
         }
     }
 }

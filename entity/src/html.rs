@@ -1,8 +1,56 @@
-//! What the API makes of stored HTML: sanitized markup, plain text, and the facts of embeds.
+//! What readers are served of stored HTML: sanitized markup, plain text, the excerpt, and the
+//! facts of embeds. Computed when content is written and stored beside it ([`Abstract`] in
+//! `talks`, [`EmbedFacts`] in `embeds`), so that no read parses HTML.
 
 use std::sync::LazyLock;
 
 use scraper::{Html, Selector};
+use sea_orm::FromJsonQueryResult;
+use serde::{Deserialize, Serialize};
+
+/// The excerpt's length in characters when none is asked for (stored as `talks.excerpt`).
+pub const EXCERPT_LENGTH: usize = 200;
+
+/// What readers are served of a talk's abstract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abstract {
+    /// [`sanitize`]d.
+    pub html: String,
+    /// Its [`text`].
+    pub text: String,
+    /// The text's [`excerpt`] of [`EXCERPT_LENGTH`] characters.
+    pub excerpt: String,
+}
+
+impl Abstract {
+    pub fn of(body: &str) -> Self {
+        let text = text(body);
+        Self {
+            html: sanitize(body),
+            excerpt: excerpt(&text, EXCERPT_LENGTH),
+            text,
+        }
+    }
+}
+
+/// What readers are served of an embed's markup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbedFacts {
+    /// [`sanitize_embed`]ed.
+    pub html: String,
+    pub tweet: Option<Tweet>,
+    pub video: Option<Video>,
+}
+
+impl EmbedFacts {
+    pub fn of(markup: &str) -> Self {
+        Self {
+            html: sanitize_embed(markup),
+            tweet: tweet(markup),
+            video: video(markup),
+        }
+    }
+}
 
 /// The abstract, safe to insert into a page: no scripts, no event handlers, no `javascript:`.
 pub fn sanitize(html: &str) -> String {
@@ -97,8 +145,8 @@ pub fn excerpt(text: &str, length: usize) -> String {
     )
 }
 
-/// A tweet embedded as Twitter's blockquote (serialized as REST serves it).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A tweet embedded as Twitter's blockquote (serialized as REST serves it, and stored so).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
 pub struct Tweet {
     pub url: Option<String>,
     pub author: Option<String>,
@@ -107,8 +155,8 @@ pub struct Tweet {
     pub date: Option<String>,
 }
 
-/// A video (or other iframe) embed (serialized as REST serves it).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A video (or other iframe) embed (serialized as REST serves it, and stored so).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
 pub struct Video {
     pub src: String,
     pub provider: String,

@@ -1,0 +1,228 @@
+//! The columns derived from stored HTML (an abstract's sanitized markup, text and excerpt; an
+//! embed's sanitized markup, tweet and video) agree with a fresh computation after every kind
+//! of write, and the migration that added them fills them for the rows that existed.
+
+use entity::html::{Abstract, EmbedFacts};
+use entity::{embed, talk};
+use migration::{Migrator, MigratorTrait};
+use service::editing::{self, By, TalkPatch};
+use service::sea_orm::{ActiveValue::Set, EntityTrait};
+use service::talks::{NewEmbed, NewTalk};
+use tests::{TestDb, corpus_talks, folder_with, talk_doc};
+use uuid::Uuid;
+
+use crate::support::{import, talk};
+
+const TWEET: &str = r#"<blockquote class="twitter-tweet"><p lang="en">Great talk &amp; more</p>&mdash; Ada Example (@ada) <a href="https://twitter.com/ada/status/42?ref=x">May 2, 2024</a></blockquote>"#;
+const VIDEO: &str = r#"<iframe src="https://www.youtube.com/embed/abc" onload="steal()"></iframe>"#;
+
+/// Every stored derived value, compared with what its HTML gives now; returns how many rows
+/// were checked.
+async fn assert_derived_current(db: &TestDb) -> (usize, usize) {
+    let talks = talk::Entity::find().all(&db.db).await.unwrap();
+    for t in &talks {
+        assert_eq!(
+            t.stored_abstract(),
+            Abstract::of(&t.body),
+            "talk {}: stored derived values differ from the abstract's",
+            t.slug
+        );
+    }
+    let embeds = embed::Entity::find().all(&db.db).await.unwrap();
+    for e in &embeds {
+        assert_eq!(
+            e.facts(),
+            EmbedFacts::of(&e.html),
+            "embed {} of talk {}: stored derived values differ from its markup's",
+            e.id,
+            e.talk_id
+        );
+    }
+    (talks.len(), embeds.len())
+}
+
+#[tokio::test]
+async fn derived_values_follow_every_write_imports_edits_and_restores() {
+    let db = TestDb::new().await;
+    import(&db, &[&corpus_talks()]).await;
+    let (talks, embeds) = assert_derived_current(&db).await;
+    assert!(talks >= 100 && embeds > 0, "{talks} talks, {embeds} embeds");
+    // The corpus's abstracts and embeds really were derived, not left empty.
+    let some = talk::Entity::find().all(&db.db).await.unwrap();
+    assert!(
+        some.iter()
+            .all(|t| t.body.trim().is_empty() || !t.body_html.is_empty())
+    );
+    let with_tweets = embed::Entity::find().all(&db.db).await.unwrap();
+    assert!(with_tweets.iter().any(|e| e.tweet.is_some()));
+    assert!(with_tweets.iter().any(|e| e.video.is_some()));
+
+    // Created through the API, with an embed.
+    let created = editing::create_talk(
+        &db.db,
+        NewTalk {
+            slug: "derived".into(),
+            title: "Derived".into(),
+            date: "2024-05-02".into(),
+            body: "<p onclick=\"x()\">First <b>abstract</b></p>".into(),
+            embeds: vec![NewEmbed {
+                kind: "twitter".into(),
+                html: TWEET.into(),
+            }],
+            ..Default::default()
+        },
+        "tester",
+    )
+    .await
+    .unwrap();
+    assert_derived_current(&db).await;
+    let stored = talk(&db, "derived").await;
+    assert_eq!(stored.talk.body_text, "First abstract");
+    assert!(!stored.talk.body_html.contains("onclick"));
+    assert_eq!(
+        stored.embeds[0]
+            .tweet
+            .as_ref()
+            .and_then(|t| t.url.as_deref()),
+        Some("https://twitter.com/ada/status/42")
+    );
+
+    // The abstract changed.
+    let updated = editing::update_talk(
+        &db.db,
+        created.talk.id,
+        TalkPatch {
+            body: Some("<p>Second abstract, <i>longer</i></p>".into()),
+            ..Default::default()
+        },
+        created.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+    assert_eq!(updated.talk.body_text, "Second abstract, longer");
+    assert_derived_current(&db).await;
+
+    // An embed added, then changed from a tweet to a video.
+    let added = editing::add_embed(
+        &db.db,
+        created.talk.id,
+        NewEmbed {
+            kind: "video".into(),
+            html: TWEET.into(),
+        },
+        None,
+        "tester",
+    )
+    .await
+    .unwrap();
+    assert_derived_current(&db).await;
+    let changed = editing::update_embed(
+        &db.db,
+        added.embeds[1].id,
+        NewEmbed {
+            kind: "video".into(),
+            html: VIDEO.into(),
+        },
+        By::from("tester"),
+    )
+    .await
+    .unwrap();
+    assert_derived_current(&db).await;
+    let video = talk(&db, "derived").await.embeds[1].clone();
+    assert_eq!(video.tweet, None);
+    assert_eq!(
+        video.video.as_ref().map(|v| v.provider.as_str()),
+        Some("youtube")
+    );
+    assert!(!video.safe_html.contains("onload"));
+
+    // Restored to the version before the embed changed: the tweet is back, derived again.
+    let restored = editing::restore_talk(
+        &db.db,
+        created.talk.id,
+        added.talk.version,
+        changed.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+    assert_derived_current(&db).await;
+    let back = talk(&db, "derived").await;
+    assert_eq!(back.talk.version, restored.talk.version);
+    assert!(back.embeds[1].tweet.is_some() && back.embeds[1].video.is_none());
+
+    // An import that changes a talk's embed.
+    let before = folder_with(&[("one.md", talk_doc("imported", "Imported").as_bytes())]);
+    import(&db, &[before.path()]).await;
+    assert!(talk(&db, "imported").await.embeds[0].video.is_some());
+    let doc = talk_doc("imported", "Imported").replace(
+        "<iframe src=\"https://example.com/v/imported\"></iframe>",
+        "<blockquote class=\"twitter-tweet\"><p>Now a tweet</p></blockquote>",
+    );
+    let after = folder_with(&[("one.md", doc.as_bytes())]);
+    import(&db, &[after.path()]).await;
+    let imported = talk(&db, "imported").await;
+    assert_eq!(
+        imported.talk.version, 2,
+        "the import did not change the talk"
+    );
+    assert_eq!(
+        imported.embeds[0]
+            .tweet
+            .as_ref()
+            .and_then(|t| t.text.as_deref()),
+        Some("Now a tweet")
+    );
+    assert_eq!(imported.embeds[0].video, None);
+    assert_derived_current(&db).await;
+}
+
+#[tokio::test]
+async fn the_migration_fills_derived_values_for_rows_written_before_it() {
+    let db = TestDb::new().await;
+    // Back to the schema before the derived columns, and a talk written then.
+    Migrator::down(&db.db, Some(1)).await.unwrap();
+    let id = Uuid::now_v7();
+    let now = chrono::Utc::now();
+    let old = talk::ActiveModel {
+        id: Set(id),
+        slug: Set("old".into()),
+        title: Set("Old".into()),
+        date: Set("2020-01-01".into()),
+        body: Set("<p>An <em>old</em> abstract<script>x()</script></p>".into()),
+        status: Set(talk::Status::Published),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        extra: Set(serde_json::json!({})),
+        origin: Set(talk::Origin::Api),
+        search_text: Set("old".into()),
+        ..Default::default()
+    };
+    talk::Entity::insert(old)
+        .exec_without_returning(&db.db)
+        .await
+        .unwrap();
+    for (position, html) in [TWEET, VIDEO].into_iter().enumerate() {
+        let embed = embed::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            talk_id: Set(id),
+            position: Set(position as i32),
+            kind: Set("twitter".into()),
+            html: Set(html.into()),
+            ..Default::default()
+        };
+        embed::Entity::insert(embed)
+            .exec_without_returning(&db.db)
+            .await
+            .unwrap();
+    }
+    Migrator::up(&db.db, None).await.unwrap();
+    let (talks, embeds) = assert_derived_current(&db).await;
+    assert_eq!((talks, embeds), (1, 2));
+    let old = talk(&db, "old").await;
+    assert_eq!(old.talk.body_text, "An old abstract");
+    assert_eq!(old.talk.excerpt, "An old abstract");
+    assert!(old.embeds[0].tweet.is_some() && old.embeds[1].video.is_some());
+}
