@@ -11,7 +11,7 @@ use serde::Deserialize;
 use service::sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthError, Authority, Viewer};
-use crate::cache::{ResponseCache, VersionGate};
+use crate::cache::{CachedResponse, Responses};
 use crate::changes::ChangeHub;
 use crate::graphql::AppSchema;
 use crate::graphql::mutation::ClientAddr;
@@ -38,16 +38,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(crate::telemetry::metrics));
-}
-
-/// Cached responses, when the cache is on.
-pub struct GraphqlCache(Option<(Arc<VersionGate>, ResponseCache)>);
-
-impl GraphqlCache {
-    /// A cache of `bytes` (none when 0).
-    pub fn new(db: DatabaseConnection, bytes: u64) -> Self {
-        Self((bytes > 0).then(|| (VersionGate::new(db), ResponseCache::new(bytes))))
-    }
 }
 
 /// What every GraphQL request needs.
@@ -90,7 +80,7 @@ pub(crate) async fn caller(
 /// `POST /graphql` with a JSON body `{ query, variables, operationName }`.
 async fn graphql_post(
     schema: web::Data<AppSchema>,
-    cache: web::Data<GraphqlCache>,
+    cache: web::Data<Responses>,
     authority: web::Data<Arc<Authority>>,
     hub: web::Data<Arc<ChangeHub>>,
     request: HttpRequest,
@@ -128,11 +118,11 @@ fn cache_key(method: u8, request: &[u8]) -> web::Bytes {
     key.into()
 }
 
-/// Runs a request, or serves its response from the cache when nothing was written since it
-/// was computed. Only anonymous queries that succeeded are kept.
+/// Runs a request, or serves its response from the cache when nothing it read was changed by
+/// a write since it was computed. Only anonymous queries that succeeded are kept.
 async fn execute(
     schema: &AppSchema,
-    cache: &GraphqlCache,
+    cache: &Responses,
     hub: Option<&ChangeHub>,
     caller: Caller,
     key: web::Bytes,
@@ -143,23 +133,26 @@ async fn execute(
         _ => None,
     };
     // Read before the query runs, so the response holds data at least this recent.
-    let version = match cache {
-        Some((gate, _)) => gate.current().await.ok(),
+    let position = match cache {
+        Some(cache) => cache.position().await.ok(),
         None => None,
     };
-    if let (Some((_, responses)), Some(version)) = (cache, version)
-        && let Some(body) = responses.get(&key, version)
+    if let (Some(cache), Some(position)) = (cache, position)
+        && let Some(hit) = cache.get(&key, position)
     {
-        return json_body(StatusCode::OK, body);
+        return json_body(StatusCode::OK, hit.body);
     }
     let mut request = match parse() {
         Ok(request) => request,
         Err(message) => return bad_request(&message),
     };
-    let kind = operation_type(&mut request);
-    let cacheable = version.is_some() && kind == Some(OperationType::Query);
+    let (kind, followed) = operation_type(&mut request);
+    let cacheable = position.is_some() && kind == Some(OperationType::Query);
     let request = request.data(caller.viewer).data(ClientAddr(caller.client));
-    let response = schema.execute(request).await;
+    let (response, mut reads) = service::reads::recording(schema.execute(request)).await;
+    if !followed {
+        reads.anything = true;
+    }
     if let (Some(hub), Some(OperationType::Mutation)) = (hub, kind) {
         // Followers of the outbox hear of the write at once.
         hub.poke();
@@ -168,10 +161,22 @@ async fn execute(
         return HttpResponse::InternalServerError().finish();
     };
     let body = web::Bytes::from(body);
-    if let (Some((_, responses)), true, true, Some(version)) =
-        (cache, cacheable, response.is_ok(), version)
+    if let (Some(cache), true, true, Some(position)) =
+        (cache, cacheable, response.is_ok(), position)
     {
-        responses.insert(key, version, body.clone());
+        cache.insert(
+            key,
+            position,
+            reads,
+            CachedResponse {
+                status: StatusCode::OK,
+                headers: vec![(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/json"),
+                )],
+                body: body.clone(),
+            },
+        );
     }
     // A login refused for too many attempts says so in HTTP terms too, and so does a request
     // that met an unavailable database (whatever else it got, it is worth retrying whole).
@@ -205,18 +210,45 @@ async fn execute(
     json_body(StatusCode::OK, body)
 }
 
-/// The type of the operation a request runs, when it parses and names one. The parsed query
-/// stays in the request, so that neither the limits extension nor async-graphql parses it
-/// again.
-fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+/// The root fields whose reads `service::reads` follows: a response made of these alone is
+/// kept across writes that do not change what it read.
+const FOLLOWED_FIELDS: [&str; 6] = [
+    "talk",
+    "talks",
+    "events",
+    "__typename",
+    "__schema",
+    "__type",
+];
+
+/// The type of the operation a request runs, when it parses and names one, and whether it
+/// selects only [`FOLLOWED_FIELDS`] at its root. The parsed query stays in the request, so
+/// that neither the limits extension nor async-graphql parses it again.
+fn operation_type(request: &mut async_graphql::Request) -> (Option<OperationType>, bool) {
+    use async_graphql::parser::types::Selection;
     let operation_name = request.operation_name.clone();
-    let document = request.parsed_query().ok()?;
+    let Ok(document) = request.parsed_query() else {
+        return (None, false);
+    };
     let operation = match (&document.operations, &operation_name) {
         (DocumentOperations::Single(operation), _) => Some(operation),
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
         (DocumentOperations::Multiple(_), None) => None,
     };
-    operation.map(|operation| operation.node.ty)
+    let Some(operation) = operation else {
+        return (None, false);
+    };
+    let followed = operation
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .all(|item| match &item.node {
+            Selection::Field(field) => FOLLOWED_FIELDS.contains(&field.node.name.node.as_str()),
+            _ => false,
+        });
+    (Some(operation.node.ty), followed)
 }
 
 fn json_body(status: StatusCode, body: web::Bytes) -> HttpResponse {
@@ -247,7 +279,7 @@ struct GetParams {
 /// `GET /graphql?query=…` runs a query; a browser asking for HTML without a query gets GraphiQL.
 async fn graphql_get(
     schema: web::Data<AppSchema>,
-    cache: web::Data<GraphqlCache>,
+    cache: web::Data<Responses>,
     authority: web::Data<Arc<Authority>>,
     graphiql: web::Data<GraphiqlPage>,
     request: HttpRequest,
@@ -291,7 +323,7 @@ async fn graphql_get(
             graphql = graphql.variables(async_graphql::Variables::from_json(value));
         }
         // A GET never changes anything.
-        match operation_type(&mut graphql) {
+        match operation_type(&mut graphql).0 {
             Some(OperationType::Mutation | OperationType::Subscription) => {
                 Err("GET /graphql runs queries only; send mutations with POST".into())
             }

@@ -138,7 +138,7 @@ impl Application {
             settings.events.token_recheck,
             settings.graphiql,
         );
-        let cache = routes::GraphqlCache::new(db.clone(), settings.cache_bytes);
+        let cache = crate::cache::Responses::new(db.clone(), settings.cache_bytes);
         let asset_base = graphql::AssetBase(settings.asset_base_url.clone());
         let cors_origins = settings
             .cors_origins
@@ -222,7 +222,7 @@ fn cannot_open(url: &str, error: &service::sea_orm::DbErr) -> anyhow::Error {
 struct Shared {
     db: DatabaseConnection,
     schema: AppSchema,
-    cache: routes::GraphqlCache,
+    cache: crate::cache::Responses,
     authority: Arc<Authority>,
     asset_base: graphql::AssetBase,
     hub: Arc<ChangeHub>,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod import;
 pub mod listing;
+pub mod reads;
 pub mod talks;
 pub mod visibility;
 pub mod webhooks;

@@ -54,7 +54,39 @@ impl TalkFilter {
         }
     }
 
-    fn search_terms(&self) -> Option<&str> {
+    /// Whether a talk with these facts is in the set this filter selects, as the query of
+    /// [`filtered`] decides it; None when the facts cannot tell (a search).
+    pub fn admits(&self, facts: &crate::reads::TalkFacts) -> Option<bool> {
+        if self.search_terms().is_some() {
+            return None;
+        }
+        let has_video = match self.has_video {
+            Some(wanted) => facts.has_video.map(|has| has == wanted),
+            None => Some(true),
+        };
+        let day = |day: NaiveDate| day.format("%Y-%m-%d").to_string();
+        let rest = (self.audience.sees_drafts() || facts.status == Status::Published)
+            && self
+                .event
+                .as_ref()
+                .is_none_or(|e| facts.event.as_ref() == Some(e))
+            && self
+                .location
+                .as_ref()
+                .is_none_or(|l| facts.location.as_ref() == Some(l))
+            && self
+                .year
+                .is_none_or(|year| facts.date.starts_with(&format!("{year:04}-")))
+            && self.from.is_none_or(|from| facts.date >= day(from))
+            && self
+                .to
+                .and_then(|to| to.succ_opt())
+                .is_none_or(|next| facts.date < day(next));
+        // A talk the other conditions leave out is out, whatever its embeds.
+        if rest { has_video } else { Some(false) }
+    }
+
+    pub(crate) fn search_terms(&self) -> Option<&str> {
         self.search
             .as_deref()
             .map(str::trim)
@@ -276,6 +308,7 @@ fn filtered(filter: &TalkFilter, matches: Option<&[Uuid]>) -> Select<talk::Entit
         query = query.filter(talk::Column::Date.lt(to.format("%Y-%m-%d").to_string()));
     }
     if let Some(has_video) = filter.has_video {
+        // What `video_kind` says of one kind.
         let videos = Query::select()
             .column(embed::Column::TalkId)
             .from(embed::Entity)
@@ -292,6 +325,33 @@ fn filtered(filter: &TalkFilter, matches: Option<&[Uuid]>) -> Select<talk::Entit
         };
     }
     query
+}
+
+/// Whether an embed of this kind is a video to the `has_video` filter: a kind holding
+/// `video`, or `youtube` or `vimeo`. SQLite's `LIKE` ignores ASCII case and PostgreSQL's does
+/// not, so for a kind holding `video` in other case the answer depends on the database: None.
+pub fn video_kind(kind: &str) -> Option<bool> {
+    if kind.contains("video") || kind == "youtube" || kind == "vimeo" {
+        Some(true)
+    } else if kind.to_ascii_lowercase().contains("video") {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+/// Whether a talk with embeds of these kinds has a video, by [`video_kind`] (None: it depends
+/// on the database).
+pub fn has_video<'a>(kinds: impl IntoIterator<Item = &'a str>) -> Option<bool> {
+    let mut answer = Some(false);
+    for kind in kinds {
+        match video_kind(kind) {
+            Some(true) => return Some(true),
+            None => answer = None,
+            Some(false) => {}
+        }
+    }
+    answer
 }
 
 fn page_size(requested: Option<u64>, name: &str) -> Result<u64, ServiceError> {
@@ -311,6 +371,20 @@ fn invalid(path: &str, message: &str) -> ServiceError {
 /// One page of published talks. Walking pages with the cursors of the last (or first) talk of
 /// each returns every talk once, in order, even when talks share an order key.
 pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    filter: &TalkFilter,
+    order: TalkOrder,
+    page: &PageRequest,
+) -> Result<TalkPage, ServiceError> {
+    let page = list_page(db, filter, order, page).await?;
+    crate::reads::note(|reads| {
+        reads.lists.push((filter.clone(), Some(order.field)));
+        reads.talks.extend(page.talks.iter().map(|talk| talk.id));
+    });
+    Ok(page)
+}
+
+async fn list_page<C: ConnectionTrait>(
     db: &C,
     filter: &TalkFilter,
     order: TalkOrder,
@@ -443,6 +517,7 @@ async fn by_relevance<C: ConnectionTrait>(
 /// How many published talks match `filter`.
 pub async fn count<C: ConnectionTrait>(db: &C, filter: &TalkFilter) -> Result<u64, ServiceError> {
     filter.check()?;
+    crate::reads::note(|reads| reads.lists.push((filter.clone(), None)));
     let matches = match filter.search_terms() {
         Some(terms) => Some(search_ids(db, terms).await?),
         None => None,
@@ -462,6 +537,7 @@ pub struct EventSummary {
 
 /// Each distinct (event, location) of published talks, the most recent first.
 pub async fn events<C: ConnectionTrait>(db: &C) -> Result<Vec<EventSummary>, ServiceError> {
+    crate::reads::note(|reads| reads.events = true);
     Ok(talk::Entity::find()
         .select_only()
         .column_as(talk::Column::Event, "name")

@@ -66,14 +66,28 @@ pub async fn talk<C: ConnectionTrait>(
             let Ok(slug) = Slug::parse(text) else {
                 return Ok(None);
             };
+            crate::reads::note(|reads| {
+                reads.slugs.insert(slug.as_str().to_owned());
+            });
             query = query.filter(talk::Column::Slug.eq(slug.as_str()));
         }
-        TalkKey::Id(id) => query = query.filter(talk::Column::Id.eq(id)),
+        TalkKey::Id(id) => {
+            crate::reads::note(|reads| {
+                reads.talks.insert(id);
+            });
+            query = query.filter(talk::Column::Id.eq(id));
+        }
     }
     if !audience.sees_drafts() {
         query = query.filter(talk::Column::Status.eq(Status::Published));
     }
-    Ok(query.one(db).await?)
+    let found = query.one(db).await?;
+    if let Some(talk) = &found {
+        crate::reads::note(|reads| {
+            reads.talks.insert(talk.id);
+        });
+    }
+    Ok(found)
 }
 
 /// The talk a reader names, with its resources and embeds, when it is visible to them.

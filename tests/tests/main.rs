@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod cache;
 mod changes;
 mod contract;
 mod derived;

@@ -13,9 +13,14 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use service::sea_orm::DatabaseConnection;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+
 use self::problem::Problem;
 use self::talks::Part;
 use crate::auth::Authority;
+use crate::cache::{CachedResponse, Responses};
 use crate::changes::ChangeHub;
 use crate::graphql::AssetBase;
 
@@ -98,6 +103,91 @@ fn non_utf8_parameter(query: &str) -> Option<String> {
     })
 }
 
+/// The key under which an anonymous `GET` of what the reads of `service::reads` follow (talks,
+/// a talk, a talk's item, events) is cached; None for any other request, and for conditional
+/// ones (their answer depends on the validator sent).
+fn cache_key(request: &HttpRequest) -> Option<web::Bytes> {
+    if request.method() != actix_web::http::Method::GET {
+        return None;
+    }
+    let headers = request.headers();
+    if [
+        header::AUTHORIZATION,
+        header::IF_NONE_MATCH,
+        header::IF_MODIFIED_SINCE,
+        header::IF_MATCH,
+        header::IF_UNMODIFIED_SINCE,
+    ]
+    .iter()
+    .any(|name| headers.contains_key(name))
+    {
+        return None;
+    }
+    let path = request.path().strip_prefix("/api/v1/")?;
+    let segments: Vec<&str> = path.split('/').collect();
+    let followed = match segments.as_slice() {
+        ["talks"] | ["events"] => true,
+        ["talks", slug] => !slug.is_empty(),
+        ["talks", slug, "resources" | "embeds", id] => !slug.is_empty() && !id.is_empty(),
+        _ => false,
+    };
+    followed.then(|| {
+        let mut key = Vec::with_capacity(path.len() + request.query_string().len() + 2);
+        key.push(b'R');
+        key.extend_from_slice(path.as_bytes());
+        key.push(b'?');
+        key.extend_from_slice(request.query_string().as_bytes());
+        key.into()
+    })
+}
+
+/// Serves an anonymous read from the response cache when nothing it read changed since it was
+/// computed (see [`crate::cache`]); computes and keeps it otherwise.
+async fn cached(
+    request: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let responses = request
+        .app_data::<web::Data<Responses>>()
+        .filter(|responses| responses.0.is_some())
+        .cloned();
+    let (Some(responses), Some(key)) = (responses, cache_key(request.request())) else {
+        return next.call(request).await;
+    };
+    let Some(cache) = &responses.0 else {
+        return next.call(request).await;
+    };
+    // Read before the response is computed, so that it holds data at least this recent.
+    let position = cache.position().await.ok();
+    if let Some(hit) = position.and_then(|now| cache.get(&key, now)) {
+        return Ok(request.into_response(hit.replay()));
+    }
+    let (response, reads) = service::reads::recording(next.call(request)).await;
+    let response = response?;
+    let Some(position) = position.filter(|_| response.status() == StatusCode::OK) else {
+        return Ok(response);
+    };
+    let (http, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let body = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))?;
+    let kept = CachedResponse {
+        status: head.status(),
+        headers: head
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect(),
+        body: body.clone(),
+    };
+    cache.insert(key, position, reads, kept);
+    Ok(ServiceResponse::new(
+        http,
+        head.set_body(BoxBody::new(body)),
+    ))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let scope = web::scope("/api/v1")
         .app_data(web::QueryConfig::default().error_handler(|error, _| {
@@ -105,7 +195,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }))
         .app_data(web::PathConfig::default().error_handler(|_, _| Problem::not_found().into()))
         .default_service(web::to(no_route));
-    cfg.service(register(scope).wrap_fn(|request, service| {
+    let scope = register(scope).wrap(actix_web::middleware::from_fn(cached));
+    cfg.service(scope.wrap_fn(|request, service| {
         use actix_web::ResponseError;
         use actix_web::dev::Service;
         use futures_util::FutureExt;

@@ -1,0 +1,194 @@
+//! The response cache keeps a response across writes that do not change what it read, and
+//! never serves one that a committed write (by any process) changed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use entity::talk::Status;
+use serde_json::json;
+use service::editing::{self, TalkPatch};
+use tests::{folder_with, talk_doc};
+
+use crate::support::{TestApp, import, talk};
+
+const ONE: &str = r#"{ talk(slug: "a") { title version } }"#;
+const JSCONF: &str =
+    r#"{ talks(filter: { event: "JSConf" }) { totalCount nodes { slug title version } } }"#;
+const EVENTS: &str = "{ events { name talkCount } }";
+const ALL: &str = "{ talks { totalCount nodes { slug title version } } }";
+const NEW: &str = r#"{ talk(slug: "d") { title } }"#;
+
+/// Runs `query`, returning its data and how many statements the app ran for it.
+async fn run(app: &TestApp, statements: &AtomicUsize, query: &str) -> (serde_json::Value, usize) {
+    statements.store(0, Ordering::SeqCst);
+    let data = app.data(query, json!({})).await;
+    (data, statements.load(Ordering::SeqCst))
+}
+
+/// `GET path` anonymously: the body and how many statements the app ran for it.
+async fn get(app: &TestApp, statements: &AtomicUsize, path: &str) -> (serde_json::Value, usize) {
+    statements.store(0, Ordering::SeqCst);
+    let (status, body) = app.get(path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    (
+        serde_json::from_str(&body).unwrap(),
+        statements.load(Ordering::SeqCst),
+    )
+}
+
+/// Every cached request: each must be answered from the cache now (one statement: the
+/// outbox read), with the data it had.
+async fn assert_all_cached(
+    app: &TestApp,
+    statements: &Arc<AtomicUsize>,
+    expected: &[(&str, serde_json::Value)],
+) {
+    for (request, data) in expected {
+        let (now, count) = if request.starts_with('/') {
+            get(app, statements, request).await
+        } else {
+            run(app, statements, request).await
+        };
+        assert_eq!(&now, data, "{request}");
+        assert_eq!(count, 1, "{request} was computed again");
+    }
+}
+
+#[actix_web::test]
+async fn writes_leave_cached_responses_they_do_not_change_and_refresh_those_they_do() {
+    let (app, statements) = TestApp::spawn_counting().await;
+    let jsconf = talk_doc("c", "Third").replace("Øredev", "JSConf");
+    let dir = folder_with(&[
+        ("a.md", talk_doc("a", "First").as_bytes()),
+        ("b.md", talk_doc("b", "Second").as_bytes()),
+        ("c.md", jsconf.as_bytes()),
+    ]);
+    import(&app.db, &[dir.path()]).await;
+    // Writes below go through the test's own connection, as another process's would.
+    let db = &app.db.db;
+
+    let mut cached = Vec::new();
+    for request in [
+        ONE,
+        JSCONF,
+        EVENTS,
+        NEW,
+        "/api/v1/talks/a",
+        "/api/v1/events",
+    ] {
+        let (data, first) = if request.starts_with('/') {
+            get(&app, &statements, request).await
+        } else {
+            run(&app, &statements, request).await
+        };
+        assert!(
+            first > 1,
+            "{request}: computed at first ({first} statements)"
+        );
+        cached.push((request, data));
+    }
+    assert_all_cached(&app, &statements, &cached).await;
+    let (all, _) = run(&app, &statements, ALL).await;
+    assert_eq!(all["talks"]["totalCount"], 3);
+
+    // Another talk's title: no cached response above read it, but the list of all did.
+    let b = talk(&app.db, "b").await;
+    editing::update_talk(
+        db,
+        b.talk.id,
+        TalkPatch {
+            title: Some("Second, renamed".into()),
+            ..Default::default()
+        },
+        b.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+    assert_all_cached(&app, &statements, &cached).await;
+    let (all, count) = run(&app, &statements, ALL).await;
+    assert!(count > 1, "the list holding b was served from the cache");
+    assert!(all.to_string().contains("Second, renamed"), "{all}");
+
+    // b moves to JSConf: the filtered list and the events change, a's page does not.
+    let b = talk(&app.db, "b").await;
+    editing::update_talk(
+        db,
+        b.talk.id,
+        TalkPatch {
+            event: Some(Some("JSConf".into())),
+            ..Default::default()
+        },
+        b.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+    let (listed, count) = run(&app, &statements, JSCONF).await;
+    assert!(count > 1);
+    assert_eq!(listed["talks"]["totalCount"], 2, "{listed}");
+    let (events, count) = run(&app, &statements, EVENTS).await;
+    assert!(count > 1);
+    assert!(events.to_string().contains(r#""talkCount":2"#), "{events}");
+    let (_, count) = get(&app, &statements, "/api/v1/events").await;
+    assert!(count > 1);
+    let unchanged: Vec<_> = cached
+        .iter()
+        .filter(|(r, _)| [ONE, NEW, "/api/v1/talks/a"].contains(r))
+        .cloned()
+        .collect();
+    assert_all_cached(&app, &statements, &unchanged).await;
+
+    // a itself changes: its GraphQL and REST pages show it at once.
+    let a = talk(&app.db, "a").await;
+    editing::update_talk(
+        db,
+        a.talk.id,
+        TalkPatch {
+            title: Some("First, renamed".into()),
+            ..Default::default()
+        },
+        a.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+    let (one, count) = run(&app, &statements, ONE).await;
+    assert!(count > 1);
+    assert_eq!(one["talk"]["title"], "First, renamed");
+    let (rest, count) = get(&app, &statements, "/api/v1/talks/a").await;
+    assert!(count > 1);
+    assert_eq!(rest["title"], "First, renamed");
+
+    // c is unpublished: it leaves the filtered list, whose count drops.
+    let c = talk(&app.db, "c").await;
+    editing::set_status(db, c.talk.id, Status::Draft, "tester")
+        .await
+        .unwrap();
+    let (listed, _) = run(&app, &statements, JSCONF).await;
+    assert_eq!(listed["talks"]["totalCount"], 1, "{listed}");
+
+    // A talk created and published at a slug that was looked up and not found.
+    let (none, _) = run(&app, &statements, NEW).await;
+    assert_eq!(none["talk"], json!(null));
+    let d = editing::create_talk(
+        db,
+        service::talks::NewTalk {
+            slug: "d".into(),
+            title: "Fourth".into(),
+            date: "2024-06-01".into(),
+            body: "<p>New.</p>".into(),
+            ..Default::default()
+        },
+        "tester",
+    )
+    .await
+    .unwrap();
+    let (draft, _) = run(&app, &statements, NEW).await;
+    assert_eq!(draft["talk"], json!(null), "a draft is not for readers");
+    editing::set_status(db, d.talk.id, Status::Published, "tester")
+        .await
+        .unwrap();
+    let (published, _) = run(&app, &statements, NEW).await;
+    assert_eq!(published["talk"]["title"], "Fourth");
+}
