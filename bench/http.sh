@@ -6,6 +6,10 @@
 #
 # Usage: bench/http.sh [TALKS] [SECONDS] [CONNECTIONS]   (defaults: 1000 30 32)
 # LECTERN_CACHE_MB=0 bench/http.sh   measures without the response cache.
+# PROFILE=1 also samples the server with `perf record` (Debian's linux-perf, installed when
+# missing) during each GraphQL run and prints the profile's top entries (self time).
+# Afterwards `read_floor` (tests/examples/read_floor.rs) reads the same page and talk without
+# HTTP, one request at a time: through the service functions alone, then through GraphQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TALKS="${1:-1000}"
@@ -17,7 +21,11 @@ if ! command -v wrk > /dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk > /dev/null
 fi
-cargo build --release --quiet -p api --bin lectern -p tests --example seed_talks
+if [ -n "${PROFILE:-}" ] && ! command -v perf > /dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq linux-perf > /dev/null
+fi
+cargo build --release --quiet -p api --bin lectern -p tests --example seed_talks --example read_floor
 BIN="$CARGO_TARGET_DIR/release"
 
 WORK="$(mktemp -d)"
@@ -69,6 +77,10 @@ run() { # label, path, [body file]
   else
     wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$URL$path" > "$out"
   fi
+  if [ -n "${PROFILE:-}" ] && [ -n "$body" ]; then
+    perf record -q -F 499 -g -o "$WORK/perf.data" -p "$SERVER" -- sleep "$SECONDS_PER_RUN" 2> /dev/null &
+    local perf_pid=$!
+  fi
   local rps p50 p99 errors
   rps="$(awk '/^Requests\/sec/ { print $2 }' "$out")"
   p50="$(awk '$1 == "50%" { print $2 }' "$out")"
@@ -76,6 +88,12 @@ run() { # label, path, [body file]
   errors="$(awk '/Non-2xx|Socket errors/ { $1 = $1; print }' "$out" | paste -sd ';' -)"
   printf '%-28s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
   echo "$rps" > "$WORK/$label.rps"
+  if [ -n "${perf_pid:-}" ]; then
+    wait "$perf_pid" 2> /dev/null || true
+    echo "  profile of the server ($label), self time, top entries:"
+    perf report -i "$WORK/perf.data" --no-children --sort symbol --percent-limit 1.5 --stdio 2> /dev/null \
+      | grep -E '^ +[0-9.]+%' | head -n 25 | cut -c1-150
+  fi
 }
 
 echo "lectern $(git describe --always --dirty 2> /dev/null || echo '?'), $TALKS talks, ${SECONDS_PER_RUN}s per run, $CONNECTIONS connections, cache ${LECTERN_CACHE_MB:-32} MiB"
@@ -87,3 +105,6 @@ wait "$SAMPLER" 2> /dev/null || true
 awk -v list="$(cat "$WORK/talks(first: 20).rps")" -v health="$(cat "$WORK/healthz.rps")" \
   'BEGIN { printf "list / healthz: %.1f%%\n", 100 * list / health }'
 echo "peak RSS under load: $(( $(cat "$PEAK_FILE") / 1024 )) MB"
+kill "$SERVER" 2> /dev/null && wait "$SERVER" 2> /dev/null
+SERVER=""
+"$BIN/examples/read_floor" "$DB" "${FLOOR_ITERATIONS:-2000}"

@@ -421,6 +421,8 @@ async fn a_page_of_talks_with_resources_and_embeds_runs_a_constant_number_of_sta
     let (app, statements) = TestApp::spawn_counting().await;
     import(&app.db, &[&tests::corpus_talks()]).await;
     let query = "query($n: Int) { talks(first: $n) { totalCount nodes { slug resources { title url } embeds { kind tweet { handle } video { src } } } } }";
+    // The cache's first request loads what it follows of the outbox; not counted here.
+    app.data("{ __typename }", json!({})).await;
     let mut counts = Vec::new();
     for n in [1, 10, 100] {
         statements.store(0, std::sync::atomic::Ordering::SeqCst);
@@ -428,8 +430,7 @@ async fn a_page_of_talks_with_resources_and_embeds_runs_a_constant_number_of_sta
         assert_eq!(data["talks"]["nodes"].as_array().unwrap().len(), n);
         counts.push(statements.load(std::sync::atomic::Ordering::SeqCst));
     }
-    // The content version, the page, its count, one query for all resources, one for all
-    // embeds.
+    // The outbox read, the page, its count, one query for all resources, one for all embeds.
     assert!(
         counts.iter().all(|&c| c == counts[0]),
         "statements per page size 1, 10, 100: {counts:?}"

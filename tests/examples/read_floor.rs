@@ -1,0 +1,136 @@
+//! Where an uncached read's time goes, without HTTP: the same page of talks read (1) through the
+//! service functions alone (the database's part: the queries and turning rows into models),
+//! and (2) through the GraphQL schema, serialized as the server sends it (the executor's part
+//! on top). `bench/http.sh` prints its figures after the HTTP runs.
+//!
+//! Usage: `read_floor DATABASE_URL [ITERATIONS]` (default 2,000), against a database that
+//! `seed_talks` filled. One thread, one request at a time: CPU time per request, in µs.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use service::listing::{self, PageRequest, TalkFilter, TalkOrder};
+use service::visibility::{self, Audience, TalkKey};
+
+/// The list `bench/http.sh` loads: 20 talks, every field, resources and embeds.
+const LIST: &str = "{ talks(first: 20) { totalCount pageInfo { hasNextPage endCursor } nodes { id slug title date event location imageUrl pdfUrl excerpt resources { title url description } embeds { kind html tweet { url author handle text date } video { src provider } } } } }";
+const TALK: &str = "query ($slug: String!) { talk(slug: $slug) { id slug title date event location imageUrl pdfUrl excerpt bodyHtml resources { title url description } embeds { kind html tweet { url author handle text date } video { src provider } } } }";
+
+/// CPU time of this process (user + system), in µs.
+fn cpu_micros() -> f64 {
+    let ticks = tests::bench::procfs::proc_ticks("self").unwrap_or(0) as f64;
+    // Clock ticks are 1/100 s on Linux.
+    ticks * 10_000.0
+}
+
+/// Runs `work` `iterations` times after a tenth as many unmeasured; prints µs of wall and CPU
+/// time per run.
+async fn measure<F, Fut>(label: &str, iterations: u32, mut work: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    for _ in 0..iterations / 10 {
+        work().await;
+    }
+    let (wall, cpu) = (Instant::now(), cpu_micros());
+    let mut bytes = 0;
+    for _ in 0..iterations {
+        bytes += work().await;
+    }
+    let wall = wall.elapsed().as_secs_f64() * 1e6 / f64::from(iterations);
+    let cpu = (cpu_micros() - cpu) / f64::from(iterations);
+    println!(
+        "{label:<44} {wall:>9.1} µs wall {cpu:>9.1} µs CPU per request ({} bytes)",
+        bytes / iterations as usize
+    );
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let Some(url) = args.next() else {
+        return Err("usage: read_floor DATABASE_URL [ITERATIONS]".into());
+    };
+    let iterations: u32 = args.next().map(|n| n.parse()).transpose()?.unwrap_or(2_000);
+    let db = service::db::connect(&url).await?;
+    let authority = api::auth::Authority::new(
+        &api::auth::AuthSettings {
+            secret: Some("a secret for the read floor measurement only".into()),
+            ..Default::default()
+        },
+        db.clone(),
+    )
+    .await?;
+    let hub = api::changes::ChangeHub::new(db.clone(), std::time::Duration::from_secs(3600));
+    let schema = api::graphql::build_schema(
+        db.clone(),
+        None,
+        Arc::new(authority),
+        hub,
+        std::time::Duration::from_secs(60),
+        false,
+    );
+    let filter = TalkFilter {
+        audience: Audience::Public,
+        ..Default::default()
+    };
+    let order = TalkOrder::chosen(None, &filter);
+    let first_page = PageRequest {
+        first: Some(20),
+        ..Default::default()
+    };
+    let slug = listing::list(&db, &filter, order, &first_page)
+        .await?
+        .talks
+        .get(10)
+        .map(|t| t.slug.clone())
+        .ok_or("the database holds fewer than 11 published talks")?;
+    println!("{iterations} requests each, one at a time, on one thread:");
+
+    measure(
+        "talks(first: 20): service reads only",
+        iterations,
+        || async {
+            let page = listing::list(&db, &filter, order, &first_page)
+                .await
+                .expect("list");
+            let total = listing::count(&db, &filter).await.expect("count");
+            let ids: Vec<_> = page.talks.iter().map(|t| t.id).collect();
+            let resources = service::talks::resources_of(&db, &ids)
+                .await
+                .expect("resources");
+            let embeds = service::talks::embeds_of(&db, &ids).await.expect("embeds");
+            page.talks.len() + total as usize + resources.len() + embeds.len()
+        },
+    )
+    .await;
+    measure(
+        "talks(first: 20): GraphQL, serialized",
+        iterations,
+        || async {
+            let response = schema.execute(LIST).await;
+            assert!(response.errors.is_empty(), "{:?}", response.errors);
+            serde_json::to_vec(&response).expect("JSON").len()
+        },
+    )
+    .await;
+    measure("talk(slug:): service reads only", iterations, || async {
+        let talk = visibility::talk_record(&db, Audience::Public, TalkKey::Slug(&slug))
+            .await
+            .expect("talk")
+            .expect("the talk exists");
+        talk.resources.len() + talk.embeds.len()
+    })
+    .await;
+    measure("talk(slug:): GraphQL, serialized", iterations, || async {
+        let request = async_graphql::Request::new(TALK).variables(
+            async_graphql::Variables::from_json(serde_json::json!({ "slug": slug })),
+        );
+        let response = schema.execute(request).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        serde_json::to_vec(&response).expect("JSON").len()
+    })
+    .await;
+    Ok(())
+}
