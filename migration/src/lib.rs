@@ -9,6 +9,7 @@ mod m20261126_000004_create_accounts;
 mod m20261126_000005_create_change_events;
 mod m20261127_000006_create_webhooks;
 mod m20261204_000007_store_derived_html;
+mod m20261204_000008_index_talk_orders;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_change_events::Migration),
             Box::new(m20261127_000006_create_webhooks::Migration),
             Box::new(m20261204_000007_store_derived_html::Migration),
+            Box::new(m20261204_000008_index_talk_orders::Migration),
         ]
     }
 }
