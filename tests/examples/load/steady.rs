@@ -36,8 +36,10 @@ pub(crate) const MARKER: &str = "steadyedit";
 const NOTES_URL: &str = "https://example.com/steady/";
 const MAX_RATE: f64 = 10_000.0;
 const MAX_PHASES: usize = 16;
-/// Writes in flight at most; a write due beyond that is not sent (and counted).
-const MAX_IN_FLIGHT: usize = 64;
+/// Writes in flight at most (and connections writing); a write due beyond that is not sent,
+/// and counted. More than the corpus's talks, so that with the corpus the bound is one write
+/// in flight per talk.
+const MAX_IN_FLIGHT: usize = 256;
 /// How long a phase waits at most for its writes in flight, after its end.
 const DRAIN: Duration = Duration::from_secs(20);
 /// Stale answers described in a phase's report (the warm-up's first).
