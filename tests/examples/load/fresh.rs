@@ -112,6 +112,11 @@ impl Fresh {
         }
     }
 
+    /// Stale answers found since the last `take`.
+    pub(crate) fn stale(&self) -> u64 {
+        self.tally.stale
+    }
+
     /// What the checks found since the last call.
     pub(crate) fn take(&mut self) -> Tally {
         std::mem::take(&mut self.tally)

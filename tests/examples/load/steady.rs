@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use actix_web::rt::time::{sleep, sleep_until};
 use tests::bench::env::Secret;
-use tests::bench::now_ms;
 use tests::bench::procfs::{cores, proc_ticks, vm_rss_kib};
 use tests::bench::stats::{ms, pct};
+use tests::bench::{excerpt, now_ms};
 
 use crate::edits::{EditOp, Field, edit, resync};
 use crate::fresh::Tally;
@@ -42,6 +42,8 @@ const MAX_PHASES: usize = 16;
 const MAX_IN_FLIGHT: usize = 256;
 /// How long a phase waits at most for its writes in flight, after its end.
 const DRAIN: Duration = Duration::from_secs(20);
+/// How often a long phase prints its progress.
+const PROGRESS: Duration = Duration::from_secs(60);
 /// Stale answers described in a phase's report (the warm-up's first).
 const MAX_STALE_SAMPLES: usize = 8;
 /// Characters of a corpus title kept in front of an edit's mark (titles have at most 300).
@@ -122,15 +124,15 @@ impl Writer {
         let now = Instant::now();
         let mut targets = Vec::new();
         for talk in corpus(&http).await? {
-            let state = TalkState::parse(&talk).ok_or_else(|| {
-                format!("not a talk: {}", tests::bench::excerpt(&talk.to_string()))
-            })?;
+            let not_a_talk = || format!("not a talk: {}", excerpt(&talk.to_string()));
+            let state = TalkState::parse(&talk).ok_or_else(not_a_talk)?;
+            let body = talk["body_html"].as_str().ok_or_else(not_a_talk)?;
             ctx.fresh.borrow_mut().acknowledge(&state, now);
             targets.push(Target {
                 slug: state.slug.clone(),
                 title: state.title.chars().take(MAX_BASE_TITLE).collect(),
                 location: state.location.clone().unwrap_or_else(|| "Online".into()),
-                body: talk["body_html"].as_str().unwrap_or_default().to_owned(),
+                body: body.to_owned(),
                 state: Some(state),
                 busy: false,
                 edits: 0,
@@ -291,6 +293,28 @@ async fn stretch(
     (readers, done, stopped)
 }
 
+/// Prints, every `PROGRESS` until `end`, what a measured stretch has done so far and the
+/// server's VmRSS (`rss`), for long runs.
+async fn progress(ctx: Rc<Ctx>, start: Instant, end: Instant, rss: impl Fn() -> u64) {
+    loop {
+        let next = Instant::now() + PROGRESS;
+        if next >= end {
+            break;
+        }
+        sleep_until(next.into()).await;
+        let (reads, writes, failed) = {
+            let stats = ctx.stats.borrow();
+            (stats.reads.len(), stats.writes.len(), stats.failed)
+        };
+        println!(
+            "  {:>6.0} s: {reads} reads, {writes} writes, {failed} errors, {} stale; server VmRSS {} MiB",
+            start.elapsed().as_secs_f64(),
+            ctx.fresh.borrow().stale(),
+            rss() / 1024
+        );
+    }
+}
+
 /// Runs `load steady`: true when every check passed in every phase.
 pub(crate) async fn run(args: Args, token: &Secret) -> Result<bool, Error> {
     let Args {
@@ -316,7 +340,7 @@ pub(crate) async fn run(args: Args, token: &Secret) -> Result<bool, Error> {
         ctx.years.len(),
         ctx.words.len() + 1,
     );
-    let rss = || server_pid.and_then(vm_rss_kib).unwrap_or(0);
+    let rss = move || server_pid.and_then(vm_rss_kib).unwrap_or(0);
     println!("server VmRSS at the start: {} MiB", rss() / 1024);
     let mut readers = new_workers(connections, 0x57EAD);
     let mut ok = true;
@@ -339,14 +363,10 @@ pub(crate) async fn run(args: Args, token: &Secret) -> Result<bool, Error> {
         let cpu_server = server_pid.and_then(|p| proc_ticks(&p.to_string()));
         let cpu_self = proc_ticks("self");
         let start = Instant::now();
-        let (back, done, stopped) = stretch(
-            &ctx,
-            &writer,
-            readers,
-            rate,
-            start + Duration::from_secs_f64(seconds),
-        )
-        .await;
+        let end = start + Duration::from_secs_f64(seconds);
+        let report = actix_web::rt::spawn(progress(ctx.clone(), start, end, rss));
+        let (back, done, stopped) = stretch(&ctx, &writer, readers, rate, end).await;
+        let _ = report.await;
         readers = back;
         let elapsed = stopped.duration_since(start).as_secs_f64().max(1e-9);
         let cpu = |before, after| {
