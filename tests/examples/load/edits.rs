@@ -1,14 +1,17 @@
 //! The writes of the traffic, each answer checked: creates (REST and GraphQL, with two
-//! resources and an embed), then in turn a REST `PATCH` of the title, a GraphQL `updateTalk`, a
-//! REST resource added or removed, a REST reorder of the resources and a GraphQL embed added or
-//! removed. Each connection writes only the talks it created, so no write can legitimately
-//! conflict; what each write acknowledged is kept for the fault modes.
+//! resources and an embed), then in turn a REST `PATCH` of the title, a GraphQL `updateTalk` of
+//! the title, a REST resource added or removed, a REST reorder of the resources and a GraphQL
+//! embed added or removed. Each connection writes only the talks it created, so no write can
+//! legitimately conflict; what each write acknowledged is kept for the fault modes.
+//!
+//! `edit` (any one edit of a talk at a known version, its answer checked) and `resync` serve
+//! the steady mode too, which edits the corpus's talks.
 
 use awc::http::Method;
 use serde_json::{Value, json};
 use tests::bench::excerpt;
 
-use crate::http::{Problem, answer_problem};
+use crate::http::{Http, Problem, answer_problem};
 use crate::talk::{Emb, Res, STATE, TalkState};
 use crate::traffic::{Ctx, Kind, Worker};
 
@@ -28,26 +31,65 @@ pub(crate) struct Owned {
     pub(crate) stale: bool,
 }
 
-/// An edit of a talk a connection owns.
-enum EditOp {
-    Patch,
-    UpdateGql,
-    AddResource,
+/// A field of a talk that an edit sets, the others staying as they are.
+pub(crate) enum Field {
+    Title(String),
+    Location(String),
+    /// The abstract, as HTML.
+    Body(String),
+}
+
+impl Field {
+    /// The field as a REST merge patch or a GraphQL `UpdateTalkInput`.
+    fn input(&self) -> Value {
+        match self {
+            Self::Title(title) => json!({"title": title}),
+            Self::Location(location) => json!({"location": location}),
+            Self::Body(body) => json!({"body": body}),
+        }
+    }
+
+    /// The title and location a talk at `before` has once this field is set.
+    pub(crate) fn apply(&self, before: &TalkState) -> (String, Option<String>) {
+        match self {
+            Self::Title(title) => (title.clone(), before.location.clone()),
+            Self::Location(location) => (before.title.clone(), Some(location.clone())),
+            Self::Body(_) => (before.title.clone(), before.location.clone()),
+        }
+    }
+}
+
+/// An edit of a talk, sent with the version it was read at (`If-Match`, `expectedVersion`).
+pub(crate) enum EditOp {
+    /// REST `PATCH` of one field.
+    Patch(Field),
+    /// GraphQL `updateTalk` of one field.
+    UpdateGql(Field),
+    /// A REST resource added at the end.
+    AddResource { title: String, url: String },
+    /// A REST resource removed, by id.
     RemoveResource(String),
+    /// A REST reorder of the resources, reversed.
     Reorder,
-    AddEmbed,
+    /// A GraphQL tweet embed added at the end, with this text.
+    AddEmbed(String),
+    /// A GraphQL embed removed, by id.
     RemoveEmbed(String),
 }
 
 impl EditOp {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
-            Self::Patch => "write: REST PATCH talk",
-            Self::UpdateGql => "write: GraphQL updateTalk",
-            Self::AddResource => "write: REST add resource",
+            Self::Patch(Field::Title(_)) => "write: REST PATCH title",
+            Self::Patch(Field::Location(_)) => "write: REST PATCH location",
+            Self::Patch(Field::Body(_)) => "write: REST PATCH abstract",
+            Self::UpdateGql(Field::Title(_)) => "write: GraphQL updateTalk title",
+            Self::UpdateGql(Field::Location(_)) => "write: GraphQL updateTalk location",
+            Self::UpdateGql(Field::Body(_)) => "write: GraphQL updateTalk abstract",
+            Self::AddResource { .. } => "write: REST add resource",
             Self::RemoveResource(_) => "write: REST remove resource",
             Self::Reorder => "write: REST reorder resources",
-            Self::AddEmbed => "write: GraphQL addEmbed",
+            Self::AddEmbed(_) => "write: GraphQL addEmbed",
             Self::RemoveEmbed(_) => "write: GraphQL removeEmbed",
         }
     }
@@ -140,14 +182,13 @@ async fn create(ctx: &Ctx, worker: &Worker, slug: &str, gql: bool) -> Result<Tal
     }
 }
 
-/// Applies `op` to a talk at `before`: its state at the next version, checked.
-async fn edit(
-    ctx: &Ctx,
-    worker: &Worker,
+/// Applies `op` to a talk at `before` (with the token): its state at the next version,
+/// checked.
+pub(crate) async fn edit(
+    http: &Http,
     before: &TalkState,
     op: &EditOp,
 ) -> Result<TalkState, Problem> {
-    let title = format!("Load {} c{} write {}", ctx.tag, worker.index, worker.writes);
     let talk_path = format!("/api/v1/talks/{}", before.slug);
     let if_match = [("If-Match", before.etag())];
     let next = before.version + 1;
@@ -163,7 +204,7 @@ async fn edit(
         }
     };
     let graphql = |query: String, variables: Value, field: &'static str| async move {
-        let reply = ctx.http.graphql(&query, variables, true).await?;
+        let reply = http.graphql(&query, variables, true).await?;
         if let Some(p) = answer_problem(&reply, 200) {
             return Err(p);
         }
@@ -177,8 +218,7 @@ async fn edit(
             } else {
                 "application/json"
             };
-            let reply = ctx
-                .http
+            let reply = http
                 .send(
                     method,
                     &path,
@@ -194,31 +234,34 @@ async fn edit(
         }
     };
     match op {
-        EditOp::Patch | EditOp::UpdateGql => {
-            let answered = if matches!(op, EditOp::Patch) {
-                rest(Method::PATCH, talk_path, Some(json!({"title": title})), 200).await?
+        EditOp::Patch(field) | EditOp::UpdateGql(field) => {
+            let answered = if matches!(op, EditOp::Patch(_)) {
+                rest(Method::PATCH, talk_path, Some(field.input()), 200).await?
             } else {
                 let query = format!(
                     "mutation($id: ID!, $input: UpdateTalkInput!, $v: Int!) {{ updateTalk(id: $id, input: $input, expectedVersion: $v) {{ {STATE} }} }}"
                 );
                 graphql(
                     query,
-                    json!({"id": before.id, "input": {"title": title}, "v": before.version}),
+                    json!({"id": before.id, "input": field.input(), "v": before.version}),
                     "updateTalk",
                 )
                 .await?
             };
+            let want = field.apply(before);
             check_state(&answered, |s| {
                 header(s)?;
-                if s.title != title || s.resources != before.resources || s.embeds != before.embeds
+                let got = (&s.title, &s.location);
+                if got != (&want.0, &want.1)
+                    || s.resources != before.resources
+                    || s.embeds != before.embeds
                 {
-                    return Err(same("title (the rest unchanged)", &s.title, &title));
+                    return Err(same("title, location (the rest unchanged)", &got, &want));
                 }
                 Ok(())
             })
         }
-        EditOp::AddResource => {
-            let url = format!("https://example.com/{}/{}", before.slug, worker.writes);
+        EditOp::AddResource { title, url } => {
             let answered = rest(
                 Method::POST,
                 format!("{talk_path}/resources"),
@@ -232,7 +275,7 @@ async fn edit(
                 let added = s.resources.get(n);
                 if s.resources.len() != n + 1
                     || s.resources[..n] != before.resources[..]
-                    || added.is_none_or(|r| r.title != title || r.url != url)
+                    || added.is_none_or(|r| &r.title != title || &r.url != url)
                     || s.embeds != before.embeds
                 {
                     return Err(same("resources", &s.resources, &before.resources));
@@ -280,7 +323,7 @@ async fn edit(
                 Ok(())
             })
         }
-        EditOp::AddEmbed => {
+        EditOp::AddEmbed(title) => {
             let query = format!(
                 "mutation($id: ID!, $input: EmbedInput!) {{ addEmbed(talkId: $id, input: $input) {{ {STATE} }} }}"
             );
@@ -326,10 +369,10 @@ async fn edit(
     }
 }
 
-/// Reads an owned talk again (after a failure) with the token: its state, or None when it
-/// does not exist (a create that was not applied).
-async fn resync(ctx: &Ctx, slug: &str) -> Result<Option<TalkState>, Problem> {
-    let reply = ctx.http.get_talk(slug, true).await?;
+/// Reads a talk again (after a failure) with the token: its state, or None when it does not
+/// exist (a create that was not applied).
+pub(crate) async fn resync(http: &Http, slug: &str) -> Result<Option<TalkState>, Problem> {
+    let reply = http.get_talk(slug, true).await?;
     if reply.status == 404 {
         return Ok(None);
     }
@@ -349,7 +392,7 @@ pub(crate) async fn write_one(
     // A talk to read again first?
     if let Some(k) = worker.owned.iter().position(|o| o.stale) {
         let slug = worker.owned[k].slug.clone();
-        let result = resync(ctx, &slug).await;
+        let result = resync(&ctx.http, &slug).await;
         return match result {
             Ok(Some(state)) => {
                 let owned = &mut worker.owned[k];
@@ -408,22 +451,28 @@ pub(crate) async fn write_one(
     let Some(before) = worker.owned[k].acked.clone() else {
         return (Kind::Write, "write", Err(Problem::wrong("no state".into())));
     };
+    let n = worker.writes;
+    let text = format!("Load {} c{} write {n}", ctx.tag, worker.index);
+    let add = |title: String| EditOp::AddResource {
+        url: format!("https://example.com/{}/{n}", before.slug),
+        title,
+    };
     let op = match e % 5 {
-        0 => EditOp::Patch,
-        1 => EditOp::UpdateGql,
+        0 => EditOp::Patch(Field::Title(text)),
+        1 => EditOp::UpdateGql(Field::Title(text)),
         2 if before.resources.len() >= 4 => EditOp::RemoveResource(
             before.resources[worker.rng.next(before.resources.len() as u64) as usize]
                 .id
                 .clone(),
         ),
-        2 => EditOp::AddResource,
+        2 => add(text),
         3 if before.resources.len() >= 2 => EditOp::Reorder,
-        3 => EditOp::AddResource,
+        3 => add(text),
         _ if before.embeds.len() >= 3 => EditOp::RemoveEmbed(before.embeds[0].id.clone()),
-        _ => EditOp::AddEmbed,
+        _ => EditOp::AddEmbed(text),
     };
     let name = op.name();
-    let result = edit(ctx, worker, &before, &op).await;
+    let result = edit(&ctx.http, &before, &op).await;
     let outcome = settle(&mut worker.owned[k], name, result);
     (Kind::Write, name, outcome)
 }

@@ -1,5 +1,6 @@
-//! The mixed-load and fault drivers (`bench/load.sh` and `bench/faults.sh` run them): closed-loop
-//! HTTP traffic against a running `lectern` on 127.0.0.1, checking every answer.
+//! The mixed-load, steady-state and fault drivers (`bench/load.sh` and `bench/faults.sh` run
+//! them): closed-loop HTTP traffic against a running `lectern` on 127.0.0.1, checking every
+//! answer.
 //!
 //! `load --help` lists the modes, `load MODE --help` their flags. The editor token comes from
 //! `LECTERN_LOAD_TOKEN`, never an argument.
@@ -14,29 +15,37 @@
 //! GraphQL `updateTalk` (`expectedVersion`), a REST resource added or removed (`If-Match`), a
 //! REST reorder of the resources (`If-Match`) and a GraphQL embed added or removed.
 //!
+//! The steady mode reads another mix (GraphQL lists by event and searching too) and writes on
+//! a fixed schedule instead, editing the corpus's own talks: see `steady`.
+//!
 //! Every answer is checked: a read must be a 2xx without GraphQL `errors`, naming the talk
 //! asked for (or a non-empty page); a write must answer the talk at exactly the next version,
 //! with the change asked for and nothing else (resources and embeds compared by id, in order).
-//! Anything else is an error, with its kind and the first bodies printed.
+//! Anything else is an error, with its kind and the first bodies printed. In the steady mode,
+//! every talk a read answers must also be no older than a write acknowledged before the read
+//! was sent; an older one is a stale answer, counted apart.
 //!
-//! Bounds: every run stops after `--seconds` (at most 3,600) or `--max-requests` (10,000,000),
+//! Bounds: every run (each phase of the steady mode) stops after `--seconds` (at most 3,600) or
+//! `--max-requests` (10,000,000 in all),
 //! each request after 15 s; `--url` must be `http://127.0.0.1:…`.
 //!
 //! Output: a report, and one `RESULT key=value …` line for the script. Exit status: 0 when
 //! every check passed, 1 when one failed, 2 when the run could not start (bad arguments, no
 //! token, no server).
 //!
-//! Modules: one per mode (`mixed`, `writes`, `verify`, `sigterm`, `outage`); the traffic they
-//! share in `traffic` (connections, statistics), `reads` and `edits` (the requests and their
-//! checks), `talk` (a talk's state as a write answers it) and `http` (the client and what a
-//! failed request is).
+//! Modules: one per mode (`mixed`, `steady`, `writes`, `verify`, `sigterm`, `outage`); the
+//! traffic they share in `traffic` (connections, statistics), `reads` and `edits` (the requests
+//! and their checks), `fresh` (the acknowledged writes every read is checked against), `talk`
+//! (a talk's state as a write answers it) and `http` (the client and what a failed request is).
 
 mod edits;
+mod fresh;
 mod http;
 mod mixed;
 mod outage;
 mod reads;
 mod sigterm;
+mod steady;
 mod talk;
 mod traffic;
 mod verify;
@@ -105,6 +114,17 @@ enum Mode {
     /// after the start, that each was a 503, and that every request after the last error
     /// succeeded. Without marks (a dry run) there must be no error at all.
     Outage(outage::Args),
+    /// Reads while writing at fixed rates, one phase per rate: throughput, latency, freshness.
+    ///
+    /// Closed-loop connections read (single talks through GraphQL and REST, GraphQL lists on
+    /// the first page, by event, by year and searching, the REST list) while writes editing
+    /// the corpus's talks are sent on a fixed schedule, `--rates` writes/s in turn, each phase
+    /// `--warmup` seconds and then `--seconds` measured. Every talk in every answer must be at
+    /// least at the version a write acknowledged before the read was sent, with that version's
+    /// title and location. Reports reads/s, writes/s, their p50/p99, stale answers, errors, the
+    /// server's CPU and VmRSS per phase; exits 1 on any error or stale answer, or when VmRSS
+    /// grows by more than `--max-rss-growth` percent in a phase.
+    Steady(steady::Args),
 }
 
 /// The server every mode sends its traffic to.
@@ -168,6 +188,7 @@ fn main() -> ExitCode {
             Mode::Verify(args) => verify::run(args, &token).await,
             Mode::Sigterm(args) => sigterm::run(args, &token).await,
             Mode::Outage(args) => outage::run(args, &token).await,
+            Mode::Steady(args) => steady::run(args, &token).await,
         }
     });
     match outcome {

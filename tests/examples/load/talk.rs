@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 /// The GraphQL selection of a talk's state.
 pub(crate) const STATE: &str =
-    "id slug title version resources { id title url description } embeds { id kind }";
+    "id slug title location version resources { id title url description } embeds { id kind }";
 
 /// A resource of a talk.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +29,7 @@ pub(crate) struct TalkState {
     pub(crate) id: String,
     pub(crate) slug: String,
     pub(crate) title: String,
+    pub(crate) location: Option<String>,
     pub(crate) version: i64,
     pub(crate) resources: Vec<Res>,
     pub(crate) embeds: Vec<Emb>,
@@ -42,6 +43,7 @@ impl TalkState {
             id: text(v, "id")?,
             slug: text(v, "slug")?,
             title: text(v, "title")?,
+            location: text(v, "location"),
             version: v["version"].as_i64()?,
             resources: v["resources"]
                 .as_array()?
@@ -71,7 +73,7 @@ impl TalkState {
     /// The state as JSON, as `parse` reads it.
     pub(crate) fn to_json(&self) -> Value {
         json!({
-            "id": self.id, "slug": self.slug, "title": self.title, "version": self.version,
+            "id": self.id, "slug": self.slug, "title": self.title, "location": self.location, "version": self.version,
             "resources": self.resources.iter().map(|r| json!({"id": r.id, "title": r.title, "url": r.url, "description": r.description})).collect::<Vec<_>>(),
             "embeds": self.embeds.iter().map(|e| json!({"id": e.id, "kind": e.kind})).collect::<Vec<_>>(),
         })

@@ -2,15 +2,17 @@
 //! after another, reads and writes mixed, and the statistics of what they were answered.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use awc::http::Method;
+use serde_json::Value;
 use tests::bench::env::Secret;
 use tests::bench::now_ms;
 
 use crate::edits::{Owned, write_one};
+use crate::fresh::Fresh;
 use crate::http::{Http, Problem};
 use crate::reads::read_one;
 use crate::{Error, Traffic};
@@ -75,6 +77,15 @@ pub(crate) enum Mode {
     Writes,
     Sigterm,
     Outage,
+    /// Reads only: the writes are the steady mode's own, at a fixed rate.
+    Steady,
+}
+
+impl Mode {
+    /// Whether every request is kept on the timeline (the fault modes judge it).
+    fn keeps_timeline(self) -> bool {
+        matches!(self, Self::Writes | Self::Sigterm | Self::Outage)
+    }
 }
 
 /// A small linear congruential generator: enough variety, no dependency.
@@ -108,13 +119,19 @@ pub(crate) struct Worker {
 pub(crate) struct Ctx {
     pub(crate) mode: Mode,
     pub(crate) http: Http,
+    /// The published talks' slugs, years and events, and words of their titles to search.
     pub(crate) slugs: Vec<String>,
     pub(crate) years: Vec<i64>,
+    pub(crate) events: Vec<String>,
+    pub(crate) words: Vec<String>,
     pub(crate) tag: String,
     pub(crate) write_permille: u64,
     pub(crate) max_requests: u64,
     pub(crate) issued: Cell<u64>,
     pub(crate) stats: RefCell<Stats>,
+    /// The talks' acknowledged states, every read checked against them (the steady mode's
+    /// writes fill them; other modes read talks they never write).
+    pub(crate) fresh: RefCell<Fresh>,
     pub(crate) stop: Cell<bool>,
 }
 
@@ -156,7 +173,7 @@ impl Ctx {
                 Some(problem.kind)
             }
         };
-        if self.mode != Mode::Mixed {
+        if self.mode.keeps_timeline() {
             stats.timeline.push(Sample {
                 start,
                 end,
@@ -195,7 +212,7 @@ async fn worker_loop(ctx: Rc<Ctx>, mut worker: Worker, end: Instant) -> Worker {
                 Mode::Outage | Mode::Sigterm => {
                     actix_web::rt::time::sleep(Duration::from_millis(20)).await;
                 }
-                Mode::Mixed => {}
+                Mode::Mixed | Mode::Steady => {}
             }
         }
     }
@@ -243,11 +260,11 @@ fn run_tag() -> String {
     )
 }
 
-/// The published talks' slugs and years, read anonymously through the REST list.
-async fn corpus(http: &Http) -> Result<(Vec<String>, Vec<i64>), Error> {
-    let mut slugs = Vec::new();
-    let mut years = std::collections::BTreeSet::new();
-    let mut path = "/api/v1/talks?limit=100".to_owned();
+/// The published talks with their resources and embeds, read anonymously through the REST
+/// list.
+pub(crate) async fn corpus(http: &Http) -> Result<Vec<Value>, Error> {
+    let mut talks = Vec::new();
+    let mut path = "/api/v1/talks?limit=100&include=resources,embeds".to_owned();
     for _ in 0..1000 {
         let reply = http
             .send(Method::GET, &path, false, &[], None)
@@ -256,23 +273,33 @@ async fn corpus(http: &Http) -> Result<(Vec<String>, Vec<i64>), Error> {
         if reply.status != 200 {
             return Err(format!("GET {path}: {} {}", reply.status, reply.raw).into());
         }
-        for talk in reply.body["data"].as_array().into_iter().flatten() {
-            if let Some(slug) = talk["slug"].as_str() {
-                slugs.push(slug.to_owned());
-            }
-            if let Some(year) = talk["date"].as_str().and_then(|d| d.get(..4)?.parse().ok()) {
-                years.insert(year);
-            }
-        }
+        talks.extend(reply.body["data"].as_array().into_iter().flatten().cloned());
         match reply.body["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/api/v1/talks?limit=100&cursor={cursor}"),
+            Some(cursor) => {
+                path = format!("/api/v1/talks?limit=100&include=resources,embeds&cursor={cursor}")
+            }
             None => break,
         }
     }
-    if slugs.is_empty() {
+    if talks.is_empty() {
         return Err("the server has no published talks to read; import the corpus first".into());
     }
-    Ok((slugs, years.into_iter().collect()))
+    Ok(talks)
+}
+
+/// Words to search for: the distinct words of six letters or more in the talks' titles, at
+/// most `MAX_WORDS`, in the order they first appear.
+fn title_words(talks: &[Value]) -> Vec<String> {
+    const MAX_WORDS: usize = 32;
+    let mut words = Vec::new();
+    let titles = talks.iter().filter_map(|t| t["title"].as_str());
+    for word in titles.flat_map(|t| t.split(|c: char| !c.is_ascii_alphabetic())) {
+        let word = word.to_ascii_lowercase();
+        if word.len() >= 6 && !words.contains(&word) && words.len() < MAX_WORDS {
+            words.push(word);
+        }
+    }
+    words
 }
 
 /// The shared state of a run: the client, the corpus to read, and the statistics. In the
@@ -285,12 +312,21 @@ pub(crate) async fn context(
     write_percent: u64,
 ) -> Result<Rc<Ctx>, Error> {
     let http = Http::new(&traffic.target.url, token, connections);
-    let (slugs, years) = corpus(&http).await?;
+    let talks = corpus(&http).await?;
+    let text = |t: &Value, k: &str| t[k].as_str().map(str::to_owned);
+    let slugs = talks.iter().filter_map(|t| text(t, "slug")).collect();
+    let years: BTreeSet<i64> = talks
+        .iter()
+        .filter_map(|t| t["date"].as_str()?.get(..4)?.parse().ok())
+        .collect();
+    let events: BTreeSet<String> = talks.iter().filter_map(|t| text(t, "event")).collect();
     Ok(Rc::new(Ctx {
         mode,
         http,
         slugs,
-        years,
+        years: years.into_iter().collect(),
+        events: events.into_iter().collect(),
+        words: title_words(&talks),
         tag: run_tag(),
         write_permille: if mode == Mode::Writes {
             1000
@@ -300,6 +336,7 @@ pub(crate) async fn context(
         max_requests: traffic.max_requests,
         issued: Cell::new(0),
         stats: RefCell::new(Stats::default()),
+        fresh: RefCell::new(Fresh::default()),
         stop: Cell::new(false),
     }))
 }
