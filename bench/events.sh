@@ -7,8 +7,14 @@
 #
 # Usage: bench/events.sh [--postgres] [RATE] [SECONDS]       (defaults: 1000 writes/s, 30 s)
 # Environment: WEBHOOKS (10), SUBSCRIBERS (100), CONNECTIONS (64), TALKS (2000), WARMUP (3),
-#   MODES ("off on": off = no listeners, on = WEBHOOKS + SUBSCRIBERS),
+#   MODES ("off on": off = no listeners, on = WEBHOOKS + SUBSCRIBERS, subs = the SUBSCRIBERS
+#   only, hooks = the WEBHOOKS only),
 #   LECTERN_BENCH_PG (postgres://postgres@127.0.0.1:5432) for --postgres.
+# With MODES="off subs hooks" (see `cost` below) it also prints what each delivery costs the
+# server: its CPU time (from /proc/PID/stat) from the first measured write until every listener
+# has every event, per write with nobody listening, and, beyond that, per subscription message
+# and per webhook delivery; then the cores 1,000 writes/s with 100 subscriptions and 10 webhooks
+# take at those costs.
 # Each run gets a fresh database: a SQLite file, or a PostgreSQL database named
 # lectern_bench_<random> that is dropped afterwards. Everything stays on loopback.
 # The driver is tests/examples/events_bench/ (`events_bench --help`); the admin's password goes
@@ -59,9 +65,15 @@ export LECTERN_PASSWORD="bench-password-$(head -c 8 /dev/urandom | od -An -tx1 |
 export LECTERN_JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 CLK_TCK="$(getconf CLK_TCK)"
 
-run() { # mode: off | on
-  local mode="$1" db hooks subs
-  if [ "$mode" = on ]; then hooks="$WEBHOOKS"; subs="$SUBSCRIBERS"; else hooks=0; subs=0; fi
+run() { # mode: off | on | subs | hooks
+  local mode="$1" db hooks=0 subs=0
+  case "$mode" in
+    on) hooks="$WEBHOOKS"; subs="$SUBSCRIBERS" ;;
+    subs) subs="$SUBSCRIBERS" ;;
+    hooks) hooks="$WEBHOOKS" ;;
+    off) ;;
+    *) echo "unknown mode: $mode (off, on, subs, hooks)" >&2; exit 2 ;;
+  esac
   if [ "$BACKEND" = postgres ]; then
     PGDB="lectern_bench_$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     psql "$PG/postgres" -qAtc "CREATE DATABASE \"$PGDB\"" > /dev/null
@@ -111,4 +123,29 @@ if [ -f "$WORK/result-off.txt" ] && [ -f "$WORK/result-on.txt" ]; then
       if (off > 0) printf "  %-14s off %10s   on %10s   on/off %.2f (%+.0f%%)\n", k, off, on, on / off, 100 * (on / off - 1)
       else printf "  %-14s off %10s   on %10s\n", k, off, on }'
   done
+fi
+
+# What each delivery costs the server, in CPU: the write path's own per write ("off"), and
+# beyond it per subscription message ("subs") and per webhook delivery ("hooks").
+if [ -f "$WORK/result-off.txt" ]; then
+  echo "server CPU per delivery ($BACKEND, $RATE writes/s; CPU from the first write to the end of the drain):"
+  cpu_off="$(field off server_cpu_s)"; ok_off="$(field off ok)"
+  awk -v c="$cpu_off" -v n="$ok_off" 'BEGIN { printf "  write path (off):        %.2f s for %d writes = %.1f us per write\n", c, n, 1e6 * c / n }'
+  per_write="$(awk -v c="$cpu_off" -v n="$ok_off" 'BEGIN { print c / n }')"
+  per_msg=""; per_hook=""
+  if [ -f "$WORK/result-subs.txt" ]; then
+    c="$(field subs server_cpu_s)"; n="$(field subs ok)"; m="$(field subs sub_messages)"
+    per_msg="$(awk -v c="$c" -v n="$n" -v m="$m" -v w="$per_write" 'BEGIN { print (c - n * w) / m }')"
+    awk -v c="$c" -v n="$n" -v m="$m" -v p="$per_msg" 'BEGIN { printf "  subscriptions (subs):    %.2f s for %d writes and %d messages = %.2f us per message beyond the writes\n", c, n, m, 1e6 * p }'
+  fi
+  if [ -f "$WORK/result-hooks.txt" ]; then
+    c="$(field hooks server_cpu_s)"; n="$(field hooks ok)"; m="$(field hooks hook_messages)"
+    per_hook="$(awk -v c="$c" -v n="$n" -v m="$m" -v w="$per_write" 'BEGIN { print (c - n * w) / m }')"
+    awk -v c="$c" -v n="$n" -v m="$m" -v p="$per_hook" 'BEGIN { printf "  webhooks (hooks):        %.2f s for %d writes and %d deliveries = %.1f us per delivery beyond the writes\n", c, n, m, 1e6 * p }'
+  fi
+  if [ -n "$per_msg" ] && [ -n "$per_hook" ]; then
+    awk -v w="$per_write" -v m="$per_msg" -v h="$per_hook" 'BEGIN {
+      printf "  1,000 writes/s with 100 subscriptions and 10 webhooks: 1000 x (%.1f + 100 x %.2f + 10 x %.1f) us = %.2f cores\n",
+        1e6 * w, 1e6 * m, 1e6 * h, 1000 * (w + 100 * m + 10 * h) }'
+  fi
 fi

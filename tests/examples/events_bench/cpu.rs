@@ -45,3 +45,8 @@ pub(crate) fn cpu_between(a: &CpuMark, b: &CpuMark, clk_tck: f64) -> String {
         machine
     )
 }
+
+/// The server's CPU time between two marks, in seconds; None without its pid.
+pub(crate) fn server_seconds(a: &CpuMark, b: &CpuMark, clk_tck: f64) -> Option<f64> {
+    Some(b.server?.saturating_sub(a.server?) as f64 / clk_tck)
+}

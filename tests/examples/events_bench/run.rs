@@ -13,7 +13,7 @@ use tests::bench::now_us;
 use tests::bench::stats::{Summary, ms};
 
 use crate::api::Api;
-use crate::cpu::{cpu_between, cpu_mark};
+use crate::cpu::{cpu_between, cpu_mark, server_seconds};
 use crate::delivery::{Channel, analyse, print_channel};
 use crate::listener::Listener;
 use crate::subscriptions::start_subscribers;
@@ -173,6 +173,17 @@ pub(crate) async fn run(a: Args, password: Secret) -> Result<(), Error> {
         }
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
+    // The server's CPU from the first write until every listener had every event: what the
+    // writes and their deliveries cost it (the duplicates' wait below is not counted).
+    let drained = cpu_mark(a.server_pid);
+    let server_cpu = server_seconds(&before, &drained, a.clk_tck);
+    let delivered =
+        |ls: &[Arc<Listener>]| -> u64 { ls.iter().map(|l| l.count.load(Ordering::Relaxed)).sum() };
+    let (hook_messages, sub_messages) = (delivered(&hooks), delivered(&subs));
+    println!(
+        "server CPU from the first write to the end of the drain: {}; {hook_messages} webhook deliveries, {sub_messages} subscription messages",
+        server_cpu.map_or_else(|| "?".to_owned(), |s| format!("{s:.2} s")),
+    );
     // A moment for duplicates, if any were coming.
     if !listeners.is_empty() {
         actix_web::rt::time::sleep(Duration::from_millis(500)).await;
@@ -234,7 +245,8 @@ pub(crate) async fn run(a: Args, password: Secret) -> Result<(), Error> {
         "RESULT label={} rate={} seconds={} scheduled={} ok={} failed={} skipped={} achieved={:.1} \
          write_p50_ms={:.2} write_p99_ms={:.2} write_max_ms={:.2} send_p50_ms={:.2} send_p99_ms={:.2} \
          hooks_delivered={} hooks_p50_ms={} hooks_p99_ms={} hooks_commit_p50_ms={} hooks_commit_p99_ms={} \
-         subs_delivered={} subs_p50_ms={} subs_p99_ms={} subs_commit_p50_ms={} subs_commit_p99_ms={}",
+         subs_delivered={} subs_p50_ms={} subs_p99_ms={} subs_commit_p50_ms={} subs_commit_p99_ms={} \
+         server_cpu_s={} hook_messages={hook_messages} sub_messages={sub_messages}",
         a.label,
         a.rate,
         a.seconds,
@@ -258,6 +270,7 @@ pub(crate) async fn run(a: Args, password: Secret) -> Result<(), Error> {
         lat(&sub_channel, &sub_channel.from_send, |s| s.p99),
         lat(&sub_channel, &sub_channel.from_commit, |s| s.p50),
         lat(&sub_channel, &sub_channel.from_commit, |s| s.p99),
+        server_cpu.map_or_else(|| "-".to_owned(), |s| format!("{s:.2}")),
     );
     Ok(())
 }
