@@ -78,7 +78,7 @@ run() { # label, path, [body file]
     wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$URL$path" > "$out"
   fi
   if [ -n "${PROFILE:-}" ] && [ -n "$body" ]; then
-    perf record -q -F 499 -g -o "$WORK/perf.data" -p "$SERVER" -- sleep "$SECONDS_PER_RUN" 2> /dev/null &
+    perf record -q -e cpu-clock -F 499 -g -o "$WORK/perf.data" -p "$SERVER" -- sleep "$SECONDS_PER_RUN" 2> /dev/null &
     local perf_pid=$!
   fi
   local rps p50 p99 errors
