@@ -4,7 +4,7 @@
 
 use entity::html::{Abstract, EmbedFacts};
 use entity::{embed, talk};
-use migration::{MigrationName, Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait};
 use service::editing::{self, By, TalkPatch};
 use service::sea_orm::{ActiveValue::Set, EntityTrait};
 use service::talks::{NewEmbed, NewTalk};
