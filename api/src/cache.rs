@@ -9,9 +9,11 @@
 //! (`service::reads::Reads::affected_by`): a single talk's page stays cached while other
 //! talks change, a filtered list while its members and count stay. Reads of the outbox are
 //! shared: requests that arrive while one read is running wait for the next one, which starts
-//! after they arrived, so one statement answers many requests.
+//! after they arrived, so one statement answers many requests. Misses are shared too: while a
+//! response is being computed, other requests for it wait for that one and check it as they
+//! would any cached response, rather than each computing it again.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::http::StatusCode;
@@ -21,11 +23,15 @@ use quick_cache::Weighter;
 use service::ServiceError;
 use service::reads::{Advance, Change, ChangeLog, Reads};
 use service::sea_orm::DatabaseConnection;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// Changes kept to check cached responses against; a response computed before the oldest is
-/// computed again.
-const KEPT_CHANGES: usize = 10_000;
+/// computed again. Every response served from the cache is checked up to the newest change,
+/// so only one not asked for while this many changes were committed is computed again. The
+/// changes share their talks' facts with the log (about 400 bytes for each change).
+const KEPT_CHANGES: usize = 4096;
+/// How long a request waits at most for another request computing the same response.
+const WAIT_FOR_COMPUTING: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The outbox position, read for many requests at once, and the changes up to it.
 pub struct Freshness {
@@ -43,7 +49,6 @@ struct GateState {
 }
 
 /// The changes after `complete_from`, each at its position, oldest first.
-#[derive(Default)]
 struct Recent {
     complete_from: i64,
     changes: VecDeque<(i64, Change)>,
@@ -55,7 +60,11 @@ impl Freshness {
             db,
             state: Mutex::new(GateState::default()),
             log: tokio::sync::Mutex::new(None),
-            recent: Mutex::new(Recent::default()),
+            recent: Mutex::new(Recent {
+                complete_from: 0,
+                // Allocated once: the queue never holds more.
+                changes: VecDeque::with_capacity(KEPT_CHANGES),
+            }),
         })
     }
 
@@ -111,11 +120,13 @@ impl Freshness {
         match log.advance(&self.db).await? {
             Advance::Changes(changes) => {
                 let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-                recent.changes.extend(changes);
-                while recent.changes.len() > KEPT_CHANGES {
-                    if let Some((position, _)) = recent.changes.pop_front() {
+                for change in changes {
+                    if recent.changes.len() == KEPT_CHANGES
+                        && let Some((position, _)) = recent.changes.pop_front()
+                    {
                         recent.complete_from = position;
                     }
+                    recent.changes.push_back(change);
                 }
             }
             Advance::Restarted => self.restart(log.position()),
@@ -210,6 +221,41 @@ impl Responses {
 pub struct ResponseCache {
     freshness: Arc<Freshness>,
     entries: quick_cache::sync::Cache<Bytes, Entry, ByteSize>,
+    /// The keys whose response a request is computing; the receiver learns when it is done.
+    computing: Mutex<HashMap<Bytes, watch::Receiver<()>>>,
+}
+
+/// What a request does on a miss.
+pub enum Lookup<'a> {
+    /// Serve this.
+    Hit(CachedResponse),
+    /// Compute the response, keep it if it may be kept, then drop the [`Computing`] (if any)
+    /// to let the requests waiting for it look again.
+    Compute(Option<Computing<'a>>),
+}
+
+/// A response being computed for a key; dropping it wakes the requests waiting for it.
+pub struct Computing<'a> {
+    cache: &'a ResponseCache,
+    key: Bytes,
+    // Dropped after `drop` has removed the key: the receivers then see the channel closed.
+    _done: watch::Sender<()>,
+}
+
+impl Drop for Computing<'_> {
+    fn drop(&mut self) {
+        let mut computing = self
+            .cache
+            .computing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if computing
+            .get(&self.key)
+            .is_some_and(|receiver| receiver.same_channel(&self._done.subscribe()))
+        {
+            computing.remove(&self.key);
+        }
+    }
 }
 
 impl ResponseCache {
@@ -220,6 +266,7 @@ impl ResponseCache {
         Self {
             freshness: Freshness::new(db),
             entries: quick_cache::sync::Cache::with_weighter(estimated, bytes, ByteSize),
+            computing: Mutex::new(HashMap::new()),
         }
     }
 
@@ -248,6 +295,39 @@ impl ResponseCache {
         Some(entry.response)
     }
 
+    /// The response to `key` at `now` if one is held; otherwise, when another request is
+    /// computing it, waits for that request and looks again; otherwise the caller computes it,
+    /// and requests for the same key wait for it until the [`Computing`] is dropped.
+    pub async fn lookup(&self, key: &Bytes, now: i64) -> Lookup<'_> {
+        if let Some(hit) = self.get(key, now) {
+            return Lookup::Hit(hit);
+        }
+        let mut waiting = {
+            let mut computing = self
+                .computing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match computing.get(key) {
+                Some(receiver) => receiver.clone(),
+                None => {
+                    let (done, receiver) = watch::channel(());
+                    computing.insert(key.clone(), receiver);
+                    return Lookup::Compute(Some(Computing {
+                        cache: self,
+                        key: key.clone(),
+                        _done: done,
+                    }));
+                }
+            }
+        };
+        // Ends when the other request is done (whether or not it kept a response).
+        let _ = tokio::time::timeout(WAIT_FOR_COMPUTING, waiting.changed()).await;
+        match self.get(key, now) {
+            Some(hit) => Lookup::Hit(hit),
+            None => Lookup::Compute(None),
+        }
+    }
+
     /// Keeps a response computed at `position` (read before it was computed).
     pub fn insert(&self, key: Bytes, position: i64, reads: Reads, response: CachedResponse) {
         self.entries.insert(
@@ -258,5 +338,66 @@ impl ResponseCache {
                 response,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(body: &'static str) -> CachedResponse {
+        CachedResponse {
+            status: StatusCode::OK,
+            headers: Vec::new(),
+            body: Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_miss_being_computed_is_waited_for_and_then_served() {
+        // Positions are given: the database is never asked.
+        let cache = ResponseCache::new(DatabaseConnection::default(), 1 << 20);
+        let key = Bytes::from_static(b"{ talks { title } }");
+        let Lookup::Compute(Some(computing)) = cache.lookup(&key, 7).await else {
+            panic!("the first miss computes");
+        };
+        let waiting = cache.lookup(&key, 7);
+        tokio::pin!(waiting);
+        // The second request waits while the first computes.
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), &mut waiting)
+                .await
+                .is_err()
+        );
+        cache.insert(key.clone(), 7, Reads::default(), response("computed"));
+        drop(computing);
+        match waiting.await {
+            Lookup::Hit(hit) => assert_eq!(hit.body, "computed"),
+            Lookup::Compute(_) => panic!("the response computed meanwhile was not served"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_computation_that_keeps_nothing_lets_the_next_request_compute() {
+        let cache = ResponseCache::new(DatabaseConnection::default(), 1 << 20);
+        let key = Bytes::from_static(b"{ talks { title } }");
+        let Lookup::Compute(Some(computing)) = cache.lookup(&key, 7).await else {
+            panic!("the first miss computes");
+        };
+        let waiting = cache.lookup(&key, 7);
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), &mut waiting)
+                .await
+                .is_err()
+        );
+        // An error, say: nothing kept.
+        drop(computing);
+        assert!(matches!(waiting.await, Lookup::Compute(None)));
+        // Nobody computes it now: the next miss computes and is waited for again.
+        assert!(matches!(
+            cache.lookup(&key, 7).await,
+            Lookup::Compute(Some(_))
+        ));
     }
 }

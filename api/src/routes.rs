@@ -11,7 +11,7 @@ use serde::Deserialize;
 use service::sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthError, Authority, Viewer};
-use crate::cache::{CachedResponse, Responses};
+use crate::cache::{CachedResponse, Lookup, Responses};
 use crate::changes::ChangeHub;
 use crate::graphql::AppSchema;
 use crate::graphql::mutation::ClientAddr;
@@ -137,10 +137,13 @@ async fn execute(
         Some(cache) => cache.position().await.ok(),
         None => None,
     };
-    if let (Some(cache), Some(position)) = (cache, position)
-        && let Some(hit) = cache.get(&key, position)
-    {
-        return json_body(StatusCode::OK, hit.body);
+    // Held while the response is computed: requests for the same one wait for it.
+    let mut _computing = None;
+    if let (Some(cache), Some(position)) = (cache, position) {
+        match cache.lookup(&key, position).await {
+            Lookup::Hit(hit) => return json_body(StatusCode::OK, hit.body),
+            Lookup::Compute(computing) => _computing = computing,
+        }
     }
     let mut request = match parse() {
         Ok(request) => request,

@@ -109,6 +109,31 @@ impl Application {
 
     /// Like [`Application::build`], on a database connection opened (and migrated) already.
     pub async fn build_with(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        // Cached responses are checked against the outbox on a connection of their own, so
+        // that a request served from the cache never waits behind requests computing theirs.
+        let freshness = if settings.cache_bytes > 0 {
+            let options = DbOptions {
+                max_connections: Some(1),
+                ..settings.db.clone()
+            };
+            Some(
+                service::db::open(&settings.database_url, &options)
+                    .await
+                    .map_err(|e| cannot_open(&settings.database_url, &e))?,
+            )
+        } else {
+            None
+        };
+        Self::build_on(settings, db, freshness).await
+    }
+
+    /// Like [`Application::build_with`], the response cache checking freshness on `freshness`
+    /// (no cache when None).
+    pub async fn build_on(
+        settings: Settings,
+        db: DatabaseConnection,
+        freshness: Option<DatabaseConnection>,
+    ) -> anyhow::Result<Self> {
         let authority = Arc::new(
             Authority::new(&settings.auth, db.clone())
                 .await
@@ -138,7 +163,12 @@ impl Application {
             settings.events.token_recheck,
             settings.graphiql,
         );
-        let cache = crate::cache::Responses::new(db.clone(), settings.cache_bytes);
+        let cache = match freshness {
+            Some(freshness) if settings.cache_bytes > 0 => {
+                crate::cache::Responses::new(freshness, settings.cache_bytes)
+            }
+            _ => crate::cache::Responses(None),
+        };
         let asset_base = graphql::AssetBase(settings.asset_base_url.clone());
         let cors_origins = settings
             .cors_origins

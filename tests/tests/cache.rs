@@ -17,6 +17,7 @@ const JSCONF: &str =
 const EVENTS: &str = "{ events { name talkCount } }";
 const ALL: &str = "{ talks { totalCount nodes { slug title version } } }";
 const NEW: &str = r#"{ talk(slug: "d") { title } }"#;
+const HUNDRED: &str = "{ talks(first: 100) { totalCount nodes { slug title version } } }";
 
 /// Runs `query`, returning its data and how many statements the app ran for it.
 async fn run(app: &TestApp, statements: &AtomicUsize, query: &str) -> (serde_json::Value, usize) {
@@ -191,4 +192,56 @@ async fn writes_leave_cached_responses_they_do_not_change_and_refresh_those_they
         .unwrap();
     let (published, _) = run(&app, &statements, NEW).await;
     assert_eq!(published["talk"]["title"], "Fourth");
+}
+
+#[actix_web::test]
+async fn concurrent_requests_for_one_missing_response_compute_it_once() {
+    let (app, statements) = TestApp::spawn_counting().await;
+    // Enough talks for a computation to last while the other requests arrive.
+    let docs: Vec<(String, String)> = (0..100)
+        .map(|n| {
+            let slug = if n == 0 {
+                "a".to_owned()
+            } else {
+                format!("t{n}")
+            };
+            (format!("{slug}.md"), talk_doc(&slug, &format!("Talk {n}")))
+        })
+        .collect();
+    let files: Vec<(&str, &[u8])> = docs
+        .iter()
+        .map(|(name, doc)| (name.as_str(), doc.as_bytes()))
+        .collect();
+    let dir = folder_with(&files);
+    import(&app.db, &[dir.path()]).await;
+    let (_, once) = run(&app, &statements, HUNDRED).await;
+    assert!(once > 1, "computed at first ({once} statements)");
+
+    // A write the list read: the next requests for it miss, all at once.
+    let a = talk(&app.db, "a").await;
+    editing::update_talk(
+        &app.db.db,
+        a.talk.id,
+        TalkPatch {
+            title: Some("First, renamed".into()),
+            ..Default::default()
+        },
+        a.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+    statements.store(0, Ordering::SeqCst);
+    let answers =
+        futures_util::future::join_all((0..16).map(|_| app.data(HUNDRED, json!({})))).await;
+    let ran = statements.load(Ordering::SeqCst);
+    for answer in &answers {
+        assert!(answer.to_string().contains("First, renamed"), "{answer}");
+    }
+    // One computation, and at most one outbox read for each request; computed by each, the
+    // list would take 16 times its statements.
+    assert!(
+        ran <= once + 16,
+        "16 concurrent misses ran {ran} statements, one computation {once}"
+    );
 }

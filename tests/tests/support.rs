@@ -94,7 +94,7 @@ impl TestApp {
         let connection = service::db::connect(&db.url)
             .await
             .expect("cannot open the test database");
-        Self::start_with(db, connection, None, test_auth(), events).await
+        Self::start_with(db, connection, None, None, test_auth(), events).await
     }
 
     /// The app on a connection that counts the SQL statements it runs.
@@ -108,11 +108,26 @@ impl TestApp {
         connection.set_metric_callback(move |_| {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         });
+        // The cache's outbox reads, on their own connection, are counted too.
+        let mut freshness = service::db::open(
+            &db.url,
+            &service::db::DbOptions {
+                max_connections: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("cannot open the test database");
+        let counter = statements.clone();
+        freshness.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
         (
             // Counting the requests' statements only: no outbox polling, no dispatcher.
             Self::start_with(
                 db,
                 connection,
+                Some(freshness),
                 None,
                 test_auth(),
                 api::startup::EventSettings {
@@ -164,6 +179,7 @@ impl TestApp {
         Self::start_with(
             db,
             connection,
+            None,
             asset_base_url,
             auth,
             api::startup::EventSettings::default(),
@@ -174,6 +190,7 @@ impl TestApp {
     async fn start_with(
         db: TestDb,
         connection: service::sea_orm::DatabaseConnection,
+        freshness: Option<service::sea_orm::DatabaseConnection>,
         asset_base_url: Option<String>,
         auth: api::auth::AuthSettings,
         events: api::startup::EventSettings,
@@ -188,9 +205,14 @@ impl TestApp {
             events,
             ..Default::default()
         };
-        let app = api::startup::Application::build_with(settings, connection.clone())
-            .await
-            .expect("the app does not start");
+        let app = match freshness {
+            Some(freshness) => {
+                api::startup::Application::build_on(settings, connection.clone(), Some(freshness))
+                    .await
+            }
+            None => api::startup::Application::build_with(settings, connection.clone()).await,
+        }
+        .expect("the app does not start");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {

@@ -20,7 +20,7 @@ use actix_web::middleware::Next;
 use self::problem::Problem;
 use self::talks::Part;
 use crate::auth::Authority;
-use crate::cache::{CachedResponse, Responses};
+use crate::cache::{CachedResponse, Lookup, Responses};
 use crate::changes::ChangeHub;
 use crate::graphql::AssetBase;
 
@@ -159,8 +159,13 @@ async fn cached(
     };
     // Read before the response is computed, so that it holds data at least this recent.
     let position = cache.position().await.ok();
-    if let Some(hit) = position.and_then(|now| cache.get(&key, now)) {
-        return Ok(request.into_response(hit.replay()));
+    // Held while the response is computed: requests for the same one wait for it.
+    let mut _computing = None;
+    if let Some(now) = position {
+        match cache.lookup(&key, now).await {
+            Lookup::Hit(hit) => return Ok(request.into_response(hit.replay())),
+            Lookup::Compute(computing) => _computing = computing,
+        }
     }
     let (response, reads) = service::reads::recording(next.call(request)).await;
     let response = response?;
