@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Arc;
 
 use entity::talk::{self, Status};
 use uuid::Uuid;
@@ -75,28 +76,43 @@ pub struct TalkFacts {
     pub has_video: Option<bool>,
 }
 
-impl TalkFacts {
-    /// The facts of a talk and the kinds of its embeds.
-    pub fn of<'a>(talk: &talk::Model, embed_kinds: impl IntoIterator<Item = &'a str>) -> Self {
-        Self {
-            slug: talk.slug.clone(),
-            title: talk.title.clone(),
-            date: talk.date.clone(),
-            event: talk.event.clone(),
-            location: talk.location.clone(),
-            status: talk.status,
-            updated_at: talk.updated_at,
+/// A talk's row as far as its facts go: the list's wide columns (the abstract, its HTML and
+/// text, the search text) are not read.
+#[derive(sea_orm::FromQueryResult)]
+struct FactsRow {
+    id: Uuid,
+    slug: String,
+    title: String,
+    date: String,
+    event: Option<String>,
+    location: Option<String>,
+    status: Status,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl FactsRow {
+    /// The facts, given the kinds of the talk's embeds.
+    fn facts<'a>(self, embed_kinds: impl IntoIterator<Item = &'a str>) -> TalkFacts {
+        TalkFacts {
+            slug: self.slug,
+            title: self.title,
+            date: self.date,
+            event: self.event,
+            location: self.location,
+            status: self.status,
+            updated_at: self.updated_at,
             has_video: crate::listing::has_video(embed_kinds),
         }
     }
 }
 
-/// One talk's change: its facts before and after (None: it did not exist).
+/// One talk's change: its facts before and after (None: it did not exist). The facts after one
+/// change are those before the next: both share them.
 #[derive(Debug, Clone)]
 pub struct Change {
     pub id: Uuid,
-    pub before: Option<TalkFacts>,
-    pub after: Option<TalkFacts>,
+    pub before: Option<Arc<TalkFacts>>,
+    pub after: Option<Arc<TalkFacts>>,
     /// False when the facts before are not known: the change may affect anything.
     pub known: bool,
 }
@@ -119,7 +135,7 @@ impl Reads {
         if self.anything || !change.known || self.talks.contains(&change.id) {
             return true;
         }
-        let states = [change.before.as_ref(), change.after.as_ref()];
+        let states = [change.before.as_deref(), change.after.as_deref()];
         if states
             .iter()
             .flatten()
@@ -137,7 +153,7 @@ impl Reads {
                 f.filter(|f| f.status == Status::Published)
                     .map(|f| (f.event.clone(), f.location.clone(), f.date.clone()))
             };
-            if summary(change.before.as_ref()) != summary(change.after.as_ref()) {
+            if summary(change.before.as_deref()) != summary(change.after.as_deref()) {
                 return true;
             }
         }
@@ -156,8 +172,8 @@ fn list_affected(filter: &TalkFilter, order: Option<OrderField>, change: &Change
         Some(facts) => filter.admits(facts),
     };
     let (Some(before), Some(after)) = (
-        admits(change.before.as_ref()),
-        admits(change.after.as_ref()),
+        admits(change.before.as_deref()),
+        admits(change.after.as_deref()),
     ) else {
         // The filter cannot be decided here (a search).
         return true;
@@ -229,7 +245,7 @@ const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 /// each change comes with the facts before it.
 pub struct ChangeLog {
     position: i64,
-    facts: std::collections::HashMap<Uuid, TalkFacts>,
+    facts: std::collections::HashMap<Uuid, Arc<TalkFacts>>,
     read_at: std::time::Instant,
 }
 
@@ -268,7 +284,22 @@ impl ChangeLog {
             .one(&txn)
             .await?
             .flatten();
-        let talks = talk::Entity::find().all(&txn).await?;
+        use talk::Column as T;
+        let talks = talk::Entity::find()
+            .select_only()
+            .columns([
+                T::Id,
+                T::Slug,
+                T::Title,
+                T::Date,
+                T::Event,
+                T::Location,
+                T::Status,
+                T::UpdatedAt,
+            ])
+            .into_model::<FactsRow>()
+            .all(&txn)
+            .await?;
         let kinds: Vec<(Uuid, String)> = entity::embed::Entity::find()
             .select_only()
             .column(entity::embed::Column::TalkId)
@@ -283,10 +314,11 @@ impl ChangeLog {
             by_talk.entry(talk).or_default().push(kind);
         }
         let facts = talks
-            .iter()
+            .into_iter()
             .map(|t| {
-                let kinds = by_talk.get(&t.id).into_iter().flatten().map(String::as_str);
-                (t.id, TalkFacts::of(t, kinds))
+                let id = t.id;
+                let kinds = by_talk.get(&id).into_iter().flatten().map(String::as_str);
+                (id, Arc::new(t.facts(kinds)))
             })
             .collect();
         Ok(Self {
@@ -355,7 +387,7 @@ impl ChangeLog {
                     None
                 } else {
                     match serde_json::from_value::<EventState>(payload) {
-                        Ok(state) => Some(state.facts()),
+                        Ok(state) => Some(Arc::new(state.facts())),
                         Err(_) => {
                             // A state this version cannot read: nothing can be ruled out.
                             changes.push((seq, Change::unknown(id)));
@@ -364,7 +396,7 @@ impl ChangeLog {
                     }
                 };
                 if let Some(after) = &after {
-                    self.facts.insert(id, after.clone());
+                    self.facts.insert(id, Arc::clone(after));
                 }
                 changes.push((
                     seq,
