@@ -8,6 +8,10 @@
 //! the database is unavailable closes it with 1013, `SERVICE_UNAVAILABLE:`. A token on the
 //! upgrade request is refused before the upgrade, with the HTTP status and GraphQL error of any
 //! other request (401 `UNAUTHENTICATED`, 503 `SERVICE_UNAVAILABLE`).
+//!
+//! An event's `next` message is spliced from the JSON text every subscriber with the same
+//! selection shares (see `crate::graphql::splices`); a message that cannot be made whole
+//! closes the connection (1011) rather than reach the client.
 
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
@@ -22,10 +26,13 @@ use futures_util::StreamExt;
 use crate::auth::{AuthError, Authority, Viewer};
 use crate::graphql::AppSchema;
 use crate::graphql::changes::SessionToken;
+use crate::graphql::splices::Splices;
 use crate::runtime::DeliveryRuntime;
 
 /// A connection that sends nothing (not even a ping) for this long is closed.
 const KEEPALIVE: Duration = Duration::from_secs(90);
+/// The close code of a connection whose message could not be made (RFC 6455's 1011).
+const CLOSE_INTERNAL_ERROR: u16 = 1011;
 
 /// `GET /graphql` with `Upgrade: websocket`.
 pub async fn upgrade(
@@ -111,6 +118,11 @@ pub async fn upgrade(
     let init_close: Arc<OnceLock<(u16, String)>> = Arc::default();
     let init_close_set = init_close.clone();
     let mut connection = Data::default();
+    // The connection's messages carry the events' shared JSON text (see `graphql::splices`).
+    let splices = Splices::new().map(Arc::new);
+    if let Some(splices) = &splices {
+        connection.insert(Arc::clone(splices));
+    }
     connection.insert(from_header);
     if let Some(token) = header_token {
         connection.insert(token);
@@ -135,6 +147,18 @@ pub async fn upgrade(
             let Some(mut message) = message else { return };
             if let (WsMessage::Close(..), Some((code, reason))) = (&message, init_close.get()) {
                 message = WsMessage::Close(*code, reason.clone());
+            }
+            if let (WsMessage::Text(text), Some(splices)) = (&mut message, &splices) {
+                match splices.splice(std::mem::take(text)) {
+                    Ok(spliced) => *text = spliced,
+                    Err(e) => {
+                        // Never a placeholder to the client: the connection ends instead.
+                        tracing::error!(error = %e, "closing a subscription connection");
+                        let close = WsMessage::Close(CLOSE_INTERNAL_ERROR, "internal error".into());
+                        let _ = to_client.send(close).await;
+                        return;
+                    }
+                }
             }
             if to_client.send(message).await.is_err() {
                 return;
