@@ -31,6 +31,8 @@ use crate::runtime::DeliveryRuntime;
 
 /// A connection that sends nothing (not even a ping) for this long is closed.
 const KEEPALIVE: Duration = Duration::from_secs(90);
+/// Messages the GraphQL side may queue for the socket's writer.
+const QUEUED: usize = 64;
 /// The close code of a connection whose message could not be made (RFC 6455's 1011).
 const CLOSE_INTERNAL_ERROR: u16 = 1011;
 
@@ -82,7 +84,7 @@ pub async fn upgrade(
     // resolves every event for every subscriber) runs on the delivery runtime's thread (see
     // `crate::runtime`), so that a burst of events does not hold up the requests of this worker.
     let (to_graphql, from_client) = tokio::sync::mpsc::channel::<web::Bytes>(16);
-    let (to_client, mut from_graphql) = tokio::sync::mpsc::channel::<WsMessage>(64);
+    let (to_client, mut from_graphql) = tokio::sync::mpsc::channel::<WsMessage>(QUEUED);
     let mut pong = session.clone();
     actix_web::rt::spawn(async move {
         let mut messages = messages;
@@ -167,21 +169,25 @@ pub async fn upgrade(
     });
     actix_web::rt::spawn(async move {
         let mut session = session;
-        while let Some(message) = from_graphql.recv().await {
-            match message {
-                WsMessage::Text(text) => {
-                    if session.text(text).await.is_err() {
+        // Every message queued is handed on at each wake-up, not one per wake-up.
+        let mut batch = Vec::with_capacity(QUEUED);
+        while from_graphql.recv_many(&mut batch, QUEUED).await > 0 {
+            for message in batch.drain(..) {
+                match message {
+                    WsMessage::Text(text) => {
+                        if session.text(text).await.is_err() {
+                            return;
+                        }
+                    }
+                    WsMessage::Close(code, reason) => {
+                        let _ = session
+                            .close(Some(actix_ws::CloseReason {
+                                code: code.into(),
+                                description: Some(reason),
+                            }))
+                            .await;
                         return;
                     }
-                }
-                WsMessage::Close(code, reason) => {
-                    let _ = session
-                        .close(Some(actix_ws::CloseReason {
-                            code: code.into(),
-                            description: Some(reason),
-                        }))
-                        .await;
-                    return;
                 }
             }
         }
