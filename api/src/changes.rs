@@ -30,7 +30,15 @@ pub struct LiveEvent {
     served: OnceLock<serde_json::Value>,
     graphql: OnceLock<async_graphql::Value>,
     /// The event as subscriptions resolved it, by selection (see `crate::graphql::live`).
-    resolved: Mutex<Vec<(Arc<str>, async_graphql::Value)>>,
+    resolved: Mutex<Vec<(Arc<str>, Arc<Resolved>)>>,
+}
+
+/// The event as one selection resolves it, and that value as JSON text, written once for
+/// every subscriber whose messages carry it.
+#[derive(Debug)]
+pub struct Resolved {
+    pub value: async_graphql::Value,
+    pub text: Arc<str>,
 }
 
 impl LiveEvent {
@@ -59,22 +67,41 @@ impl LiveEvent {
         })
     }
 
-    /// The value a subscription with this selection resolved the event to, if one did.
-    pub fn resolved(&self, selection: &Arc<str>) -> Option<async_graphql::Value> {
+    /// What a subscription with this selection resolved the event to, if one did.
+    pub fn resolved(&self, selection: &Arc<str>) -> Option<Arc<Resolved>> {
         let resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
         resolved
             .iter()
             .find(|(key, _)| Arc::ptr_eq(key, selection) || key == selection)
-            .map(|(_, value)| value.clone())
+            .map(|(_, resolved)| Arc::clone(resolved))
     }
 
-    /// Keeps what a subscription resolved the event to, for the others with the same
-    /// selection; up to `most` selections.
-    pub fn keep_resolved(&self, selection: &Arc<str>, value: &async_graphql::Value, most: usize) {
+    /// Keeps what a subscription resolved the event to, with its JSON text, for the others with
+    /// the same selection; up to `most` selections. Returns what is kept for the selection
+    /// (what another subscription kept first, if one did), or the value back when nothing is.
+    pub fn keep_resolved(
+        &self,
+        selection: &Arc<str>,
+        value: async_graphql::Value,
+        most: usize,
+    ) -> Result<Arc<Resolved>, async_graphql::Value> {
         let mut resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
-        if resolved.len() < most && !resolved.iter().any(|(key, _)| key == selection) {
-            resolved.push((Arc::clone(selection), value.clone()));
+        if let Some((_, kept)) = resolved.iter().find(|(key, _)| key == selection) {
+            return Ok(Arc::clone(kept));
         }
+        if resolved.len() >= most {
+            return Err(value);
+        }
+        // A GraphQL value always has a JSON form; were it refused, nothing would be kept.
+        let Ok(text) = serde_json::to_string(&value) else {
+            return Err(value);
+        };
+        let kept = Arc::new(Resolved {
+            value,
+            text: Arc::from(text),
+        });
+        resolved.push((Arc::clone(selection), Arc::clone(&kept)));
+        Ok(kept)
     }
 }
 

@@ -8,6 +8,10 @@
 //! the database is unavailable closes it with 1013, `SERVICE_UNAVAILABLE:`. A token on the
 //! upgrade request is refused before the upgrade, with the HTTP status and GraphQL error of any
 //! other request (401 `UNAUTHENTICATED`, 503 `SERVICE_UNAVAILABLE`).
+//!
+//! An event's `next` message is spliced from the JSON text every subscriber with the same
+//! selection shares (see `crate::graphql::splices`); a message that cannot be made whole
+//! closes the connection (1011) rather than reach the client.
 
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
@@ -22,10 +26,15 @@ use futures_util::StreamExt;
 use crate::auth::{AuthError, Authority, Viewer};
 use crate::graphql::AppSchema;
 use crate::graphql::changes::SessionToken;
+use crate::graphql::splices::Splices;
 use crate::runtime::DeliveryRuntime;
 
 /// A connection that sends nothing (not even a ping) for this long is closed.
 const KEEPALIVE: Duration = Duration::from_secs(90);
+/// Messages the GraphQL side may queue for the socket's writer.
+const QUEUED: usize = 64;
+/// The close code of a connection whose message could not be made (RFC 6455's 1011).
+const CLOSE_INTERNAL_ERROR: u16 = 1011;
 
 /// `GET /graphql` with `Upgrade: websocket`.
 pub async fn upgrade(
@@ -75,7 +84,7 @@ pub async fn upgrade(
     // resolves every event for every subscriber) runs on the delivery runtime's thread (see
     // `crate::runtime`), so that a burst of events does not hold up the requests of this worker.
     let (to_graphql, from_client) = tokio::sync::mpsc::channel::<web::Bytes>(16);
-    let (to_client, mut from_graphql) = tokio::sync::mpsc::channel::<WsMessage>(64);
+    let (to_client, mut from_graphql) = tokio::sync::mpsc::channel::<WsMessage>(QUEUED);
     let mut pong = session.clone();
     actix_web::rt::spawn(async move {
         let mut messages = messages;
@@ -111,6 +120,11 @@ pub async fn upgrade(
     let init_close: Arc<OnceLock<(u16, String)>> = Arc::default();
     let init_close_set = init_close.clone();
     let mut connection = Data::default();
+    // The connection's messages carry the events' shared JSON text (see `graphql::splices`).
+    let splices = Splices::new().map(Arc::new);
+    if let Some(splices) = &splices {
+        connection.insert(Arc::clone(splices));
+    }
     connection.insert(from_header);
     if let Some(token) = header_token {
         connection.insert(token);
@@ -136,6 +150,18 @@ pub async fn upgrade(
             if let (WsMessage::Close(..), Some((code, reason))) = (&message, init_close.get()) {
                 message = WsMessage::Close(*code, reason.clone());
             }
+            if let (WsMessage::Text(text), Some(splices)) = (&mut message, &splices) {
+                match splices.splice(std::mem::take(text)) {
+                    Ok(spliced) => *text = spliced,
+                    Err(e) => {
+                        // Never a placeholder to the client: the connection ends instead.
+                        tracing::error!(error = %e, "closing a subscription connection");
+                        let close = WsMessage::Close(CLOSE_INTERNAL_ERROR, "internal error".into());
+                        let _ = to_client.send(close).await;
+                        return;
+                    }
+                }
+            }
             if to_client.send(message).await.is_err() {
                 return;
             }
@@ -143,21 +169,25 @@ pub async fn upgrade(
     });
     actix_web::rt::spawn(async move {
         let mut session = session;
-        while let Some(message) = from_graphql.recv().await {
-            match message {
-                WsMessage::Text(text) => {
-                    if session.text(text).await.is_err() {
+        // Every message queued is handed on at each wake-up, not one per wake-up.
+        let mut batch = Vec::with_capacity(QUEUED);
+        while from_graphql.recv_many(&mut batch, QUEUED).await > 0 {
+            for message in batch.drain(..) {
+                match message {
+                    WsMessage::Text(text) => {
+                        if session.text(text).await.is_err() {
+                            return;
+                        }
+                    }
+                    WsMessage::Close(code, reason) => {
+                        let _ = session
+                            .close(Some(actix_ws::CloseReason {
+                                code: code.into(),
+                                description: Some(reason),
+                            }))
+                            .await;
                         return;
                     }
-                }
-                WsMessage::Close(code, reason) => {
-                    let _ = session
-                        .close(Some(actix_ws::CloseReason {
-                            code: code.into(),
-                            description: Some(reason),
-                        }))
-                        .await;
-                    return;
                 }
             }
         }

@@ -1077,6 +1077,271 @@ async fn subscribers_get_each_event_as_their_own_selection_asks() {
     assert_eq!(received[5]["type"], "talk.created");
 }
 
+/// A way of selecting each event, written into a subscription and into the same query.
+struct Selection {
+    /// Definitions of the variables the selection uses, after `$after: ID`.
+    definitions: &'static str,
+    fields: &'static str,
+    fragments: &'static str,
+    variables: Value,
+}
+
+impl Selection {
+    /// `talkChanges` from the first event, under `alias` when there is one.
+    fn subscription(&self, alias: Option<&str>) -> String {
+        let alias = alias.map(|a| format!("{a}: ")).unwrap_or_default();
+        format!(
+            "subscription Live($after: ID{}) {{ {alias}talkChanges(after: $after) {{ {} }} }} {}",
+            self.definitions, self.fields, self.fragments
+        )
+    }
+
+    /// Every event as the `changes` query resolves it, with the same selection.
+    fn query(&self) -> String {
+        format!(
+            "query Same($after: ID{}) {{ changes(after: $after, first: 500) {{ events {{ {} }} }} }} {}",
+            self.definitions, self.fields, self.fragments
+        )
+    }
+
+    fn variables(&self) -> Value {
+        let mut variables = self.variables.clone();
+        variables["after"] = json!("0");
+        variables
+    }
+}
+
+/// One subscription of the test below: its connection, its id there, the alias of its field
+/// and its selection.
+struct Live {
+    connection: usize,
+    id: &'static str,
+    alias: Option<&'static str>,
+    selection: usize,
+}
+
+impl Live {
+    fn key(&self) -> &'static str {
+        self.alias.unwrap_or("talkChanges")
+    }
+}
+
+/// How many events there are: for the editor, and for a reader without a token.
+async fn visible(address: &str, token: &str) -> (usize, usize) {
+    (
+        feed_after(address, Some(token), 0, "").await.len(),
+        feed_after(address, None, 0, "").await.len(),
+    )
+}
+
+/// Reads the connections' messages until every subscription has `wanted` of them (by its
+/// connection's audience); each is checked to be JSON, without errors, for a known id.
+async fn read_until(
+    sockets: &mut [impl Socket],
+    subscriptions: &[Live],
+    received: &mut [Vec<Value>],
+    wanted: impl Fn(usize) -> usize,
+) {
+    for (connection, socket) in sockets.iter_mut().enumerate() {
+        let mine = || {
+            subscriptions
+                .iter()
+                .enumerate()
+                .filter(move |(_, live)| live.connection == connection)
+        };
+        while mine().any(|(i, live)| received[i].len() < wanted(live.connection)) {
+            let message = match receive(socket).await {
+                Incoming::Message(m) if m["type"] == "next" => m,
+                other => panic!("connection {connection}: expected an event: {other:?}"),
+            };
+            assert!(message["payload"].get("errors").is_none(), "{message}");
+            let (i, live) = mine()
+                .find(|(_, live)| message["id"] == live.id)
+                .unwrap_or_else(|| panic!("connection {connection}: {message}"));
+            let data = message["payload"]["data"].as_object().unwrap();
+            assert_eq!(data.len(), 1, "{message}");
+            received[i].push(data[live.key()].clone());
+        }
+    }
+}
+
+#[actix_web::test]
+async fn every_subscription_message_is_the_json_a_fresh_resolution_gives() {
+    // Messages are spliced from JSON text written once per event and selection. Whatever the
+    // selection (fields, aliases, fragments, directives), however many subscriptions share it
+    // on a connection or across connections, and whatever the titles hold, each message
+    // carries exactly what the `changes` query resolves for the same event and selection.
+    let app = TestApp::spawn().await;
+    let token = editor(&app).await;
+    let address = app.address.as_str();
+
+    // A title cannot hold the NUL a placeholder starts with; these are as close as one gets.
+    let nul = json!({ "slug": "nul", "title": "\u{0}lectern-splice-0-0", "date": "2026-11-26" });
+    let refused = call(address, "POST", "/api/v1/talks", Some(&token), Some(nul)).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let lookalikes = [
+        "\\u0000lectern-splice-0123456789abcdef0123456789abcdef-0",
+        "\"\\u0000lectern-splice-0123456789abcdef0123456789abcdef-1\"",
+        "\\\"\\u0000lectern-splice-\\\" and \\\\u0000lectern-splice-2",
+    ];
+
+    // Events from before the subscriptions: they reach them from the database.
+    create(address, &token, "early").await;
+    retitle(address, &token, "early", lookalikes[0]).await;
+    publish(address, &token, "early").await;
+
+    let selections = [
+        Selection {
+            definitions: "",
+            fields: "seq version type state",
+            fragments: "",
+            variables: json!({}),
+        },
+        Selection {
+            definitions: "",
+            fields: "...Head n: seq ... on ChangeEvent { kind: type __typename }",
+            fragments: "fragment Head on ChangeEvent { seq id aggregateId state v: version }",
+            variables: json!({}),
+        },
+        Selection {
+            definitions: ", $full: Boolean!",
+            fields: "seq actor occurredAt state @include(if: $full) type @skip(if: $full)",
+            fragments: "",
+            variables: json!({ "full": true }),
+        },
+        Selection {
+            definitions: ", $full: Boolean!",
+            fields: "seq actor occurredAt state @include(if: $full) type @skip(if: $full)",
+            fragments: "",
+            variables: json!({ "full": false }),
+        },
+    ];
+    // Connections 0, 1 and 3 with the editor's token, 2 without.
+    let tokens = [Some(token.as_str()), Some(&token), None, Some(&token)];
+    let subscriptions = [
+        (0, "1", None, 0),
+        (0, "2", Some("live"), 0),
+        (0, "3", None, 1),
+        (1, "1", None, 0),
+        (1, "2", Some("full"), 2),
+        (1, "3", Some("partial"), 3),
+        (2, "1", None, 0),
+        (2, "2", Some("head"), 1),
+        (3, "1", None, 2),
+        (3, "2", None, 1),
+    ]
+    .map(|(connection, id, alias, selection)| Live {
+        connection,
+        id,
+        alias,
+        selection,
+    });
+    let mut sockets = Vec::new();
+    for token in tokens {
+        let mut socket = open(address, None).await;
+        let payload = match token {
+            Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
+            None => json!({}),
+        };
+        send(
+            &mut socket,
+            json!({ "type": "connection_init", "payload": payload }),
+        )
+        .await;
+        match receive(&mut socket).await {
+            Incoming::Message(m) if m["type"] == "connection_ack" => {}
+            other => panic!("no connection_ack: {other:?}"),
+        }
+        sockets.push(socket);
+    }
+    for live in &subscriptions {
+        let selection = &selections[live.selection];
+        send(
+            &mut sockets[live.connection],
+            json!({
+                "id": live.id,
+                "type": "subscribe",
+                "payload": {
+                    "query": selection.subscription(live.alias),
+                    "variables": selection.variables(),
+                },
+            }),
+        )
+        .await;
+    }
+    let mut received = vec![Vec::new(); subscriptions.len()];
+    let (all, public) = visible(address, &token).await;
+    assert_eq!((all, public), (3, 1));
+    let wanted = |all, public| {
+        move |connection: usize| {
+            if tokens[connection].is_some() {
+                all
+            } else {
+                public
+            }
+        }
+    };
+    read_until(
+        &mut sockets,
+        &subscriptions,
+        &mut received,
+        wanted(all, public),
+    )
+    .await;
+
+    // Live events, drafts and public ones, with titles like placeholders.
+    create(address, &token, "late").await;
+    retitle(address, &token, "late", lookalikes[1]).await;
+    publish(address, &token, "late").await;
+    retitle(address, &token, "early", lookalikes[2]).await;
+    retitle(address, &token, "late", "Plain again").await;
+    unpublish(address, &token, "early").await;
+    create(address, &token, "gone").await;
+    delete(address, &token, "gone").await;
+    delete(address, &token, "late").await;
+    let (all, public) = visible(address, &token).await;
+    assert_eq!((all, public), (12, 6));
+    read_until(
+        &mut sockets,
+        &subscriptions,
+        &mut received,
+        wanted(all, public),
+    )
+    .await;
+
+    for (live, got) in subscriptions.iter().zip(&received) {
+        let selection = &selections[live.selection];
+        let (status, body) = app
+            .graphql_as(
+                tokens[live.connection],
+                &selection.query(),
+                selection.variables(),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+        let expected = body["data"]["changes"]["events"].as_array().unwrap();
+        assert_eq!(got.len(), expected.len());
+        for (got, expected) in got.iter().zip(expected) {
+            // Compared as text: the order of the fields counts too.
+            assert_eq!(
+                got.to_string(),
+                expected.to_string(),
+                "connection {}, subscription {}",
+                live.connection,
+                live.id
+            );
+        }
+    }
+    let titles: Vec<&str> = received[0]
+        .iter()
+        .filter_map(|event| event["state"]["talk"]["title"].as_str())
+        .collect();
+    for lookalike in lookalikes {
+        assert!(titles.contains(&lookalike), "{titles:?}");
+    }
+}
+
 #[actix_web::test]
 async fn a_subscription_opened_while_writes_commit_has_no_gap_and_no_repeat() {
     let app = TestApp::spawn().await;

@@ -1,11 +1,12 @@
-//! Live events as `talkChanges` sends them: resolved once per event and selection, however
-//! many subscribers ask for it.
+//! Live events as `talkChanges` sends them: resolved once per event and selection, and
+//! serialized once, however many subscribers ask for it.
 //!
 //! A hundred subscribers with the same query would otherwise each resolve every event (and
 //! copy its state) again. Nothing a `ChangeEvent` field answers depends on who reads it (which
 //! events a subscriber sees is decided before they reach its stream), so subscribers whose
-//! selections are the same get the same value: the first to reach an event resolves it, the
-//! others copy the result the event keeps.
+//! selections are the same get the same value: the first to reach an event resolves it and
+//! writes it as JSON text, the others use the result the event keeps. Over a websocket, their
+//! messages carry that text as it is (see `super::splices`).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -20,6 +21,7 @@ use async_graphql::{
 use async_graphql_value::Value as QueryValue;
 
 use super::changes::ChangeEvent;
+use super::splices::Splices;
 use crate::changes::LiveEvent;
 
 /// What a subscriber selects of each event, written out: the selection set, the fragments it
@@ -139,12 +141,27 @@ impl OutputType for LiveChange {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if let Some(value) = self.event.resolved(&self.selection.0) {
-            return Ok(value);
+        let resolved = match self.event.resolved(&self.selection.0) {
+            Some(resolved) => resolved,
+            None => {
+                let value =
+                    OutputType::resolve(&ChangeEvent(Arc::clone(&self.event)), ctx, field).await?;
+                match self
+                    .event
+                    .keep_resolved(&self.selection.0, value, SELECTIONS_KEPT)
+                {
+                    Ok(resolved) => resolved,
+                    Err(value) => return Ok(value),
+                }
+            }
+        };
+        // On a websocket, the message carries the text the event keeps rather than the value
+        // serialized again (see `super::splices`).
+        if let Some(splices) = ctx.data_opt::<Arc<Splices>>()
+            && let Some(placeholder) = splices.register(&resolved.text)
+        {
+            return Ok(Value::String(placeholder));
         }
-        let value = OutputType::resolve(&ChangeEvent(Arc::clone(&self.event)), ctx, field).await?;
-        self.event
-            .keep_resolved(&self.selection.0, &value, SELECTIONS_KEPT);
-        Ok(value)
+        Ok(resolved.value.clone())
     }
 }

@@ -8,6 +8,7 @@ pub mod loaders;
 pub mod metrics;
 pub mod mutation;
 pub mod query;
+pub mod splices;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;
