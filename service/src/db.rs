@@ -167,3 +167,35 @@ pub(crate) async fn run_all(
         .await?;
     Ok(result.rows_affected())
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use super::*;
+
+    /// `.cargo/config.toml` compiles SQLite with the query planner stability guarantee, without
+    /// which every statement with a bound LIMIT is prepared again at each execution.
+    #[tokio::test]
+    async fn sqlite_plans_statements_without_their_bound_values() {
+        let db = open("sqlite::memory:", &DbOptions::default())
+            .await
+            .expect("an in-memory database opens");
+        let options = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .expect("SQLite lists its compile options");
+        let options: Vec<String> = options
+            .iter()
+            .filter_map(|row| row.try_get_by_index::<String>(0).ok())
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_QPSG"),
+            "SQLite was compiled without SQLITE_ENABLE_QPSG (LIBSQLITE3_FLAGS in \
+             .cargo/config.toml): {options:?}"
+        );
+    }
+}
