@@ -229,13 +229,40 @@ fn order_column(field: OrderField) -> talk::Column {
 
 /// Text as the search index holds it: accents and other combining marks removed, so that
 /// "Malmo" finds "Malmö" on every database (SQLite's tokenizer does the same on its own).
+///
+/// ASCII is copied as it is, and only each run of other characters goes through decomposition:
+/// an ASCII character is unchanged by both normalizations and composes with nothing, before it
+/// or after it (a combining mark that follows one starts a run of its own and is dropped).
 pub fn fold_diacritics(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        folded.push_str(&rest[..ascii]);
+        rest = &rest[ascii..];
+        // Up to the next ASCII byte, which is always a character boundary in UTF-8.
+        let other = rest
+            .bytes()
+            .position(|b| b.is_ascii())
+            .unwrap_or(rest.len());
+        fold_run(&rest[..other], &mut folded);
+        rest = &rest[other..];
+    }
+    folded
+}
+
+/// Decomposes `run`, drops its nonspacing marks and composes what is left onto `out`.
+fn fold_run(run: &str, out: &mut String) {
     use unicode_normalization::UnicodeNormalization;
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    text.nfd()
-        .filter(|c| c.general_category() != GeneralCategory::NonspacingMark)
-        .nfc()
-        .collect()
+    out.extend(
+        run.nfd()
+            .filter(|c| c.general_category() != GeneralCategory::NonspacingMark)
+            .nfc(),
+    );
 }
 
 /// The most search results considered.
@@ -555,4 +582,52 @@ pub async fn events<C: ConnectionTrait>(db: &C) -> Result<Vec<EventSummary>, Ser
         .into_model::<EventSummary>()
         .all(db)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fold of the whole text at once, which [`fold_diacritics`] must equal.
+    fn fold_whole(text: &str) -> String {
+        let mut out = String::new();
+        fold_run(text, &mut out);
+        out
+    }
+
+    #[test]
+    fn folding_drops_marks_and_keeps_everything_else() {
+        assert_eq!(
+            fold_diacritics("Malmö, Ångström & Zoë"),
+            "Malmo, Angstrom & Zoe"
+        );
+        assert_eq!(fold_diacritics("e\u{301}te\u{301}"), "ete");
+        assert_eq!(fold_diacritics("\u{301}a"), "a");
+        assert_eq!(fold_diacritics("“Rust” 🦀 ﬁne"), "“Rust” 🦀 ﬁne");
+        assert_eq!(fold_diacritics("\u{1100}\u{1161}"), "\u{AC00}");
+        assert_eq!(fold_diacritics(""), "");
+    }
+
+    #[test]
+    fn folding_by_runs_equals_folding_the_whole_text() {
+        // ASCII, combining marks, precomposed letters, Hangul jamo that compose, a wide
+        // character and a character whose decomposition starts with ASCII.
+        let alphabet = [
+            'a', 'e', ' ', '\u{301}', '\u{308}', '\u{327}', 'é', 'ö', 'Å', '\u{1100}', '\u{1161}',
+            '\u{11A8}', '🦀', 'ǖ', '\u{212B}',
+        ];
+        let mut checked = 0;
+        for &a in &alphabet {
+            for &b in &alphabet {
+                for &c in &alphabet {
+                    for &d in &alphabet {
+                        let text: String = [a, b, c, d].iter().collect();
+                        assert_eq!(fold_diacritics(&text), fold_whole(&text), "{text:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, alphabet.len().pow(4));
+    }
 }
