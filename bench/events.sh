@@ -9,7 +9,9 @@
 # Environment: WEBHOOKS (10), SUBSCRIBERS (100), CONNECTIONS (64), TALKS (2000), WARMUP (3),
 #   MODES ("off on": off = no listeners, on = WEBHOOKS + SUBSCRIBERS, subs = the SUBSCRIBERS
 #   only, hooks = the WEBHOOKS only),
-#   LECTERN_BENCH_PG (postgres://postgres@127.0.0.1:5432) for --postgres.
+#   LECTERN_BENCH_PG (postgres://postgres@127.0.0.1:5432) for --postgres, PROFILE (when set,
+#   samples the server with `perf record -e cpu-clock` during each run and prints the top
+#   entries by self time).
 # With MODES="off subs hooks" (see `cost` below) it also prints what each delivery costs the
 # server: its CPU time (from /proc/PID/stat) from the first measured write until every listener
 # has every event, per write with nobody listening, and, beyond that, per subscription message
@@ -94,10 +96,22 @@ run() { # mode: off | on | subs | hooks
     sleep 0.1
   done
   [ -n "$address" ] || { echo "lectern did not start:" >&2; cat "$log" >&2; exit 1; }
+  local perf_pid=""
+  if [ -n "${PROFILE:-}" ]; then
+    perf record -q -e cpu-clock -F 499 -g -o "$WORK/perf-$mode.data" -p "$SERVER" 2> /dev/null &
+    perf_pid=$!
+  fi
   "$BIN/examples/events_bench" --url "http://$address" --email "$EMAIL" \
     --rate "$RATE" --seconds "$DURATION" --warmup "$WARMUP" --connections "$CONNECTIONS" \
     --talks "$TALKS" --webhooks "$hooks" --subscribers "$subs" --label "$mode" \
     --server-pid "$SERVER" --clk-tck "$CLK_TCK" | tee "$WORK/result-$mode.txt"
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2> /dev/null || true
+    wait "$perf_pid" 2> /dev/null || true
+    echo "profile of the server ($mode), self time, top entries:"
+    perf report -i "$WORK/perf-$mode.data" --no-children --sort symbol --percent-limit 1 --stdio 2> /dev/null \
+      | grep -E '^ +[0-9.]+%' | head -n 40 | cut -c1-150
+  fi
   if grep -qiE 'panicked|error' "$log"; then
     echo "server log ($mode), errors:"; grep -iE 'panicked|error' "$log" | head -n 10
   fi

@@ -72,14 +72,16 @@ SAMPLER=$!
 
 run() { # label, path, [body file]
   local label="$1" path="$2" body="${3:-}" out="$WORK/wrk.out"
+  local perf_pid=""
+  # Sampling starts before the load and lasts as long as it does.
+  if [ -n "${PROFILE:-}" ] && [ -n "$body" ]; then
+    perf record -q -e cpu-clock -F 499 -g -o "$WORK/perf.data" -p "$SERVER" -- sleep "$SECONDS_PER_RUN" 2> /dev/null &
+    perf_pid=$!
+  fi
   if [ -n "$body" ]; then
     GRAPHQL_BODY="$body" wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s bench/wrk/graphql.lua "$URL$path" > "$out"
   else
     wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$URL$path" > "$out"
-  fi
-  if [ -n "${PROFILE:-}" ] && [ -n "$body" ]; then
-    perf record -q -e cpu-clock -F 499 -g -o "$WORK/perf.data" -p "$SERVER" -- sleep "$SECONDS_PER_RUN" 2> /dev/null &
-    local perf_pid=$!
   fi
   local rps p50 p99 errors
   rps="$(awk '/^Requests\/sec/ { print $2 }' "$out")"
@@ -88,7 +90,7 @@ run() { # label, path, [body file]
   errors="$(awk '/Non-2xx|Socket errors/ { $1 = $1; print }' "$out" | paste -sd ';' -)"
   printf '%-28s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
   echo "$rps" > "$WORK/$label.rps"
-  if [ -n "${perf_pid:-}" ]; then
+  if [ -n "$perf_pid" ]; then
     wait "$perf_pid" 2> /dev/null || true
     echo "  profile of the server ($label), self time, top entries:"
     perf report -i "$WORK/perf.data" --no-children --sort symbol --percent-limit 1.5 --stdio 2> /dev/null \
