@@ -1,7 +1,11 @@
 //! Where an uncached read's time goes, without HTTP: the same page of talks read (1) through the
 //! service functions alone (the database's part: the queries and turning rows into models),
 //! and (2) through the GraphQL schema, serialized as the server sends it (the executor's part
-//! on top). `bench/http.sh` prints its figures after the HTTP runs.
+//! on top), then (3) the same page resolved by a schema of plain objects held in memory: the
+//! GraphQL executor and JSON alone, with no database, no data loader and none of Lectern's
+//! resolvers, a floor that no change to Lectern's reads goes below; and (4) one statement that
+//! reads nothing (`SELECT 1`) through the pool and the driver, the floor of each query a read
+//! makes. `bench/http.sh` prints its figures after the HTTP runs.
 //!
 //! Usage: `read_floor DATABASE_URL [ITERATIONS]` (default 2,000), against a database that
 //! `seed_talks` filled. One thread, one request at a time: CPU time per request, in µs.
@@ -9,12 +13,89 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+use serde::Deserialize;
+
 use service::listing::{self, PageRequest, TalkFilter, TalkOrder};
+use service::sea_orm::{ConnectionTrait, Statement};
 use service::visibility::{self, Audience, TalkKey};
 
 /// The list `bench/http.sh` loads: 20 talks, every field, resources and embeds.
 const LIST: &str = "{ talks(first: 20) { totalCount pageInfo { hasNextPage endCursor } nodes { id slug title date event location imageUrl pdfUrl excerpt resources { title url description } embeds { kind html tweet { url author handle text date } video { src provider } } } } }";
 const TALK: &str = "query ($slug: String!) { talk(slug: $slug) { id slug title date event location imageUrl pdfUrl excerpt bodyHtml resources { title url description } embeds { kind html tweet { url author handle text date } video { src provider } } } }";
+
+/// The page as the list query's answer holds it: the same fields, types that only hold values.
+#[derive(SimpleObject, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    total_count: i64,
+    page_info: PageInfo,
+    nodes: Vec<Node>,
+}
+
+#[derive(SimpleObject, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Node {
+    id: String,
+    slug: String,
+    title: String,
+    date: String,
+    event: Option<String>,
+    location: Option<String>,
+    image_url: Option<String>,
+    pdf_url: Option<String>,
+    excerpt: Option<String>,
+    resources: Vec<Resource>,
+    embeds: Vec<Embed>,
+}
+
+#[derive(SimpleObject, Deserialize)]
+struct Resource {
+    title: Option<String>,
+    url: String,
+    description: Option<String>,
+}
+
+#[derive(SimpleObject, Deserialize)]
+struct Embed {
+    kind: String,
+    html: String,
+    tweet: Option<Tweet>,
+    video: Option<Video>,
+}
+
+#[derive(SimpleObject, Deserialize)]
+struct Tweet {
+    url: Option<String>,
+    author: Option<String>,
+    handle: Option<String>,
+    text: Option<String>,
+    date: Option<String>,
+}
+
+#[derive(SimpleObject, Deserialize)]
+struct Video {
+    src: String,
+    provider: Option<String>,
+}
+
+/// A root that answers `talks` with the page it holds, whatever the arguments.
+struct InMemory(Page);
+
+#[Object]
+impl InMemory {
+    async fn talks(&self, first: Option<i32>) -> &Page {
+        let _ = first;
+        &self.0
+    }
+}
 
 /// CPU time of this process (user + system), in µs.
 fn cpu_micros() -> f64 {
@@ -114,6 +195,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             serde_json::to_vec(&response).expect("JSON").len()
         },
     )
+    .await;
+    let answer = serde_json::to_value(schema.execute(LIST).await)?;
+    let page: Page = serde_json::from_value(answer["data"]["talks"].clone())?;
+    let in_memory = Schema::new(InMemory(page), EmptyMutation, EmptySubscription);
+    let same = serde_json::to_value(in_memory.execute(LIST).await)?;
+    if same != answer {
+        return Err("the in-memory schema answers the list differently".into());
+    }
+    measure(
+        "talks(first: 20): executor alone, from memory",
+        iterations,
+        || async {
+            let response = in_memory.execute(LIST).await;
+            assert!(response.errors.is_empty(), "{:?}", response.errors);
+            serde_json::to_vec(&response).expect("JSON").len()
+        },
+    )
+    .await;
+    let select_one = Statement::from_string(db.get_database_backend(), "SELECT 1");
+    measure("one statement, SELECT 1", iterations, || async {
+        let row = db
+            .query_one_raw(select_one.clone())
+            .await
+            .expect("SELECT 1");
+        usize::from(row.is_some())
+    })
     .await;
     measure("talk(slug:): service reads only", iterations, || async {
         let talk = visibility::talk_record(&db, Audience::Public, TalkKey::Slug(&slug))
