@@ -55,11 +55,8 @@ impl TalkFilter {
     }
 
     /// Whether a talk with these facts is in the set this filter selects, as the query of
-    /// [`filtered`] decides it; None when the facts cannot tell (a search).
+    /// [`filtered`] decides it; None when the facts cannot tell (a search the talk may match).
     pub fn admits(&self, facts: &crate::reads::TalkFacts) -> Option<bool> {
-        if self.search_terms().is_some() {
-            return None;
-        }
         let has_video = match self.has_video {
             Some(wanted) => facts.has_video.map(|has| has == wanted),
             None => Some(true),
@@ -82,8 +79,23 @@ impl TalkFilter {
                 .to
                 .and_then(|to| to.succ_opt())
                 .is_none_or(|next| facts.date < day(next));
-        // A talk the other conditions leave out is out, whatever its embeds.
-        if rest { has_video } else { Some(false) }
+        // A talk the other conditions leave out is out, whatever its embeds and words.
+        if !rest {
+            return Some(false);
+        }
+        let found = match self.search_terms() {
+            None => Some(true),
+            // Which of the talks that may match do is the database's to say.
+            Some(terms) => match may_find(terms, facts) {
+                false => Some(false),
+                true => None,
+            },
+        };
+        match (has_video, found) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        }
     }
 
     pub(crate) fn search_terms(&self) -> Option<&str> {
@@ -263,6 +275,115 @@ fn fold_run(run: &str, out: &mut String) {
             .filter(|c| c.general_category() != GeneralCategory::NonspacingMark)
             .nfc(),
     );
+}
+
+/// The text a talk is searched by (`talks.search_text`): its title, event, location and the
+/// abstract's text, diacritics folded.
+pub fn search_text(title: &str, event: Option<&str>, location: Option<&str>, text: &str) -> String {
+    fold_diacritics(
+        &[
+            title,
+            event.unwrap_or_default(),
+            location.unwrap_or_default(),
+            text,
+        ]
+        .join(" "),
+    )
+}
+
+/// The words of a text as both databases' search indexes split it, held as hashes: enough to
+/// tell that a search cannot find the text, never that it does.
+///
+/// A word is a run of letters and digits of the folded text ([`fold_diacritics`]); each index
+/// splits text at least there (SQLite's `unicode61` tokenizer at any other character,
+/// PostgreSQL's parser at fewer), and a word either finds is one of these, in lower case.
+/// Where a word holds a letter or digit beyond ASCII after folding, the databases fold and
+/// split it their own ways (SQLite by its tokenizer's tables, PostgreSQL's parser by the
+/// locale), so such a text has no `SearchWords` and any search may find it. Where an index
+/// keeps a longer token than a run (PostgreSQL's `a@b.com`, `ab⃝cd`), a search finds less than
+/// these words allow, never more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchWords(Box<[u32]>);
+
+impl SearchWords {
+    /// The words of `text` (folded here), or None when they cannot be told apart as above.
+    pub fn of(text: &str) -> Option<Self> {
+        let mut hashes = Vec::new();
+        for word in fold_diacritics(text)
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            if !word.is_ascii() {
+                return None;
+            }
+            hashes.push(word_hash(&word.to_ascii_lowercase()));
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        Some(Self(hashes.into_boxed_slice()))
+    }
+
+    /// Whether `word` (ASCII, lower case) may be one of the words (a different word may share
+    /// its hash: then it seems to be).
+    pub fn may_hold(&self, word: &str) -> bool {
+        self.0.binary_search(&word_hash(word)).is_ok()
+    }
+}
+
+fn word_hash(word: &str) -> u32 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    word.hash(&mut hasher);
+    // Collisions only make a text seem to hold a word it lacks.
+    hasher.finish() as u32
+}
+
+/// The words a search for `terms` needs every one of, in lower case, when it is that simple:
+/// ASCII letters, digits and spaces only. Anything else may be syntax to PostgreSQL (`or`,
+/// `-word`, quotes) or split otherwise than here, so it gives None.
+fn plain_search_words(terms: &str) -> Option<Vec<String>> {
+    if !terms
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_whitespace())
+    {
+        return None;
+    }
+    let words: Vec<String> = terms
+        .split_ascii_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if words.is_empty() || words.iter().any(|w| w == "or") {
+        return None;
+    }
+    Some(words)
+}
+
+/// Whether a search for `terms` may find a talk with these facts: false only when a word it
+/// needs is in none of the talk's title, event, location and abstract.
+fn may_find(terms: &str, facts: &crate::reads::TalkFacts) -> bool {
+    let Some(words) = plain_search_words(terms) else {
+        return true;
+    };
+    let Some(body) = facts.abstract_words.as_deref() else {
+        return true;
+    };
+    let mut fields = Vec::with_capacity(3);
+    for field in [
+        Some(facts.title.as_str()),
+        facts.event.as_deref(),
+        facts.location.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        match SearchWords::of(field) {
+            Some(field) => fields.push(field),
+            None => return true,
+        }
+    }
+    words
+        .iter()
+        .all(|word| body.may_hold(word) || fields.iter().any(|f| f.may_hold(word)))
 }
 
 /// The most search results considered.
@@ -587,6 +708,84 @@ pub async fn events<C: ConnectionTrait>(db: &C) -> Result<Vec<EventSummary>, Ser
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn facts(title: &str, location: Option<&str>, text: &str) -> crate::reads::TalkFacts {
+        crate::reads::TalkFacts {
+            slug: "s".into(),
+            title: title.into(),
+            date: "2024-05-02".into(),
+            event: Some("RustConf".into()),
+            location: location.map(Into::into),
+            status: Status::Published,
+            updated_at: chrono::Utc::now(),
+            has_video: Some(false),
+            abstract_words: SearchWords::of(text).map(std::sync::Arc::new),
+            abstract_digest: None,
+        }
+    }
+
+    fn searching(terms: &str) -> TalkFilter {
+        TalkFilter {
+            search: Some(terms.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn search_words_are_runs_of_letters_and_digits_in_lower_case() {
+        let words = SearchWords::of("Ownership, x86_64 & Malmö: don't panic!").unwrap();
+        for word in ["ownership", "x86", "64", "malmo", "don", "t", "panic"] {
+            assert!(words.may_hold(word), "{word}");
+        }
+        for word in ["x86_64", "dont", "malm", "own", "Ownership", "panic!"] {
+            assert!(!words.may_hold(word), "{word}");
+        }
+        // Punctuation and symbols beyond ASCII separate words as spaces do.
+        let quoted = SearchWords::of("“Streams” — events… 🚀rockets").unwrap();
+        for word in ["streams", "events", "rockets"] {
+            assert!(quoted.may_hold(word), "{word}");
+        }
+        // Letters the fold leaves beyond ASCII: each database has its own rules for them.
+        for text in ["Ørsted", "Straße", "Łódź", "ﬁne", "Москва", "東京"] {
+            assert_eq!(SearchWords::of(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_filter_rules_out_only_talks_without_a_word_it_searches() {
+        let talk = facts(
+            "Event sourcing in practice",
+            Some("Malmo"),
+            "Projections and snapshots.",
+        );
+        // Some word of the search is nowhere in the talk.
+        for terms in ["kafka", "event kafka", "EVENTS", "malm"] {
+            assert_eq!(searching(terms).admits(&talk), Some(false), "{terms}");
+        }
+        // Every word is there: only the database can tell whether (and how well) it matches.
+        for terms in ["event", "SOURCING practice", "rustconf", "malmo snapshots"] {
+            assert_eq!(searching(terms).admits(&talk), None, "{terms}");
+        }
+        // Operators, quotes, punctuation and letters beyond ASCII are left to the database.
+        for terms in [
+            "kafka or event",
+            "-event",
+            "\"kafka\"",
+            "kafka!",
+            "Kafka Malmö",
+        ] {
+            assert_eq!(searching(terms).admits(&talk), None, "{terms}");
+        }
+        // A talk whose words cannot be told apart may be found by any search.
+        let other = facts("Event sourcing", None, "Ørsted");
+        assert_eq!(searching("kafka").admits(&other), None);
+        let other = facts("Ørsted", None, "Projections");
+        assert_eq!(searching("kafka").admits(&other), None);
+        // The other conditions still rule a talk out on their own.
+        let mut filter = searching("event");
+        filter.year = Some(2023);
+        assert_eq!(filter.admits(&talk), Some(false));
+    }
 
     /// The fold of the whole text at once, which [`fold_diacritics`] must equal.
     fn fold_whole(text: &str) -> String {

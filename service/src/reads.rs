@@ -5,8 +5,8 @@
 //! readers ([`crate::visibility::talk`], [`crate::listing::list`], [`crate::listing::count`],
 //! [`crate::listing::events`]) note what they read. A [`Change`] (a talk's facts before and
 //! after a write, from the outbox) then tells whether a response that read those things may
-//! differ: [`Reads::affected_by`]. Anything read that these rules cannot follow (a search, say)
-//! makes the response depend on every change.
+//! differ: [`Reads::affected_by`]. Anything read that these rules cannot follow (a search for
+//! a word the changed talk may hold, say) makes the response depend on that change.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use entity::talk::{self, Status};
 use uuid::Uuid;
 
-use crate::listing::{OrderField, TalkFilter};
+use crate::listing::{OrderField, SearchWords, TalkFilter};
 
 tokio::task_local! {
     static RECORDER: RefCell<Reads>;
@@ -74,6 +74,18 @@ pub struct TalkFacts {
     /// Whether the talk has a video embed as every database tells it (None: the databases
     /// may disagree, see [`crate::listing::video_kind`]).
     pub has_video: Option<bool>,
+    /// The words of the abstract's text, for searches (None: any search may find it).
+    pub abstract_words: Option<Arc<SearchWords>>,
+    /// A digest of the abstract's HTML those words were read from, when known: the next state
+    /// with the same abstract keeps them rather than reading the HTML again.
+    pub abstract_digest: Option<u64>,
+}
+
+fn digest(body: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    body.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// A talk's row as far as its facts go: the list's wide columns (the abstract, its HTML and
@@ -88,12 +100,15 @@ struct FactsRow {
     location: Option<String>,
     status: Status,
     updated_at: chrono::DateTime<chrono::Utc>,
+    body_text: String,
 }
 
 impl FactsRow {
     /// The facts, given the kinds of the talk's embeds.
     fn facts<'a>(self, embed_kinds: impl IntoIterator<Item = &'a str>) -> TalkFacts {
         TalkFacts {
+            abstract_words: SearchWords::of(&self.body_text).map(Arc::new),
+            abstract_digest: None,
             slug: self.slug,
             title: self.title,
             date: self.date,
@@ -175,7 +190,7 @@ fn list_affected(filter: &TalkFilter, order: Option<OrderField>, change: &Change
         admits(change.before.as_deref()),
         admits(change.after.as_deref()),
     ) else {
-        // The filter cannot be decided here (a search).
+        // The filter cannot be decided here (a search the talk may match).
         return true;
     };
     if before != after {
@@ -213,6 +228,7 @@ struct EventTalk {
     location: Option<String>,
     status: Status,
     updated_at: chrono::DateTime<chrono::Utc>,
+    body: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -221,8 +237,16 @@ struct EventEmbed {
 }
 
 impl EventState {
-    fn facts(self) -> TalkFacts {
+    /// The facts of this state; `before` are the talk's facts before it, if known.
+    fn facts(self, before: Option<&TalkFacts>) -> TalkFacts {
+        let digest = digest(&self.talk.body);
+        let abstract_words = match before {
+            Some(before) if before.abstract_digest == Some(digest) => before.abstract_words.clone(),
+            _ => SearchWords::of(&entity::html::text(&self.talk.body)).map(Arc::new),
+        };
         TalkFacts {
+            abstract_words,
+            abstract_digest: Some(digest),
             has_video: crate::listing::has_video(self.embeds.iter().map(|e| e.kind.as_str())),
             slug: self.talk.slug,
             title: self.talk.title,
@@ -296,6 +320,7 @@ impl ChangeLog {
                 T::Location,
                 T::Status,
                 T::UpdatedAt,
+                T::BodyText,
             ])
             .into_model::<FactsRow>()
             .all(&txn)
@@ -326,6 +351,11 @@ impl ChangeLog {
             facts,
             read_at: std::time::Instant::now(),
         })
+    }
+
+    /// A talk's facts as of the last event read.
+    pub fn facts(&self, id: &Uuid) -> Option<&TalkFacts> {
+        self.facts.get(id).map(Arc::as_ref)
     }
 
     /// The position of the last event read (`seq`; 0 before any).
@@ -387,7 +417,7 @@ impl ChangeLog {
                     None
                 } else {
                     match serde_json::from_value::<EventState>(payload) {
-                        Ok(state) => Some(Arc::new(state.facts())),
+                        Ok(state) => Some(Arc::new(state.facts(before.as_deref()))),
                         Err(_) => {
                             // A state this version cannot read: nothing can be ruled out.
                             changes.push((seq, Change::unknown(id)));

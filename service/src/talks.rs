@@ -237,14 +237,11 @@ impl TalkInput {
                 };
                 Ok(Self {
                     digest: String::new(),
-                    search_text: crate::listing::fold_diacritics(
-                        &[
-                            title.as_str(),
-                            new.event.as_deref().unwrap_or_default(),
-                            new.location.as_deref().unwrap_or_default(),
-                            &body_derived.text,
-                        ]
-                        .join(" "),
+                    search_text: crate::listing::search_text(
+                        title.as_str(),
+                        new.event.as_deref(),
+                        new.location.as_deref(),
+                        &body_derived.text,
                     ),
                     body_derived,
                     slug,

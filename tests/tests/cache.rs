@@ -245,3 +245,264 @@ async fn concurrent_requests_for_one_missing_response_compute_it_once() {
         "16 concurrent misses ran {ran} statements, one computation {once}"
     );
 }
+
+/// Texts whose words the databases might split or fold otherwise than the cache's rule does.
+const TRICKY: &[&str] = &[
+    "x86_64 and C++ beside C# on Node.js and .NET",
+    "Write to a@b.com or see http://example.com/path/to?x=1",
+    "Version v1.2.3 of pi, 3.14, and abc123def",
+    "foo_bar, foo-bar and don't",
+    "“Smart” quotes — an em dash… and emoji🚀rocket",
+    "Ørsted in Straße, Łódź, ﬁne Москва and 東京",
+    "Cafe\u{301} and nai\u{308}ve with combining marks",
+    "MiXeD CaSe WORDS and numbers 2024",
+    "Marks inside words: ab\u{20DD}cd, soft foo\u{AD}baz, joined one\u{200D}two",
+];
+
+/// The searches tried: every word of every talk's title and some that the rule leaves to the
+/// database (operators, quotes, punctuation, letters beyond ASCII).
+fn searches(titles: &[String]) -> Vec<String> {
+    let mut searches: Vec<String> = titles
+        .iter()
+        .flat_map(|title| {
+            title
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| w.len() > 1)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    searches.extend(
+        [
+            "x86",
+            "64",
+            "x86_64",
+            "c",
+            "net",
+            "node js",
+            "a b com",
+            "example",
+            "path",
+            "v1",
+            "2 3",
+            "14",
+            "abc123def",
+            "abc",
+            "foo bar",
+            "foo_bar",
+            "don t",
+            "dont",
+            "smart",
+            "dash",
+            "emoji",
+            "rocket",
+            "orsted",
+            "strasse",
+            "lodz",
+            "fine",
+            "cafe",
+            "naive",
+            "mixed case",
+            "WORDS",
+            "2024",
+            "abcd",
+            "ab",
+            "foobaz",
+            "baz",
+            "onetwo",
+            "two",
+            "rust or kafka",
+            "-rust",
+            "\"event sourcing\"",
+            "Malmö",
+            "Malmo",
+            "kafka!",
+            "zzzznotaword",
+        ]
+        .map(str::to_owned),
+    );
+    searches.sort();
+    searches.dedup();
+    searches
+}
+
+#[actix_web::test]
+async fn a_search_rules_out_only_talks_the_database_does_not_find() {
+    use service::listing::{self, PageRequest, TalkFilter, TalkOrder};
+    use service::reads::{Advance, ChangeLog};
+
+    let db = tests::TestDb::new().await;
+    let mut log = ChangeLog::load(&db.db).await.unwrap();
+    import(&db, &[&tests::corpus_talks()]).await;
+    for (n, text) in TRICKY.iter().enumerate() {
+        let talk = editing::create_talk(
+            &db.db,
+            service::talks::NewTalk {
+                slug: format!("tricky-{n}"),
+                title: format!("Tricky {n}: {}", text.chars().take(12).collect::<String>()),
+                date: "2024-06-01".into(),
+                event: Some(text.to_string()),
+                body: format!("<p>{text}</p><ul><li>{text}</li></ul>"),
+                ..Default::default()
+            },
+            "tester",
+        )
+        .await
+        .unwrap();
+        editing::set_status(&db.db, talk.talk.id, Status::Published, "tester")
+            .await
+            .unwrap();
+    }
+    // The facts as the events tell them, and as the table does.
+    assert!(matches!(
+        log.advance(&db.db).await.unwrap(),
+        Advance::Changes(_)
+    ));
+    let table = ChangeLog::load(&db.db).await.unwrap();
+    let talks = crate::support::all_talks(&db).await;
+    assert_eq!(talks.len(), 121 + TRICKY.len());
+    for record in &talks {
+        let id = record.talk.id;
+        let (from_events, from_table) = (log.facts(&id).unwrap(), table.facts(&id).unwrap());
+        assert_eq!(
+            from_events.abstract_words, from_table.abstract_words,
+            "{}: the abstract's words differ between the events and the table",
+            record.talk.slug
+        );
+    }
+
+    let titles: Vec<String> = talks.iter().map(|r| r.talk.title.clone()).collect();
+    let (mut found, mut ruled_out) = (0, 0);
+    for terms in searches(&titles) {
+        let filter = TalkFilter {
+            search: Some(terms.clone()),
+            ..Default::default()
+        };
+        let order = TalkOrder::chosen(None, &filter);
+        let mut matches = std::collections::HashSet::new();
+        let mut after = None;
+        loop {
+            let page = listing::list(
+                &db.db,
+                &filter,
+                order,
+                &PageRequest {
+                    first: Some(100),
+                    after,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            matches.extend(page.talks.iter().map(|t| t.id));
+            after = listing::cursors(order, &page).last().cloned();
+            if !page.has_next_page {
+                break;
+            }
+        }
+        for record in &talks {
+            let id = record.talk.id;
+            for facts in [log.facts(&id).unwrap(), table.facts(&id).unwrap()] {
+                let admits = filter.admits(facts);
+                if matches.contains(&id) {
+                    found += 1;
+                    assert_ne!(
+                        admits,
+                        Some(false),
+                        "a search for {terms:?} finds {} but the cache rules it out",
+                        record.talk.slug
+                    );
+                } else if admits == Some(false) {
+                    ruled_out += 1;
+                }
+            }
+        }
+    }
+    // The rule is not vacuous: it rules out most pairs of a search and a talk it does not find.
+    assert!(found > 0);
+    assert!(
+        ruled_out > found,
+        "ruled out {ruled_out} pairs, found {found}"
+    );
+}
+
+#[actix_web::test]
+async fn a_cached_search_survives_writes_to_talks_it_cannot_find() {
+    const RUST: &str =
+        r#"{ talks(filter: { search: "rust" }) { totalCount nodes { slug title } } }"#;
+    let (app, statements) = TestApp::spawn_counting().await;
+    // An event and a location of ASCII letters: the rule can tell these talks' words apart.
+    let doc = |slug: &str, title: &str| {
+        talk_doc(slug, title)
+            .replace("Øredev", "Oredev")
+            .replace("Malmö", "Malmo")
+    };
+    let (a, b, c) = (
+        doc("a", "Rust in production"),
+        doc("b", "Event sourcing"),
+        doc("c", "Streams"),
+    );
+    let dir = folder_with(&[
+        ("a.md", a.as_bytes()),
+        ("b.md", b.as_bytes()),
+        ("c.md", c.as_bytes()),
+    ]);
+    import(&app.db, &[dir.path()]).await;
+    let db = &app.db.db;
+    let (first, count) = run(&app, &statements, RUST).await;
+    assert!(count > 1);
+    assert_eq!(first["talks"]["totalCount"], 1, "{first}");
+    assert_all_cached(&app, &statements, &[(RUST, first.clone())]).await;
+
+    // b's title changes, and still holds no "rust": the search stays cached.
+    let b = talk(&app.db, "b").await;
+    editing::update_talk(
+        db,
+        b.talk.id,
+        TalkPatch {
+            title: Some("Event sourcing, renamed".into()),
+            ..Default::default()
+        },
+        b.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+    assert_all_cached(&app, &statements, &[(RUST, first.clone())]).await;
+
+    // c's abstract gains the word: the search is computed again and finds it.
+    let c = talk(&app.db, "c").await;
+    editing::update_talk(
+        db,
+        c.talk.id,
+        TalkPatch {
+            body: Some("<p>Streams, in <em>Rust</em>.</p>".into()),
+            ..Default::default()
+        },
+        c.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+    let (second, count) = run(&app, &statements, RUST).await;
+    assert!(count > 1, "the search was served from the cache");
+    assert_eq!(second["talks"]["totalCount"], 2, "{second}");
+
+    // And loses it again: computed again, without c.
+    let c = talk(&app.db, "c").await;
+    editing::update_talk(
+        db,
+        c.talk.id,
+        TalkPatch {
+            body: Some("<p>Streams.</p>".into()),
+            ..Default::default()
+        },
+        c.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+    let (third, count) = run(&app, &statements, RUST).await;
+    assert!(count > 1, "the search was served from the cache");
+    assert_eq!(third, first);
+}
