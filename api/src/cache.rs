@@ -209,6 +209,20 @@ impl Weighter<Bytes, Entry> for ByteSize {
     }
 }
 
+/// Why a response is not served from the cache.
+#[derive(Debug, Clone, Copy)]
+enum Miss {
+    /// None is held for the request (never computed, or evicted).
+    Absent,
+    /// The one held may differ after a change committed since it was computed.
+    Changed,
+}
+
+/// Counts a lookup by its outcome (`lectern_response_cache_lookups_total`).
+fn count(outcome: &'static str) {
+    metrics::counter!("lectern_response_cache_lookups_total", "outcome" => outcome).increment(1);
+}
+
 /// The response cache, when it is on (shared by GraphQL and REST).
 pub struct Responses(pub Option<ResponseCache>);
 
@@ -280,9 +294,14 @@ impl ResponseCache {
 
     /// The response to `key`, if one is held that nothing committed up to `now` changed.
     pub fn get(&self, key: &Bytes, now: i64) -> Option<CachedResponse> {
-        let entry = self.entries.get(key)?;
+        self.held(key, now).ok()
+    }
+
+    /// The response to `key` held and unchanged up to `now`, or why there is none.
+    fn held(&self, key: &Bytes, now: i64) -> Result<CachedResponse, Miss> {
+        let entry = self.entries.get(key).ok_or(Miss::Absent)?;
         if !self.freshness.unchanged(entry.position, &entry.reads, now) {
-            return None;
+            return Err(Miss::Changed);
         }
         if entry.position < now {
             // Checked up to `now`: later checks start there.
@@ -294,16 +313,20 @@ impl ResponseCache {
                 },
             );
         }
-        Some(entry.response)
+        Ok(entry.response)
     }
 
     /// The response to `key` at `now` if one is held; otherwise, when another request is
     /// computing it, waits for that request and looks again; otherwise the caller computes it,
     /// and requests for the same key wait for it until the [`Computing`] is dropped.
     pub async fn lookup(&self, key: &Bytes, now: i64) -> Lookup<'_> {
-        if let Some(hit) = self.get(key, now) {
-            return Lookup::Hit(hit);
-        }
+        let miss = match self.held(key, now) {
+            Ok(hit) => {
+                count("hit");
+                return Lookup::Hit(hit);
+            }
+            Err(miss) => miss,
+        };
         let mut waiting = {
             let mut computing = self
                 .computing
@@ -312,6 +335,10 @@ impl ResponseCache {
             match computing.get(key) {
                 Some(receiver) => receiver.clone(),
                 None => {
+                    count(match miss {
+                        Miss::Absent => "absent",
+                        Miss::Changed => "changed",
+                    });
                     let (done, receiver) = watch::channel(());
                     computing.insert(key.clone(), receiver);
                     return Lookup::Compute(Some(Computing {
@@ -325,8 +352,14 @@ impl ResponseCache {
         // Ends when the other request is done (whether or not it kept a response).
         let _ = tokio::time::timeout(WAIT_FOR_COMPUTING, waiting.changed()).await;
         match self.get(key, now) {
-            Some(hit) => Lookup::Hit(hit),
-            None => Lookup::Compute(None),
+            Some(hit) => {
+                count("waited");
+                Lookup::Hit(hit)
+            }
+            None => {
+                count("not_kept");
+                Lookup::Compute(None)
+            }
         }
     }
 

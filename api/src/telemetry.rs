@@ -229,6 +229,12 @@ fn describe() {
         "lectern_change_events_total",
         "Change events this process's tail read, by type and source (importer or api)"
     );
+    metrics::describe_counter!(
+        "lectern_response_cache_lookups_total",
+        "Response cache lookups, by outcome: hit; waited (served once another request computed \
+         it); absent (none held: never computed or evicted) and changed (a committed change may \
+         have changed it), each computed by this request; not_kept (waited, then computed too)"
+    );
     metrics::describe_gauge!(
         "lectern_database_up",
         "1 when the last scrape reached the database, else 0"

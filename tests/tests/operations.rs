@@ -220,9 +220,27 @@ async fn metrics_count_requests_operations_pools_and_the_outbox() {
         )
         .unwrap_or(0.0)
     };
+    let lookups = |text: &str, outcome: &str| {
+        sample(
+            text,
+            "lectern_response_cache_lookups_total",
+            &[("outcome", outcome)],
+        )
+        .unwrap_or(0.0)
+    };
+    // The first computed (nothing is held in a new app's cache), the next two served from it.
     for _ in 0..3 {
         raw_get(&app, "/api/v1/talks", &[]).await;
     }
+    let cached = scrape(&app).await;
+    assert!(
+        lookups(&cached, "absent") >= lookups(&before, "absent") + 1.0,
+        "{cached}"
+    );
+    assert!(
+        lookups(&cached, "hit") >= lookups(&before, "hit") + 2.0,
+        "{cached}"
+    );
     app.graphql("{ talks(first: 1) { edges { node { slug } } } }", json!({}))
         .await;
     let (status, _, body) = app

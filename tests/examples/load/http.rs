@@ -134,6 +134,21 @@ impl Http {
         })
     }
 
+    /// `GET path` anonymously: its body as text, when it answers 200.
+    pub(crate) async fn text(&self, path: &str) -> Option<String> {
+        let mut response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .ok()?;
+        if response.status().as_u16() != 200 {
+            return None;
+        }
+        let bytes = response.body().limit(16 * 1024 * 1024).await.ok()?;
+        String::from_utf8(bytes.to_vec()).ok()
+    }
+
     /// `GET /api/v1/talks/{slug}`, with the token when `auth`.
     pub(crate) async fn get_talk(&self, slug: &str, auth: bool) -> Result<Reply, Problem> {
         let path = format!("/api/v1/talks/{slug}");

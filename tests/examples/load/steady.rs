@@ -360,6 +360,7 @@ pub(crate) async fn run(args: Args, token: &Secret) -> Result<bool, Error> {
             ctx.stats.borrow_mut().merge_errors(&w);
         }
         let rss_warm = rss();
+        let lookups_before = cache_lookups(&writer.http).await;
         let cpu_server = server_pid.and_then(|p| proc_ticks(&p.to_string()));
         let cpu_self = proc_ticks("self");
         let start = Instant::now();
@@ -378,6 +379,10 @@ pub(crate) async fn run(args: Args, token: &Secret) -> Result<bool, Error> {
             server_pid.and_then(|p| proc_ticks(&p.to_string())),
         );
         let driver_cores = cpu(cpu_self, proc_ticks("self"));
+        let lookups = match (lookups_before, cache_lookups(&writer.http).await) {
+            (Some(before), Some(after)) => Some(after.since(&before)),
+            _ => None,
+        };
         let rss_end = rss();
         let mut stats = std::mem::take(&mut *ctx.stats.borrow_mut());
         let measured = ctx.fresh.borrow_mut().take();
@@ -397,6 +402,7 @@ pub(crate) async fn run(args: Args, token: &Secret) -> Result<bool, Error> {
             driver_cores,
             rss_warm,
             rss_end,
+            lookups,
         };
         ok &= phase.report(&mut stats, server_pid.is_some(), max_rss_growth);
     }
@@ -416,6 +422,59 @@ struct Phase {
     driver_cores: String,
     rss_warm: u64,
     rss_end: u64,
+    /// The server's response cache lookups while measured (None: not told by `/metrics`).
+    lookups: Option<Lookups>,
+}
+
+/// The server's response cache lookups by outcome, from `/metrics`
+/// (`lectern_response_cache_lookups_total`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Lookups {
+    hit: u64,
+    waited: u64,
+    absent: u64,
+    changed: u64,
+    not_kept: u64,
+}
+
+impl Lookups {
+    fn since(&self, before: &Lookups) -> Lookups {
+        Lookups {
+            hit: self.hit.saturating_sub(before.hit),
+            waited: self.waited.saturating_sub(before.waited),
+            absent: self.absent.saturating_sub(before.absent),
+            changed: self.changed.saturating_sub(before.changed),
+            not_kept: self.not_kept.saturating_sub(before.not_kept),
+        }
+    }
+
+    /// Responses computed: every lookup not served from the cache.
+    fn computed(&self) -> u64 {
+        self.absent + self.changed + self.not_kept
+    }
+}
+
+/// The counters as the server tells them now; None when it does not (metrics off).
+async fn cache_lookups(http: &Http) -> Option<Lookups> {
+    let text = http.text("/metrics").await?;
+    let mut lookups = Lookups::default();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("lectern_response_cache_lookups_total{outcome=\"")
+        else {
+            continue;
+        };
+        let (outcome, value) = rest.split_once("\"}")?;
+        let value = value.trim().parse::<f64>().ok()? as u64;
+        match outcome {
+            "hit" => lookups.hit = value,
+            "waited" => lookups.waited = value,
+            "absent" => lookups.absent = value,
+            "changed" => lookups.changed = value,
+            "not_kept" => lookups.not_kept = value,
+            _ => {}
+        }
+    }
+    Some(lookups)
 }
 
 impl Phase {
@@ -459,6 +518,31 @@ impl Phase {
             self.rss_warm / 1024,
             self.rss_end / 1024
         );
+        let cache = match self.lookups {
+            Some(l) => {
+                println!(
+                    "  response cache: {} hits, {} after waiting for another request's computation; computed {} \
+                     ({} changed by a write, {} absent, {} not kept)",
+                    l.hit,
+                    l.waited,
+                    l.computed(),
+                    l.changed,
+                    l.absent,
+                    l.not_kept
+                );
+                format!(
+                    "cache_hits={} cache_waited={} cache_computed={} cache_changed={} cache_absent={}",
+                    l.hit,
+                    l.waited,
+                    l.computed(),
+                    l.changed,
+                    l.absent
+                )
+            }
+            None => {
+                "cache_hits=? cache_waited=? cache_computed=? cache_changed=? cache_absent=?".into()
+            }
+        };
         println!(
             "  freshness: {} talks in answers checked against a write acknowledged before the read was sent; {} stale (warm-up included)",
             self.fresh.checked, self.fresh.stale
@@ -475,7 +559,7 @@ impl Phase {
             "RESULT phase={} write_rate={} seconds={} connections={} reads={reads} read_rps={:.1} read_p50_ms={:.2} \
              read_p99_ms={:.2} writes={writes} write_rps={:.1} write_p50_ms={:.2} write_p99_ms={:.2} writes_due={} \
              writes_not_sent={} checked={} stale={} errors={} server_cores={} driver_cores={} rss_warm_kb={} \
-             rss_end_kb={} rss_growth_pct={growth:.1}",
+             rss_end_kb={} rss_growth_pct={growth:.1} {cache}",
             self.index,
             self.rate,
             self.seconds,
