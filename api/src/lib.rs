@@ -16,5 +16,6 @@ pub mod rest;
 pub mod routes;
 pub mod runtime;
 pub mod startup;
+pub mod static_files;
 pub mod subscriptions;
 pub mod telemetry;

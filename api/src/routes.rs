@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use serde::Deserialize;
 use service::sea_orm::DatabaseConnection;
@@ -264,13 +263,6 @@ fn json_body(status: StatusCode, body: web::Bytes) -> HttpResponse {
 #[derive(Debug, Clone, Copy)]
 pub struct GraphiqlPage(pub bool);
 
-/// GraphiQL's page loads its scripts and styles from a CDN and runs an inline script; every
-/// other response gets the strict policy of [`crate::telemetry::CSP`].
-const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; \
-     style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com data:; \
-     img-src 'self' data: https:; connect-src 'self' ws: wss:; frame-ancestors 'none'; \
-     base-uri 'none'; form-action 'none'";
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GetParams {
@@ -298,8 +290,11 @@ async fn graphql_get(
         return if wants_html && graphiql.0 {
             HttpResponse::Ok()
                 .content_type("text/html; charset=utf-8")
-                .insert_header((header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP))
-                .body(GraphiQLSource::build().endpoint("/graphql").finish())
+                .insert_header((
+                    header::CONTENT_SECURITY_POLICY,
+                    crate::static_files::GRAPHIQL_CSP,
+                ))
+                .body(crate::static_files::graphiql_page("/graphql"))
         } else if wants_html {
             Problem::new(
                 StatusCode::NOT_FOUND,

@@ -302,6 +302,7 @@ fn server(
         }
         app.configure(routes::configure)
             .configure(crate::rest::configure)
+            .configure(crate::static_files::configure)
     })
     .listen(listener)?
     .run())

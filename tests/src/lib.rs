@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod bench;
+pub mod browser;
 pub mod proxy;
 pub mod receiver;
 

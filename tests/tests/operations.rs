@@ -83,12 +83,65 @@ async fn every_response_carries_the_security_headers_and_graphiql_its_own_policy
     let page = raw_get(&app, "/graphql", &[("Accept", "text/html")]).await;
     assert_eq!(page.status, 200);
     let csp = header(page.headers(), "content-security-policy").to_owned();
-    assert!(
-        csp.contains("script-src") && csp.contains("https://unpkg.com"),
-        "{csp}"
-    );
+    // Scripts from Lectern's own origin only: no other host, no inline script.
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(!csp.contains("http"), "{csp}");
+    assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(header(page.headers(), "x-content-type-options"), "nosniff");
+}
+
+#[actix_web::test]
+async fn graphiql_loads_every_file_from_this_server_and_may_keep_it_for_a_year() {
+    let app = TestApp::spawn().await;
+    let page = raw_get(&app, "/graphql", &[("Accept", "text/html")]).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("https://"), "{}", page.body);
+    assert!(
+        !page.body.contains("<script>"),
+        "an inline script: {}",
+        page.body
+    );
+    let linked: Vec<&str> = page
+        .body
+        .split(['"', '\''])
+        .filter(|part| part.starts_with("/static/"))
+        .collect();
+    assert_eq!(linked.len(), 6, "{}", page.body);
+    for path in linked {
+        let file = raw_get(&app, path, &[("Accept-Encoding", "gzip")]).await;
+        assert_eq!(file.status, 200, "{path}");
+        let headers = file.headers();
+        assert_eq!(
+            header(headers, "cache-control"),
+            "public, max-age=31536000, immutable",
+            "{path}"
+        );
+        let kind = if path.ends_with(".js") {
+            "text/javascript"
+        } else {
+            "text/css"
+        };
+        assert!(header(headers, "content-type").starts_with(kind), "{path}");
+        assert_eq!(header(headers, "x-content-type-options"), "nosniff");
+        let etag = header(headers, "etag").to_owned();
+        assert!(path.contains(etag.trim_matches('"')), "{path}: {etag}");
+        if path.ends_with("graphiql.min.js") {
+            assert_eq!(header(headers, "content-encoding"), "gzip", "{path}");
+        }
+        // Asked again with its tag: not sent again.
+        let again = raw_get(&app, path, &[("If-None-Match", &etag)]).await;
+        assert_eq!(again.status, 304, "{path}");
+        // Another digest is another version's file, not this one.
+        let (prefix, name) = path.rsplit_once('/').unwrap();
+        let (_, digest) = prefix.rsplit_once('/').unwrap();
+        let wrong = path.replace(digest, "0000000000000000");
+        let missing = raw_get(&app, &wrong, &[]).await;
+        assert_eq!(missing.status, 404, "{wrong}");
+        assert!(missing.body.contains(name), "{}", missing.body);
+    }
+    let outside = raw_get(&app, "/static/0000000000000000/../Cargo.toml", &[]).await;
+    assert_eq!(outside.status, 404);
 }
 
 #[actix_web::test]
