@@ -20,8 +20,9 @@
 # seconds and then STEADY_SECONDS measured. Every talk in every answer must be at least at the
 # version a write acknowledged before the read was sent, with that version's title and
 # location; an older one is a stale answer. Prints one RESULT line per phase (reads/s and
-# p50/p99, writes/s achieved and p50/p99, stale answers, errors, the server's CPU in cores and
-# its VmRSS after the warm-up and at the end). Exits non-zero on any error or stale answer, or
+# p50/p99, writes/s achieved and p50/p99, stale answers, errors, the server's CPU in cores, its
+# VmRSS after the warm-up and at the end, and its response cache lookups by outcome, read from
+# /metrics before and after the phase). Exits non-zero on any error or stale answer, or
 # when the server's VmRSS at a phase's end exceeds its post-warm-up level by more than 10%
 # (MAX_RSS_GROWTH): `STEADY_SECONDS=600 bench/load.sh --steady 50` is the long run for memory.
 #
