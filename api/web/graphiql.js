@@ -9,7 +9,26 @@
     url: endpoint,
     subscriptionUrl: scheme + window.location.host + endpoint,
   });
+  var defaultQuery = [
+    "# Lectern's GraphQL API.",
+    "# Run: the pink button, or Ctrl-Enter.",
+    "# Every type and field: Docs, top left.",
+    "# Drafts and writes need a token:",
+    "# under Headers, add",
+    '# {"Authorization": "Bearer TOKEN"}',
+    "{",
+    "  talks(first: 5) {",
+    "    totalCount",
+    "    nodes { slug title date event location }",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
   ReactDOM.createRoot(root).render(
-    React.createElement(GraphiQL, { fetcher: fetcher, defaultEditorToolsVisibility: true })
+    React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      defaultQuery: defaultQuery,
+      defaultEditorToolsVisibility: true,
+    })
   );
 })();

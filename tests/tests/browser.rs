@@ -40,6 +40,26 @@ async fn graphiql_renders_its_schema_documentation_with_no_network_but_loopback(
             "the explorer shows no field {field}: {fields}"
         );
     }
+    // The example query runs against this server (the page may connect to its own origin).
+    browser
+        .wait_for(".graphiql-execute-button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let answer = browser
+        .client
+        .wait()
+        .at_most(tests::browser::WAIT)
+        .for_element(fantoccini::Locator::XPath(
+            "//section[contains(@class, 'result-window')][contains(., 'totalCount')]",
+        ))
+        .await
+        .expect("the result of the example query")
+        .text()
+        .await
+        .unwrap();
+    assert!(answer.contains("\"totalCount\": 0"), "{answer}");
     let shot = std::env::temp_dir().join("lectern-graphiql.png");
     browser.screenshot(&shot).await;
     // Everything the page loaded came from this server.
