@@ -91,7 +91,11 @@ async fn serve(request: HttpRequest, path: web::Path<(String, String)>) -> HttpR
     if cached {
         response.finish()
     } else {
-        response.body(file.data.into_owned())
+        // Embedded in release builds: served without a copy.
+        response.body(match file.data {
+            std::borrow::Cow::Borrowed(bytes) => web::Bytes::from_static(bytes),
+            std::borrow::Cow::Owned(bytes) => web::Bytes::from(bytes),
+        })
     }
 }
 
