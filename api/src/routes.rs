@@ -294,7 +294,7 @@ async fn graphql_get(
                     header::CONTENT_SECURITY_POLICY,
                     crate::static_files::GRAPHIQL_CSP,
                 ))
-                .body(crate::static_files::graphiql_page("/graphql"))
+                .body(crate::static_files::graphiql_page())
         } else if wants_html {
             Problem::new(
                 StatusCode::NOT_FOUND,

@@ -21,6 +21,9 @@ use crate::rest::problem::Problem;
 #[exclude = "vendor/PACKAGES"]
 struct Files;
 
+/// Where GraphQL answers, and the page's GraphiQL sends its queries.
+pub const GRAPHQL: &str = "/graphql";
+
 /// Hex digits of the SHA-256 in a file's path.
 const DIGEST_LEN: usize = 16;
 
@@ -87,7 +90,7 @@ async fn serve(request: HttpRequest, path: web::Path<(String, String)>) -> HttpR
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         ))
-        .insert_header((header::CONTENT_TYPE, content_type(&name)));
+        .insert_header((header::CONTENT_TYPE, file.metadata.mimetype()));
     if cached {
         response.finish()
     } else {
@@ -99,22 +102,9 @@ async fn serve(request: HttpRequest, path: web::Path<(String, String)>) -> HttpR
     }
 }
 
-fn content_type(name: &str) -> &'static str {
-    match name.rsplit('.').next() {
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("html") => "text/html; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("woff2") => "font/woff2",
-        Some("LICENSE" | "txt") => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
-}
-
-/// GraphiQL's page: scripts and styles from this origin only, no inline script.
-pub fn graphiql_page(endpoint: &str) -> String {
-    let endpoint = html_escape(endpoint);
+/// GraphiQL's page, querying [`GRAPHQL`]: scripts and styles from this origin only, no inline
+/// script.
+pub fn graphiql_page() -> String {
     format!(
         r#"<!doctype html>
 <html lang="en">
@@ -141,6 +131,7 @@ pub fn graphiql_page(endpoint: &str) -> String {
         react_dom = url("vendor/react-dom.production.min.js"),
         graphiql = url("vendor/graphiql.min.js"),
         init = url("graphiql.js"),
+        endpoint = GRAPHQL,
     )
 }
 
@@ -151,20 +142,13 @@ pub const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; \
      connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_file_a_page_links_is_embedded() {
-        let page = graphiql_page("/graphql");
+        let page = graphiql_page();
         for name in [
             "vendor/graphiql.min.css",
             "vendor/graphiql.min.js",

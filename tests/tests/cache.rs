@@ -426,6 +426,21 @@ async fn a_search_rules_out_only_talks_the_database_does_not_find() {
     );
 }
 
+/// Applies `patch` to the talk at `slug` through the test's own connection, as another process
+/// would write.
+async fn edit(app: &TestApp, slug: &str, patch: TalkPatch) {
+    let stored = talk(&app.db, slug).await;
+    editing::update_talk(
+        &app.db.db,
+        stored.talk.id,
+        patch,
+        stored.talk.version,
+        "tester",
+    )
+    .await
+    .unwrap();
+}
+
 #[actix_web::test]
 async fn a_cached_search_survives_writes_to_talks_it_cannot_find() {
     const RUST: &str =
@@ -448,60 +463,47 @@ async fn a_cached_search_survives_writes_to_talks_it_cannot_find() {
         ("c.md", c.as_bytes()),
     ]);
     import(&app.db, &[dir.path()]).await;
-    let db = &app.db.db;
     let (first, count) = run(&app, &statements, RUST).await;
     assert!(count > 1);
     assert_eq!(first["talks"]["totalCount"], 1, "{first}");
     assert_all_cached(&app, &statements, &[(RUST, first.clone())]).await;
 
     // b's title changes, and still holds no "rust": the search stays cached.
-    let b = talk(&app.db, "b").await;
-    editing::update_talk(
-        db,
-        b.talk.id,
+    edit(
+        &app,
+        "b",
         TalkPatch {
             title: Some("Event sourcing, renamed".into()),
             ..Default::default()
         },
-        b.talk.version,
-        "tester",
     )
-    .await
-    .unwrap();
+    .await;
     assert_all_cached(&app, &statements, &[(RUST, first.clone())]).await;
 
     // c's abstract gains the word: the search is computed again and finds it.
-    let c = talk(&app.db, "c").await;
-    editing::update_talk(
-        db,
-        c.talk.id,
+    edit(
+        &app,
+        "c",
         TalkPatch {
             body: Some("<p>Streams, in <em>Rust</em>.</p>".into()),
             ..Default::default()
         },
-        c.talk.version,
-        "tester",
     )
-    .await
-    .unwrap();
+    .await;
     let (second, count) = run(&app, &statements, RUST).await;
     assert!(count > 1, "the search was served from the cache");
     assert_eq!(second["talks"]["totalCount"], 2, "{second}");
 
     // And loses it again: computed again, without c.
-    let c = talk(&app.db, "c").await;
-    editing::update_talk(
-        db,
-        c.talk.id,
+    edit(
+        &app,
+        "c",
         TalkPatch {
             body: Some("<p>Streams.</p>".into()),
             ..Default::default()
         },
-        c.talk.version,
-        "tester",
     )
-    .await
-    .unwrap();
+    .await;
     let (third, count) = run(&app, &statements, RUST).await;
     assert!(count > 1, "the search was served from the cache");
     assert_eq!(third, first);
