@@ -293,17 +293,7 @@ impl Authority {
         email: &str,
         password: &str,
     ) -> Result<AccessToken, AuthError> {
-        if let Some(address) = client {
-            self.check_limit(&self.by_address, &address)?;
-        }
-        self.check_limit(&self.by_email, &email.trim().to_lowercase())?;
-        let user = match accounts::authenticate(&self.db, email, password).await {
-            Ok(user) => user,
-            Err(ServiceError::BadCredentials) => {
-                return Err(AuthError::Unauthenticated("wrong email or password".into()));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let user = self.check_credentials(client, email, password).await?;
         let token = self.sign(
             user.id.to_string(),
             user.role,
@@ -315,6 +305,27 @@ impl Authority {
             token_type: "Bearer",
             expires_in: self.access_ttl.as_secs(),
         })
+    }
+
+    /// Checks the rate limits (per client address and per email), then the email and
+    /// password: every sign-in, to the API or the Studio, goes through here.
+    pub async fn check_credentials(
+        &self,
+        client: Option<IpAddr>,
+        email: &str,
+        password: &str,
+    ) -> Result<entity::user::Model, AuthError> {
+        if let Some(address) = client {
+            self.check_limit(&self.by_address, &address)?;
+        }
+        self.check_limit(&self.by_email, &email.trim().to_lowercase())?;
+        match accounts::authenticate(&self.db, email, password).await {
+            Ok(user) => Ok(user),
+            Err(ServiceError::BadCredentials) => {
+                Err(AuthError::Unauthenticated("wrong email or password".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn check_limit<K>(&self, limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<(), AuthError>

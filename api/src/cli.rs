@@ -185,6 +185,9 @@ pub struct ServeArgs {
     /// Whether GraphiQL is served and the schema can be introspected. [graphiql]
     #[arg(long, global = true)]
     pub graphiql: Option<bool>,
+    /// Whether the Studio, the editors' web app, is served under /studio. [studio]
+    #[arg(long, global = true)]
+    pub studio: Option<bool>,
     /// Whether this process delivers webhooks (any number of processes may). [webhook_dispatch]
     #[arg(long, global = true)]
     pub webhook_dispatch: Option<bool>,
@@ -221,6 +224,7 @@ impl Cli {
             ("cache_mb", s.cache_mb.map(|v| v.to_string())),
             ("cors_origins", text(&s.cors_origins)),
             ("graphiql", s.graphiql.map(|v| v.to_string())),
+            ("studio", s.studio.map(|v| v.to_string())),
             (
                 "webhook_dispatch",
                 s.webhook_dispatch.map(|v| v.to_string()),

@@ -85,6 +85,13 @@ pub struct Config {
     pub webhook_backoff_max: String,
     /// How long a receiver has to answer.
     pub webhook_timeout: String,
+    /// Whether the Studio, the editors' web app, is served under `/studio`.
+    pub studio: bool,
+    /// How long a Studio session may go unused before it ends.
+    pub studio_session_idle: String,
+    /// When the Studio's session cookie is `Secure`: `auto` (when the request came over
+    /// HTTPS, as the connection or a proxy's `X-Forwarded-Proto` says), `always` or `never`.
+    pub studio_secure_cookie: String,
 }
 
 impl Default for Config {
@@ -115,6 +122,9 @@ impl Default for Config {
             webhook_backoff: "60s".into(),
             webhook_backoff_max: "8h".into(),
             webhook_timeout: "10s".into(),
+            studio: true,
+            studio_session_idle: "1h".into(),
+            studio_secure_cookie: "auto".into(),
         }
     }
 }
@@ -145,6 +155,9 @@ const KEYS: &[&str] = &[
     "webhook_backoff",
     "webhook_backoff_max",
     "webhook_timeout",
+    "studio",
+    "studio_session_idle",
+    "studio_secure_cookie",
 ];
 
 /// Values given on the command line, the last layer.
@@ -290,6 +303,24 @@ impl Config {
                     ..DispatchSettings::default()
                 },
                 ..EventSettings::default()
+            },
+            studio: crate::studio::StudioSettings {
+                enabled: self.studio,
+                idle: nonzero(
+                    "studio_session_idle",
+                    duration("studio_session_idle", &self.studio_session_idle)?,
+                )?,
+                secure_cookie: match self.studio_secure_cookie.as_str() {
+                    "auto" => crate::studio::SecureCookie::Auto,
+                    "always" => crate::studio::SecureCookie::Always,
+                    "never" => crate::studio::SecureCookie::Never,
+                    other => {
+                        return Err(invalid(
+                            "studio_secure_cookie",
+                            format!("{other:?}: must be auto, always or never"),
+                        ));
+                    }
+                },
             },
         };
         if let (Some(secret), None, None) = (

@@ -17,5 +17,6 @@ pub mod routes;
 pub mod runtime;
 pub mod startup;
 pub mod static_files;
+pub mod studio;
 pub mod subscriptions;
 pub mod telemetry;

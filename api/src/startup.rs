@@ -41,6 +41,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Following the outbox and delivering webhooks.
     pub events: EventSettings,
+    /// The editors' web app.
+    pub studio: crate::studio::StudioSettings,
 }
 
 impl Default for Settings {
@@ -56,6 +58,7 @@ impl Default for Settings {
             cors_origins: Vec::new(),
             auth: AuthSettings::default(),
             events: EventSettings::default(),
+            studio: crate::studio::StudioSettings::default(),
         }
     }
 }
@@ -191,6 +194,7 @@ impl Application {
                 asset_base,
                 hub: hub.clone(),
                 graphiql: routes::GraphiqlPage(settings.graphiql),
+                studio: settings.studio.clone(),
                 scrape: settings.metrics.then(|| crate::telemetry::Scrape {
                     db: db.clone(),
                     background: background.clone(),
@@ -257,6 +261,7 @@ struct Shared {
     asset_base: graphql::AssetBase,
     hub: Arc<ChangeHub>,
     graphiql: routes::GraphiqlPage,
+    studio: crate::studio::StudioSettings,
     /// What `/metrics` reads; None when metrics are off.
     scrape: Option<crate::telemetry::Scrape>,
     delivery: web::Data<DeliveryRuntime>,
@@ -275,6 +280,7 @@ fn server(
     let hub = web::Data::new(shared.hub);
     let streams = shared.delivery;
     let graphiql = web::Data::new(shared.graphiql);
+    let studio = shared.studio;
     let scrape = shared.scrape.map(web::Data::new);
     if scrape.is_some() {
         crate::telemetry::recorder();
@@ -303,6 +309,7 @@ fn server(
         app.configure(routes::configure)
             .configure(crate::rest::configure)
             .configure(crate::static_files::configure)
+            .configure(|cfg| crate::studio::configure(cfg, &studio))
     })
     .listen(listener)?
     .run())

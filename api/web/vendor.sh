@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser files Lectern serves from its own origin (GraphiQL and React), taken once from
+# The browser files Lectern serves from its own origin (GraphiQL, React and htmx), taken once from
 # the npm registry with `npm pack` and committed under api/web/vendor/ with their licences and
 # SHA256SUMS. The binary embeds them; nothing is fetched at build or run time.
 #
@@ -18,6 +18,7 @@ FILES=(
   "react-dom@18.3.1 umd/react-dom.production.min.js react-dom.production.min.js"
   "graphiql@4.1.2 graphiql.min.js graphiql.min.js"
   "graphiql@4.1.2 graphiql.min.css graphiql.min.css"
+  "htmx.org@2.0.11 dist/htmx.min.js htmx.min.js"
 )
 
 work="$(mktemp -d)"

@@ -7,6 +7,7 @@ pub mod html;
 pub mod machine_token;
 pub mod resource;
 pub mod setting;
+pub mod studio_session;
 pub mod talk;
 pub mod user;
 pub mod webhook;

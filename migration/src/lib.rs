@@ -10,6 +10,7 @@ mod m20261126_000005_create_change_events;
 mod m20261127_000006_create_webhooks;
 mod m20261204_000007_store_derived_html;
 mod m20261204_000008_index_talk_orders;
+mod m20261206_000009_create_studio_sessions;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_create_webhooks::Migration),
             Box::new(m20261204_000007_store_derived_html::Migration),
             Box::new(m20261204_000008_index_talk_orders::Migration),
+            Box::new(m20261206_000009_create_studio_sessions::Migration),
         ]
     }
 }

@@ -314,3 +314,22 @@ pub async fn setting_or_insert(
         .map(|found| found.value)
         .ok_or_else(|| ServiceError::Internal(format!("setting {key} was not stored")))
 }
+
+/// The emails of the users with these ids (those that exist), by id: how the Studio names who
+/// last changed a talk.
+pub async fn emails_of(
+    db: &DatabaseConnection,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<std::collections::HashMap<Uuid, String>, ServiceError> {
+    let ids: std::collections::HashSet<Uuid> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user.email))
+        .collect())
+}

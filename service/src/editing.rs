@@ -271,6 +271,31 @@ pub async fn update_talk_from(
     Ok(written)
 }
 
+/// Replaces a talk's fields, resources and embeds with `new`, as one new version; its status
+/// stays as it is. This is what an editor's form saves: the whole talk as the editor sees it,
+/// read at `expected_version`. A talk that `new` leaves as it is is not written.
+///
+/// Errors, in this order: [`ServiceError::NotFound`]; [`ServiceError::Conflict`] unless the
+/// talk is at `expected_version`; [`ServiceError::Invalid`] with paths as for
+/// [`create_talk`]; [`ServiceError::Duplicate`] for a slug or notist_id taken.
+pub async fn replace_talk(
+    db: &DatabaseConnection,
+    id: Uuid,
+    new: NewTalk,
+    expected_version: i32,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
+    let txn = begin_write(db).await?;
+    let stored = lock_talk(&txn, id, Some(expected_version)).await?;
+    let input = TalkInput::parse_over(new, Some(&stored))?;
+    let current = record(&txn, id).await?;
+    let as_stored = new_talk_of(current.talk, current.resources, current.embeds);
+    if TalkInput::parse_over(as_stored, Some(&stored)).is_ok_and(|same| same == input) {
+        return unchanged(txn, id).await;
+    }
+    write_whole(txn, id, input, expected_version, actor).await
+}
+
 /// Writes back the state a talk had at `version`, as its change event holds it: its fields,
 /// resources and embeds (the status stays as it is now), as a new version.
 ///
@@ -292,23 +317,32 @@ pub async fn restore_talk(
             format!("the talk never had version {version}"),
         )])
     })?;
-    let extra = match &old.talk.extra {
-        serde_json::Value::Object(map) => map.clone(),
+    let input = TalkInput::parse(new_talk_of(old.talk, old.resources, old.embeds))?;
+    write_whole(txn, id, input, expected_version, actor).await
+}
+
+/// A stored talk as the input that would store it again.
+pub fn new_talk_of(
+    talk: talk::Model,
+    resources: Vec<resource::Model>,
+    embeds: Vec<embed::Model>,
+) -> NewTalk {
+    let extra = match talk.extra {
+        serde_json::Value::Object(map) => map,
         _ => serde_json::Map::new(),
     };
-    let input = TalkInput::parse(NewTalk {
-        slug: old.talk.slug,
-        title: old.talk.title,
-        date: old.talk.date,
-        event: old.talk.event,
-        location: old.talk.location,
-        image: old.talk.image,
-        pdf: old.talk.pdf,
-        notist_id: old.talk.notist_id,
-        body: old.talk.body,
+    NewTalk {
+        slug: talk.slug,
+        title: talk.title,
+        date: talk.date,
+        event: talk.event,
+        location: talk.location,
+        image: talk.image,
+        pdf: talk.pdf,
+        notist_id: talk.notist_id,
+        body: talk.body,
         extra,
-        resources: old
-            .resources
+        resources: resources
             .into_iter()
             .map(|r| NewResource {
                 title: r.title,
@@ -316,15 +350,25 @@ pub async fn restore_talk(
                 description: r.description,
             })
             .collect(),
-        embeds: old
-            .embeds
+        embeds: embeds
             .into_iter()
             .map(|e| NewEmbed {
                 kind: e.kind,
                 html: e.html,
             })
             .collect(),
-    })?;
+    }
+}
+
+/// Writes `input` as the talk's new version, its children replaced, in `txn` (which holds the
+/// talk, checked at `expected_version`).
+async fn write_whole(
+    txn: DatabaseTransaction,
+    id: Uuid,
+    input: TalkInput,
+    expected_version: i32,
+    actor: &str,
+) -> Result<TalkRecord, ServiceError> {
     let mut model = talk::ActiveModel {
         version: Set(expected_version + 1),
         updated_at: Set(Utc::now()),

@@ -14,6 +14,7 @@ pub mod events;
 pub mod import;
 pub mod listing;
 pub mod reads;
+pub mod sessions;
 pub mod talks;
 pub mod visibility;
 pub mod webhooks;

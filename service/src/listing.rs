@@ -33,6 +33,8 @@ pub struct TalkFilter {
     pub has_video: Option<bool>,
     /// Words that must all occur in the title, event, location or abstract.
     pub search: Option<String>,
+    /// Only talks with this status (drafts only for readers who see them).
+    pub status: Option<Status>,
     /// Whose eyes the list is for: drafts are listed only for readers who see them.
     pub audience: Audience,
 }
@@ -63,6 +65,7 @@ impl TalkFilter {
         };
         let day = |day: NaiveDate| day.format("%Y-%m-%d").to_string();
         let rest = (self.audience.sees_drafts() || facts.status == Status::Published)
+            && self.status.is_none_or(|status| facts.status == status)
             && self
                 .event
                 .as_ref()
@@ -435,6 +438,9 @@ fn filtered(filter: &TalkFilter, matches: Option<&[Uuid]>) -> Select<talk::Entit
     let mut query = talk::Entity::find();
     if !filter.audience.sees_drafts() {
         query = query.filter(talk::Column::Status.eq(Status::Published));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(talk::Column::Status.eq(status));
     }
     if let Some(ids) = matches {
         query = query.filter(talk::Column::Id.is_in(ids.iter().copied()));

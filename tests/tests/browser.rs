@@ -73,3 +73,494 @@ async fn graphiql_renders_its_schema_documentation_with_no_network_but_loopback(
     }
     browser.close().await;
 }
+
+// ------------------------------------------------------------------------------------------
+// Lectern Studio.
+
+use fantoccini::Locator;
+use service::accounts::Role;
+
+use crate::support::TEST_PASSWORD;
+
+/// Signs in through the form, as a person would, and waits for the list.
+async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
+    browser
+        .client
+        .goto(&format!("{}/studio/login", app.address))
+        .await
+        .unwrap();
+    browser
+        .wait_for("#email")
+        .await
+        .send_keys(email)
+        .await
+        .unwrap();
+    browser
+        .wait_for("#password")
+        .await
+        .send_keys(TEST_PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .wait_for("form button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for("table.talks").await;
+}
+
+async fn add_user(app: &TestApp, email: &str, role: Role) {
+    service::accounts::add_user(&app.db.db, email, TEST_PASSWORD, role)
+        .await
+        .unwrap();
+}
+
+/// Sets a field's value and tells the page, as typing would.
+async fn set_value(browser: &Browser, css: &str, value: &str) {
+    browser.wait_for(css).await;
+    browser
+        .client
+        .execute(
+            "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+             e.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![css.into(), value.into()],
+        )
+        .await
+        .unwrap();
+}
+
+/// A field's value now (read by a script, so that a page being replaced reads as empty).
+async fn value_of(browser: &Browser, css: &str) -> String {
+    browser.wait_for(css).await;
+    let value = browser
+        .client
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.value : '';",
+            vec![css.into()],
+        )
+        .await
+        .unwrap_or_default();
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Waits until the element at `css` holds `text`.
+async fn wait_for_text(browser: &Browser, css: &str, text: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(element) = browser.client.find(Locator::Css(css)).await
+            && let Ok(shown) = element.text().await
+            && shown.contains(text)
+        {
+            return shown;
+        }
+        assert!(
+            started.elapsed() < tests::browser::WAIT,
+            "{css} never showed {text:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_talk(app: &TestApp, slug: &str, title: &str) -> uuid::Uuid {
+    service::editing::create_talk(
+        &app.db.db,
+        service::talks::NewTalk {
+            slug: slug.into(),
+            title: title.into(),
+            date: "2024-05-02".into(),
+            body: "<p>The first abstract.</p>".into(),
+            ..Default::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap()
+    .talk
+    .id
+}
+
+/// Where a screenshot of the Studio goes: `LECTERN_SCREENSHOTS` (README's pictures are made
+/// with `LECTERN_SCREENSHOTS=docs`), else the temporary folder.
+fn screenshot_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("LECTERN_SCREENSHOTS")
+        .map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    dir.join(format!("studio-{name}.png"))
+}
+
+#[actix_web::test]
+async fn an_editor_signs_in_creates_a_talk_publishes_it_and_signs_out() {
+    let app = TestApp::with_corpus().await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ed@example.com").await;
+    browser
+        .wait_for(r#"a[href="/studio/talks/new"]"#)
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("#title")
+        .await
+        .send_keys("Events carry state")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#slug")
+        .await
+        .send_keys("events-carry-state")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#date")
+        .await
+        .send_keys("2024-05-02")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#body")
+        .await
+        .send_keys("<p>Notification <strong>and</strong> state.</p>")
+        .await
+        .unwrap();
+    // The live preview, as readers are served it.
+    wait_for_text(&browser, "#preview strong", "and").await;
+
+    // A resource, added from the keyboard: the new row's first field has the focus.
+    browser
+        .wait_for(r#"[id="resources.add"]"#)
+        .await
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    browser.wait_for(r#"[id="resources[0].title"]"#).await;
+    let focused = browser
+        .client
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, "resources[0].title");
+    // The text typed before the row was added is still there.
+    assert_eq!(value_of(&browser, "#title").await, "Events carry state");
+    browser
+        .wait_for(r#"[id="resources[0].title"]"#)
+        .await
+        .send_keys("Slides")
+        .await
+        .unwrap();
+    browser
+        .wait_for(r#"[id="resources[0].url"]"#)
+        .await
+        .send_keys("https://example.com/slides")
+        .await
+        .unwrap();
+    browser.wait_for("#save").await.click().await.unwrap();
+    wait_for_text(&browser, "#notice", "Saved as version 1").await;
+    wait_for_text(&browser, "#status", "Draft").await;
+    browser.screenshot(&screenshot_path("editor")).await;
+
+    browser.wait_for("#publish").await.click().await.unwrap();
+    wait_for_text(&browser, "#status", "Published").await;
+    let stored = service::talks::find_by_slug(&app.db.db, "events-carry-state")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.talk.status, entity::talk::Status::Published);
+    assert_eq!(stored.resources.len(), 1);
+    assert_eq!(stored.resources[0].url, "https://example.com/slides");
+
+    browser
+        .wait_for(r#"a[href="/studio/talks"]"#)
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#count", "122 talks").await;
+    browser.screenshot(&screenshot_path("list")).await;
+    // Sorted by last change, the new talk comes first.
+    browser
+        .wait_for("#sort")
+        .await
+        .select_by_value("updated")
+        .await
+        .unwrap();
+    wait_for_text(
+        &browser,
+        "table.talks tbody tr:first-child",
+        "Events carry state",
+    )
+    .await;
+
+    // Signing out: back to the sign-in page, and the list asks for it again.
+    browser
+        .wait_for("nav form button.link")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for("#email").await;
+    browser
+        .client
+        .goto(&format!("{}/studio/talks", app.address))
+        .await
+        .unwrap();
+    browser.wait_for("#email").await;
+    for url in browser.loaded_urls().await {
+        assert!(url.starts_with(&format!("{}/", app.address)), "{url}");
+    }
+    browser.close().await;
+}
+
+#[actix_web::test]
+async fn a_validation_message_appears_at_its_field() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ed@example.com").await;
+    browser
+        .client
+        .goto(&format!("{}/studio/talks/new", app.address))
+        .await
+        .unwrap();
+    browser
+        .wait_for("#title")
+        .await
+        .send_keys("T")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#slug")
+        .await
+        .send_keys("t")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#date")
+        .await
+        .send_keys("yesterday")
+        .await
+        .unwrap();
+    browser.wait_for("#save").await.click().await.unwrap();
+    let message = wait_for_text(&browser, "#date-error", "ISO 8601").await;
+    assert!(message.contains("\"yesterday\""), "{message}");
+    let date = browser.wait_for("#date").await;
+    assert_eq!(
+        date.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        date.prop("value").await.unwrap().as_deref(),
+        Some("yesterday")
+    );
+    assert_eq!(value_of(&browser, "#title").await, "T");
+    browser.close().await;
+}
+
+#[actix_web::test]
+async fn two_editors_on_one_talk_lose_nothing_and_the_second_sees_the_difference() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "alice@example.com", Role::Editor).await;
+    add_user(&app, "bob@example.com", Role::Editor).await;
+    let id = a_talk(&app, "shared", "Shared talk").await;
+    let page = format!("{}/studio/talks/{id}", app.address);
+    let (alice, bob) = tokio::join!(Browser::start(), Browser::start());
+    sign_in(&alice, &app, "alice@example.com").await;
+    sign_in(&bob, &app, "bob@example.com").await;
+    alice.client.goto(&page).await.unwrap();
+    bob.client.goto(&page).await.unwrap();
+    alice.wait_for("#title").await;
+    bob.wait_for("#title").await;
+
+    set_value(&alice, "#title", "Alice's better title").await;
+    alice.wait_for("#save").await.click().await.unwrap();
+    wait_for_text(&alice, "#notice", "Saved as version 2").await;
+    // Bob's page says so while he is still typing.
+    let saved_at = std::time::Instant::now();
+    wait_for_text(&bob, "#live-notice", "alice@example.com saved version 2").await;
+    eprintln!(
+        "live notice shown {:?} after Alice's save was shown",
+        saved_at.elapsed()
+    );
+
+    set_value(&bob, "#body", "<p>Bob rewrote the abstract.</p>").await;
+    bob.wait_for("#save").await.click().await.unwrap();
+    let conflict = wait_for_text(&bob, "#conflict", "alice@example.com saved version 2").await;
+    assert!(conflict.contains("Alice's better title"), "{conflict}");
+    // Bob's text is still on his screen, and his page says which version he read.
+    assert_eq!(
+        value_of(&bob, "#body").await,
+        "<p>Bob rewrote the abstract.</p>"
+    );
+    assert_eq!(value_of(&bob, "#title").await, "Shared talk");
+    bob.screenshot(&screenshot_path("conflict")).await;
+    let stored = service::talks::find_by_id(&app.db.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.talk.version, 2);
+    assert_eq!(stored.talk.title, "Alice's better title");
+
+    // Bob takes Alice's title into his form, then saves his over theirs: version 3.
+    set_value(&bob, "#title", "Alice's better title").await;
+    bob.wait_for("#save-mine").await.click().await.unwrap();
+    wait_for_text(&bob, "#notice", "Saved as version 3").await;
+    let stored = service::talks::find_by_id(&app.db.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.talk.title, "Alice's better title");
+    assert_eq!(stored.talk.body, "<p>Bob rewrote the abstract.</p>");
+    alice.close().await;
+    bob.close().await;
+}
+
+#[actix_web::test]
+async fn an_abstract_with_scripts_is_previewed_without_running_anything() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let id = a_talk(&app, "hostile", "Hostile abstract").await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ed@example.com").await;
+    browser
+        .client
+        .goto(&format!("{}/studio/talks/{id}", app.address))
+        .await
+        .unwrap();
+    let hostile = "<script>window.lecternFlag = 1</script>\
+        <img src=\"/nothing.png\" onerror=\"window.lecternFlag = 2\">\
+        <a href=\"javascript:window.lecternFlag = 3\">link</a><b>kept</b>";
+    set_value(&browser, "#body", hostile).await;
+    wait_for_text(&browser, "#preview b", "kept").await;
+    let flag = |browser: &Browser| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .execute("return typeof window.lecternFlag;", vec![])
+                .await
+                .unwrap()
+        }
+    };
+    // Give a handler every chance: the image's load has failed by the time this reads.
+    browser
+        .client
+        .execute(
+            "const done = arguments[0]; const img = document.querySelector('#preview img'); \
+             if (!img || img.complete) done(); else { img.addEventListener('error', () => done()); \
+             img.addEventListener('load', () => done()); }",
+            vec![],
+        )
+        .await
+        .ok();
+    assert_eq!(flag(&browser).await, "undefined");
+    let preview = browser.wait_for("#preview").await.html(true).await.unwrap();
+    assert!(
+        !preview.contains("onerror") && !preview.contains("<script"),
+        "{preview}"
+    );
+    assert!(!preview.contains("javascript:"), "{preview}");
+    // Saved and shown again by the server: still nothing runs.
+    browser.wait_for("#save").await.click().await.unwrap();
+    wait_for_text(&browser, "#notice", "Saved as version 2").await;
+    wait_for_text(&browser, "#preview b", "kept").await;
+    assert_eq!(flag(&browser).await, "undefined");
+    browser.close().await;
+}
+
+#[actix_web::test]
+async fn unsaved_changes_are_kept_in_the_browser_and_offered_back() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let id = a_talk(&app, "kept", "Kept talk").await;
+    let page = format!("{}/studio/talks/{id}", app.address);
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ed@example.com").await;
+    browser.client.goto(&page).await.unwrap();
+    browser
+        .wait_for("#title")
+        .await
+        .send_keys(" (draft in progress)")
+        .await
+        .unwrap();
+    // Another tab of the same browser, as after the first was closed.
+    let tab = browser.client.new_window(true).await.unwrap();
+    browser.client.switch_to_window(tab.handle).await.unwrap();
+    browser.client.goto(&page).await.unwrap();
+    browser.wait_for("#draft-banner:not([hidden])").await;
+    assert_eq!(value_of(&browser, "#title").await, "Kept talk");
+    browser
+        .wait_for("[data-draft-restore]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while value_of(&browser, "#title").await != "Kept talk (draft in progress)" {
+        assert!(
+            started.elapsed() < tests::browser::WAIT,
+            "the draft was not restored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    browser.wait_for("#save").await.click().await.unwrap();
+    wait_for_text(&browser, "#notice", "Saved as version 2").await;
+    let kept = browser
+        .client
+        .execute(
+            "return localStorage.getItem(arguments[0]);",
+            vec![format!("lectern-draft:{id}").into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept, serde_json::Value::Null, "a saved draft is forgotten");
+    let stored = service::talks::find_by_id(&app.db.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.talk.title, "Kept talk (draft in progress)");
+    browser.close().await;
+}
+
+#[actix_web::test]
+async fn history_shows_the_difference_of_a_version_and_restores_it() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let id = a_talk(&app, "told", "The first title").await;
+    let stored = service::talks::find_by_id(&app.db.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    service::editing::update_talk(
+        &app.db.db,
+        id,
+        service::editing::TalkPatch {
+            title: Some("A later title".into()),
+            body: Some("<p>A later abstract.</p>".into()),
+            ..Default::default()
+        },
+        stored.talk.version,
+        "importer",
+    )
+    .await
+    .unwrap();
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ed@example.com").await;
+    browser
+        .client
+        .goto(&format!("{}/studio/talks/{id}", app.address))
+        .await
+        .unwrap();
+    browser.wait_for("#history").await.click().await.unwrap();
+    wait_for_text(&browser, "#history-table", "importer").await;
+    browser.screenshot(&screenshot_path("history")).await;
+    browser.wait_for("#compare-1").await.click().await.unwrap();
+    let diff = wait_for_text(&browser, "#version-diff", "The first title").await;
+    assert!(
+        diff.contains("A later title") && diff.contains("body"),
+        "{diff}"
+    );
+    browser.wait_for("#restore").await.click().await.unwrap();
+    wait_for_text(&browser, "#notice", "Saved as version 3").await;
+    assert_eq!(value_of(&browser, "#title").await, "The first title");
+    browser.close().await;
+}

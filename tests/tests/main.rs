@@ -20,5 +20,6 @@ mod introspection;
 mod openapi_responses;
 mod operations;
 mod rest;
+mod studio;
 mod support;
 mod webhooks;

@@ -152,6 +152,7 @@ impl TalkQuery {
             from: filter.from,
             to: filter.to,
             has_video: filter.has_video,
+            status: None,
             audience: viewer(ctx).audience(),
         };
         let requested = order_by.map(|o| Order {

@@ -216,6 +216,7 @@ pub async fn list(
         to: date("to", params.to.as_deref())?,
         has_video: params.has_video,
         search: params.q.clone(),
+        status: None,
         audience: viewer.audience(),
     };
     let order = TalkOrder::chosen(requested, &filter);
