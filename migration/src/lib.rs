@@ -11,6 +11,7 @@ mod m20261127_000006_create_webhooks;
 mod m20261204_000007_store_derived_html;
 mod m20261204_000008_index_talk_orders;
 mod m20261206_000009_create_studio_sessions;
+mod m20261206_000010_index_staff_orders;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_store_derived_html::Migration),
             Box::new(m20261204_000008_index_talk_orders::Migration),
             Box::new(m20261206_000009_create_studio_sessions::Migration),
+            Box::new(m20261206_000010_index_staff_orders::Migration),
         ]
     }
 }

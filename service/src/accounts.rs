@@ -167,13 +167,7 @@ pub async fn disable_user_by_id(
     db: &DatabaseConnection,
     id: Uuid,
 ) -> Result<user::Model, ServiceError> {
-    let user = user::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    let mut model = user.into_active_model();
-    model.disabled = Set(true);
-    Ok(model.update(db).await?)
+    set_disabled_by_id(db, id, true).await
 }
 
 pub async fn set_password(
@@ -332,4 +326,36 @@ pub async fn emails_of(
         .into_iter()
         .map(|user| (user.id, user.email))
         .collect())
+}
+
+/// Gives a user another role; their sessions and tokens carry it from the next request on
+/// (the role is read from the account, never from a token or a cookie).
+pub async fn set_role_by_id(
+    db: &DatabaseConnection,
+    id: Uuid,
+    role: Role,
+) -> Result<user::Model, ServiceError> {
+    let user = user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let mut model = user.into_active_model();
+    model.role = Set(role);
+    Ok(model.update(db).await?)
+}
+
+/// Disables (or enables again) a user by id; a disabled user's tokens and Studio sessions are
+/// refused at once.
+pub async fn set_disabled_by_id(
+    db: &DatabaseConnection,
+    id: Uuid,
+    disabled: bool,
+) -> Result<user::Model, ServiceError> {
+    let user = user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let mut model = user.into_active_model();
+    model.disabled = Set(disabled);
+    Ok(model.update(db).await?)
 }

@@ -711,6 +711,21 @@ pub async fn events<C: ConnectionTrait>(db: &C) -> Result<Vec<EventSummary>, Ser
         .await?)
 }
 
+/// Every event name a talk holds (drafts' too), in order: what an editor picks from. Read
+/// from the index on `event`.
+pub async fn event_names<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, ServiceError> {
+    Ok(talk::Entity::find()
+        .select_only()
+        .column(talk::Column::Event)
+        .distinct()
+        .filter(talk::Column::Event.is_not_null())
+        .filter(talk::Column::Event.ne(""))
+        .order_by_asc(talk::Column::Event)
+        .into_tuple::<String>()
+        .all(db)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

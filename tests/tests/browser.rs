@@ -564,3 +564,196 @@ async fn history_shows_the_difference_of_a_version_and_restores_it() {
     assert_eq!(value_of(&browser, "#title").await, "The first title");
     browser.close().await;
 }
+
+#[actix_web::test]
+async fn an_expired_session_signs_in_again_and_the_unsaved_form_comes_back() {
+    let db = tests::TestDb::new().await;
+    let app = TestApp::spawn_configured(db, |settings| {
+        settings.studio.idle = std::time::Duration::from_secs(2);
+    })
+    .await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let id = a_talk(&app, "slow", "Slow edit").await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ed@example.com").await;
+    browser
+        .client
+        .goto(&format!("{}/studio/talks/{id}", app.address))
+        .await
+        .unwrap();
+    set_value(&browser, "#body", "<p>Written over a long lunch.</p>").await;
+    // Longer than the session may idle.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    browser.wait_for("#save").await.click().await.unwrap();
+    browser.wait_for("#email").await.send_keys("ed@example.com").await.unwrap();
+    browser
+        .wait_for("#password")
+        .await
+        .send_keys(TEST_PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .wait_for("form button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // Back on the talk, which offers the text that was not saved.
+    browser.wait_for("#draft-banner:not([hidden])").await;
+    browser
+        .wait_for("[data-draft-restore]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while value_of(&browser, "#body").await != "<p>Written over a long lunch.</p>" {
+        assert!(started.elapsed() < tests::browser::WAIT, "the form did not come back");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    browser.wait_for("#save").await.click().await.unwrap();
+    wait_for_text(&browser, "#notice", "Saved as version 2").await;
+    browser.close().await;
+}
+
+#[actix_web::test]
+async fn a_form_with_a_stale_csrf_token_is_refused_and_says_so() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let id = a_talk(&app, "guarded", "Guarded").await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ed@example.com").await;
+    browser
+        .client
+        .goto(&format!("{}/studio/talks/{id}", app.address))
+        .await
+        .unwrap();
+    set_value(&browser, "#title", "Forged").await;
+    browser
+        .client
+        .execute(
+            "document.querySelector('#talk-form input[name=csrf]').value = 'stale';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for("#save").await.click().await.unwrap();
+    wait_for_text(&browser, "#error-message", "security token is stale").await;
+    wait_for_text(&browser, "#error-message", "nothing was changed").await;
+    let stored = service::talks::find_by_id(&app.db.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stored.talk.version, stored.talk.title.as_str()), (1, "Guarded"));
+    browser.close().await;
+}
+
+#[actix_web::test]
+async fn a_viewer_reads_a_draft_but_cannot_change_it() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "vi@example.com", Role::Viewer).await;
+    let id = a_talk(&app, "look", "Look but do not touch").await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "vi@example.com").await;
+    wait_for_text(&browser, "table.talks", "Look but do not touch").await;
+    browser
+        .client
+        .goto(&format!("{}/studio/talks/{id}", app.address))
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#read-only", "may read drafts but not change them").await;
+    assert!(browser.client.find(Locator::Css("#save")).await.is_err());
+    assert!(browser.client.find(Locator::Css("#publish")).await.is_err());
+    // The form is there, disabled; submitting it anyway is refused by the server.
+    browser
+        .client
+        .execute(
+            "const f = document.getElementById('talk-form'); \
+             f.querySelector('fieldset').disabled = false; \
+             f.querySelector('#title').value = 'Changed by a viewer'; f.submit();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#error-message", "needs the editor role").await;
+    let stored = service::talks::find_by_id(&app.db.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.talk.version, 1);
+    browser.close().await;
+}
+
+#[actix_web::test]
+async fn every_field_is_labelled_and_the_pages_fit_a_phone() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let id = a_talk(&app, "small", "A talk on a small screen").await;
+    let browser = Browser::start().await;
+    browser.client.set_window_size(375, 812).await.unwrap();
+    sign_in(&browser, &app, "ed@example.com").await;
+    for path in [
+        "/studio/talks".to_owned(),
+        format!("/studio/talks/{id}"),
+        format!("/studio/talks/{id}/history"),
+        "/studio/talks/new".to_owned(),
+    ] {
+        browser
+            .client
+            .goto(&format!("{}{path}", app.address))
+            .await
+            .unwrap();
+        browser.wait_for("main h1").await;
+        let unlabelled = browser
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('input, select, textarea'))\
+                 .filter(e => e.type !== 'hidden')\
+                 .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')\
+                   && !e.getAttribute('aria-labelledby'))\
+                 .map(e => e.name || e.id);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(unlabelled, serde_json::json!([]), "{path}");
+        let unnamed_buttons = browser
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('button, a'))\
+                 .filter(e => !e.textContent.trim() && !e.getAttribute('aria-label'))\
+                 .map(e => e.outerHTML);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(unnamed_buttons, serde_json::json!([]), "{path}");
+        // Nothing wider than the screen: no sideways scrolling of the page.
+        let overflow = browser
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let wide = browser
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('body *'))\
+                 .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)\
+                 .slice(0, 5).map(e => e.tagName + '.' + e.className);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap_or(1) <= 0,
+            "{path} is {overflow} px too wide: {wide}"
+        );
+    }
+    browser.client.goto(&format!("{}/studio/talks/{id}", app.address)).await.unwrap();
+    browser.wait_for("#title").await;
+    browser.screenshot(&screenshot_path("phone")).await;
+    browser.close().await;
+}

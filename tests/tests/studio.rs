@@ -950,3 +950,166 @@ async fn history_lists_every_version_and_restores_one_as_a_new_version() {
     assert_eq!(refused.status, 403);
     assert_eq!(stored_version(&app, "storied").await, 4);
 }
+
+#[actix_web::test]
+async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
+    let app = TestApp::spawn().await;
+    let mut admin = StudioClient::signed_in(&app, "root@example.com", Role::Admin).await;
+    let token = admin.token();
+    let page = admin.get("/studio/admin").await;
+    assert_eq!(page.status, 200);
+
+    // Accounts: a bad one is refused at its fields, a good one added.
+    let bad = admin
+        .post(
+            "/studio/admin/users",
+            &[("csrf", &token), ("email", "nope"), ("password", "short"), ("role", "editor")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("id=\"new-email-error\">is not an email address"));
+    assert!(bad.body.contains("id=\"new-password-error\">must be at least 12 characters long"));
+    let added = admin
+        .post(
+            "/studio/admin/users",
+            &[
+                ("csrf", &token),
+                ("email", "new@example.com"),
+                ("password", TEST_PASSWORD),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let user = service::accounts::find_user_by_email(&app.db.db, "new@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.role, Role::Viewer);
+    let path = format!("/studio/admin/users/{}", user.id);
+    let changed = admin
+        .post(&path, &[("csrf", &token), ("action", "role"), ("role", "editor")])
+        .await;
+    assert_eq!(changed.status, 303);
+    // The new editor signs in, then is disabled: the open session ends at once.
+    let mut editor = StudioClient::new(&app);
+    assert_eq!(editor.sign_in("new@example.com", TEST_PASSWORD).await.status, 303);
+    assert_eq!(editor.get("/studio/talks/new").await.status, 200);
+    let disabled = admin
+        .post(&path, &[("csrf", &token), ("action", "disable")])
+        .await;
+    assert_eq!(disabled.status, 303);
+    assert_eq!(editor.get("/studio/talks/new").await.status, 303);
+    assert_eq!(
+        editor.sign_in("new@example.com", TEST_PASSWORD).await.status,
+        401
+    );
+
+    // Tokens: shown once, then revoked.
+    let issued = admin
+        .post(
+            "/studio/admin/tokens",
+            &[("csrf", &token), ("name", "deploy"), ("role", "editor"), ("ttl", "30d")],
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let start = issued.body.find("id=\"secret\" readonly value=\"").unwrap() + 28;
+    let bearer = issued.body[start..].split('"').next().unwrap().to_owned();
+    let (status, _, _) = app
+        .send("GET", "/api/v1/talks?first=1", Some(&bearer), None)
+        .await;
+    assert_eq!(status, 200);
+    let listed = admin.get("/studio/admin").await;
+    assert!(!listed.body.contains(&bearer), "a token is shown once only");
+    let jti = service::accounts::list_tokens(&app.db.db).await.unwrap()[0].jti;
+    let revoked = admin
+        .post(&format!("/studio/admin/tokens/{jti}/revoke"), &[("csrf", &token)])
+        .await;
+    assert_eq!(revoked.status, 303);
+    let (status, _, _) = app
+        .send("GET", "/api/v1/talks?first=1", Some(&bearer), None)
+        .await;
+    assert_eq!(status, 401);
+    let bad_ttl = admin
+        .post(
+            "/studio/admin/tokens",
+            &[("csrf", &token), ("name", "x"), ("role", "editor"), ("ttl", "forever")],
+        )
+        .await;
+    assert_eq!(bad_ttl.status, 422);
+    assert!(bad_ttl.body.contains("id=\"token-ttl-error\""));
+
+    // Webhooks: added (secret shown once), paused, resumed, replayed.
+    let hook = admin
+        .post(
+            "/studio/admin/webhooks",
+            &[
+                ("csrf", &token),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("events", "talk.published, talk.deleted"),
+                ("description", "site rebuild"),
+            ],
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    assert!(hook.body.contains("value=\"whsec_"));
+    let stored = service::webhooks::list(&app.db.db).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let hook_path = format!("/studio/admin/webhooks/{}", stored[0].id);
+    for (action, state) in [("pause", "paused"), ("resume", "active")] {
+        let done = admin
+            .post(&hook_path, &[("csrf", &token), ("action", action)])
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let shown = admin.get(&done.location).await;
+        assert!(
+            shown.body.contains(&format!("id=\"hook-state\">{state}</dd>")),
+            "{action}"
+        );
+    }
+    let replay = admin
+        .post(
+            &hook_path,
+            &[("csrf", &token), ("action", "replay"), ("from_seq", "1")],
+        )
+        .await;
+    assert_eq!(replay.status, 303);
+    let bad_hook = admin
+        .post(
+            "/studio/admin/webhooks",
+            &[("csrf", &token), ("url", "not a url"), ("events", "talk.*")],
+        )
+        .await;
+    assert_eq!(bad_hook.status, 422);
+    assert!(bad_hook.body.contains("id=\"hook-url-error\""));
+
+    // An editor may do none of it; without the token, neither may an admin.
+    let mut editor = StudioClient::signed_in(&app, "ed@example.com", Role::Editor).await;
+    assert_eq!(editor.get("/studio/admin").await.status, 403);
+    let editor_token = editor.token();
+    let refused = editor
+        .post(
+            "/studio/admin/users",
+            &[
+                ("csrf", &editor_token),
+                ("email", "sneaky@example.com"),
+                ("password", TEST_PASSWORD),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert!(
+        service::accounts::find_user_by_email(&app.db.db, "sneaky@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        admin
+            .post(&hook_path, &[("action", "pause")])
+            .await
+            .status,
+        403
+    );
+}

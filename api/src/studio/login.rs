@@ -151,6 +151,8 @@ pub async fn sign_in(
     if let Some(old) = request.cookie(SESSION_COOKIE) {
         service::sessions::close(&db, old.value()).await?;
     }
+    // Sessions that ended by idling are removed as others begin.
+    service::sessions::prune(&db, settings.idle).await?;
     let opened = service::sessions::open(&db, user.id).await?;
     let mut response = see_other(&next);
     for cookie in [

@@ -3,7 +3,7 @@
 //!
 //! Every page calls the same `service` functions as GraphQL and REST and checks the role on
 //! the server; the templates hold no rule of their own. One module per screen ([`login`],
-//! [`talks`], [`history`]); sessions and CSRF tokens in [`session`]; the talk form, its field paths and
+//! [`talks`], [`history`], [`live`], [`admin`]); sessions and CSRF tokens in [`session`]; the talk form, its field paths and
 //! differences in [`form`]; errors rendered once in [`error`].
 //!
 //! Pages send a Content-Security-Policy with no inline script and `frame-ancestors 'none'`,
@@ -16,6 +16,7 @@ use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+pub mod admin;
 pub mod error;
 pub mod form;
 pub mod history;
@@ -95,6 +96,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &StudioSettings) {
                 )
                 .route("/talks/{id}/restore", web::post().to(history::restore))
                 .route("/talks/{id}/live", web::get().to(live::live))
+                .route("/admin", web::get().to(admin::index))
+                .route("/admin/users", web::post().to(admin::add_user))
+                .route("/admin/users/{id}", web::post().to(admin::change_user))
+                .route("/admin/tokens", web::post().to(admin::issue_token))
+                .route(
+                    "/admin/tokens/{jti}/revoke",
+                    web::post().to(admin::revoke_token),
+                )
+                .route("/admin/webhooks", web::post().to(admin::add_webhook))
+                .route("/admin/webhooks/{id}", web::get().to(admin::webhook))
+                .route("/admin/webhooks/{id}", web::post().to(admin::change_webhook))
                 .default_service(web::to(error::not_found)),
         );
 }

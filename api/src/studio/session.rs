@@ -56,6 +56,10 @@ impl Signed {
         }
     }
 
+    pub fn is_admin(&self) -> bool {
+        self.user.role >= Role::Admin
+    }
+
     pub fn can_edit(&self) -> bool {
         self.user.role >= Role::Editor
     }

@@ -267,13 +267,7 @@ pub async fn list(
         };
         return Ok(html(StatusCode::OK, render(&results)?));
     }
-    let events = listing::events(db.get_ref())
-        .await?
-        .into_iter()
-        .map(|e| e.name)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let events = listing::event_names(db.get_ref()).await?;
     let notice = request.uri().query().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(name, _)| name == "deleted")
