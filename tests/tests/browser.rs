@@ -585,7 +585,12 @@ async fn an_expired_session_signs_in_again_and_the_unsaved_form_comes_back() {
     // Longer than the session may idle.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     browser.wait_for("#save").await.click().await.unwrap();
-    browser.wait_for("#email").await.send_keys("ed@example.com").await.unwrap();
+    browser
+        .wait_for("#email")
+        .await
+        .send_keys("ed@example.com")
+        .await
+        .unwrap();
     browser
         .wait_for("#password")
         .await
@@ -608,7 +613,10 @@ async fn an_expired_session_signs_in_again_and_the_unsaved_form_comes_back() {
         .unwrap();
     let started = std::time::Instant::now();
     while value_of(&browser, "#body").await != "<p>Written over a long lunch.</p>" {
-        assert!(started.elapsed() < tests::browser::WAIT, "the form did not come back");
+        assert!(
+            started.elapsed() < tests::browser::WAIT,
+            "the form did not come back"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     browser.wait_for("#save").await.click().await.unwrap();
@@ -644,7 +652,10 @@ async fn a_form_with_a_stale_csrf_token_is_refused_and_says_so() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((stored.talk.version, stored.talk.title.as_str()), (1, "Guarded"));
+    assert_eq!(
+        (stored.talk.version, stored.talk.title.as_str()),
+        (1, "Guarded")
+    );
     browser.close().await;
 }
 
@@ -661,7 +672,12 @@ async fn a_viewer_reads_a_draft_but_cannot_change_it() {
         .goto(&format!("{}/studio/talks/{id}", app.address))
         .await
         .unwrap();
-    wait_for_text(&browser, "#read-only", "may read drafts but not change them").await;
+    wait_for_text(
+        &browser,
+        "#read-only",
+        "may read drafts but not change them",
+    )
+    .await;
     assert!(browser.client.find(Locator::Css("#save")).await.is_err());
     assert!(browser.client.find(Locator::Css("#publish")).await.is_err());
     // The form is there, disabled; submitting it anyway is refused by the server.
@@ -752,7 +768,11 @@ async fn every_field_is_labelled_and_the_pages_fit_a_phone() {
             "{path} is {overflow} px too wide: {wide}"
         );
     }
-    browser.client.goto(&format!("{}/studio/talks/{id}", app.address)).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{}/studio/talks/{id}", app.address))
+        .await
+        .unwrap();
     browser.wait_for("#title").await;
     browser.screenshot(&screenshot_path("phone")).await;
     browser.close().await;

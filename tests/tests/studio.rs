@@ -963,12 +963,23 @@ async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
     let bad = admin
         .post(
             "/studio/admin/users",
-            &[("csrf", &token), ("email", "nope"), ("password", "short"), ("role", "editor")],
+            &[
+                ("csrf", &token),
+                ("email", "nope"),
+                ("password", "short"),
+                ("role", "editor"),
+            ],
         )
         .await;
     assert_eq!(bad.status, 422);
-    assert!(bad.body.contains("id=\"new-email-error\">is not an email address"));
-    assert!(bad.body.contains("id=\"new-password-error\">must be at least 12 characters long"));
+    assert!(
+        bad.body
+            .contains("id=\"new-email-error\">is not an email address")
+    );
+    assert!(
+        bad.body
+            .contains("id=\"new-password-error\">must be at least 12 characters long")
+    );
     let added = admin
         .post(
             "/studio/admin/users",
@@ -988,12 +999,21 @@ async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
     assert_eq!(user.role, Role::Viewer);
     let path = format!("/studio/admin/users/{}", user.id);
     let changed = admin
-        .post(&path, &[("csrf", &token), ("action", "role"), ("role", "editor")])
+        .post(
+            &path,
+            &[("csrf", &token), ("action", "role"), ("role", "editor")],
+        )
         .await;
     assert_eq!(changed.status, 303);
     // The new editor signs in, then is disabled: the open session ends at once.
     let mut editor = StudioClient::new(&app);
-    assert_eq!(editor.sign_in("new@example.com", TEST_PASSWORD).await.status, 303);
+    assert_eq!(
+        editor
+            .sign_in("new@example.com", TEST_PASSWORD)
+            .await
+            .status,
+        303
+    );
     assert_eq!(editor.get("/studio/talks/new").await.status, 200);
     let disabled = admin
         .post(&path, &[("csrf", &token), ("action", "disable")])
@@ -1001,7 +1021,10 @@ async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
     assert_eq!(disabled.status, 303);
     assert_eq!(editor.get("/studio/talks/new").await.status, 303);
     assert_eq!(
-        editor.sign_in("new@example.com", TEST_PASSWORD).await.status,
+        editor
+            .sign_in("new@example.com", TEST_PASSWORD)
+            .await
+            .status,
         401
     );
 
@@ -1009,7 +1032,12 @@ async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
     let issued = admin
         .post(
             "/studio/admin/tokens",
-            &[("csrf", &token), ("name", "deploy"), ("role", "editor"), ("ttl", "30d")],
+            &[
+                ("csrf", &token),
+                ("name", "deploy"),
+                ("role", "editor"),
+                ("ttl", "30d"),
+            ],
         )
         .await;
     assert_eq!(issued.status, 201, "{}", issued.body);
@@ -1023,7 +1051,10 @@ async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
     assert!(!listed.body.contains(&bearer), "a token is shown once only");
     let jti = service::accounts::list_tokens(&app.db.db).await.unwrap()[0].jti;
     let revoked = admin
-        .post(&format!("/studio/admin/tokens/{jti}/revoke"), &[("csrf", &token)])
+        .post(
+            &format!("/studio/admin/tokens/{jti}/revoke"),
+            &[("csrf", &token)],
+        )
         .await;
     assert_eq!(revoked.status, 303);
     let (status, _, _) = app
@@ -1033,7 +1064,12 @@ async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
     let bad_ttl = admin
         .post(
             "/studio/admin/tokens",
-            &[("csrf", &token), ("name", "x"), ("role", "editor"), ("ttl", "forever")],
+            &[
+                ("csrf", &token),
+                ("name", "x"),
+                ("role", "editor"),
+                ("ttl", "forever"),
+            ],
         )
         .await;
     assert_eq!(bad_ttl.status, 422);
@@ -1063,7 +1099,9 @@ async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
         assert_eq!(done.status, 303, "{}", done.body);
         let shown = admin.get(&done.location).await;
         assert!(
-            shown.body.contains(&format!("id=\"hook-state\">{state}</dd>")),
+            shown
+                .body
+                .contains(&format!("id=\"hook-state\">{state}</dd>")),
             "{action}"
         );
     }
@@ -1106,10 +1144,7 @@ async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
             .is_none()
     );
     assert_eq!(
-        admin
-            .post(&hook_path, &[("action", "pause")])
-            .await
-            .status,
+        admin.post(&hook_path, &[("action", "pause")]).await.status,
         403
     );
 }

@@ -166,7 +166,10 @@ async fn admin_form(
 ) -> Result<Vec<(String, String)>, StudioError> {
     let body = read_form(request, payload).await?;
     let fields = pairs(&body)?;
-    let csrf = fields.iter().find(|(n, _)| n == "csrf").map(|(_, v)| v.as_str());
+    let csrf = fields
+        .iter()
+        .find(|(n, _)| n == "csrf")
+        .map(|(_, v)| v.as_str());
     signed.check_csrf(request, csrf)?;
     signed.require(Role::Admin)?;
     Ok(fields)
@@ -232,9 +235,17 @@ pub async fn add_user(
     let fields = admin_form(&request, &signed, payload).await?;
     let role = match role(field(&fields, "role")) {
         Ok(role) => role,
-        Err(error) => return refused(&signed, &db, "user", ServiceError::Invalid(vec![error])).await,
+        Err(error) => {
+            return refused(&signed, &db, "user", ServiceError::Invalid(vec![error])).await;
+        }
     };
-    match accounts::add_user(&db, field(&fields, "email"), field(&fields, "password"), role).await
+    match accounts::add_user(
+        &db,
+        field(&fields, "email"),
+        field(&fields, "password"),
+        role,
+    )
+    .await
     {
         Ok(user) => Ok(see_other(&format!(
             "/studio/admin?done=added+{}",
@@ -282,7 +293,9 @@ pub async fn issue_token(
 ) -> Result<HttpResponse, StudioError> {
     let fields = admin_form(&request, &signed, payload).await?;
     let mut errors = Vec::new();
-    let role = role(field(&fields, "role")).map_err(|e| errors.push(e)).ok();
+    let role = role(field(&fields, "role"))
+        .map_err(|e| errors.push(e))
+        .ok();
     let ttl = parse_ttl(field(&fields, "ttl"))
         .map_err(|e| errors.push(FieldError::new("ttl", e)))
         .ok();
@@ -348,7 +361,8 @@ pub async fn add_webhook(
         .filter(|e| !e.is_empty())
         .map(str::to_owned)
         .collect();
-    let description = Some(field(&fields, "description").trim().to_owned()).filter(|d| !d.is_empty());
+    let description =
+        Some(field(&fields, "description").trim().to_owned()).filter(|d| !d.is_empty());
     let new = NewWebhook {
         url: field(&fields, "url").trim().to_owned(),
         events,

@@ -106,7 +106,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &StudioSettings) {
                 )
                 .route("/admin/webhooks", web::post().to(admin::add_webhook))
                 .route("/admin/webhooks/{id}", web::get().to(admin::webhook))
-                .route("/admin/webhooks/{id}", web::post().to(admin::change_webhook))
+                .route(
+                    "/admin/webhooks/{id}",
+                    web::post().to(admin::change_webhook),
+                )
                 .default_service(web::to(error::not_found)),
         );
 }
