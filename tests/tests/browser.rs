@@ -777,3 +777,50 @@ async fn every_field_is_labelled_and_the_pages_fit_a_phone() {
     browser.screenshot(&screenshot_path("phone")).await;
     browser.close().await;
 }
+
+#[actix_web::test]
+async fn leaving_a_form_with_unsaved_changes_asks_first() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let id = a_talk(&app, "leave", "Before leaving").await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ed@example.com").await;
+    browser
+        .client
+        .goto(&format!("{}/studio/talks/{id}", app.address))
+        .await
+        .unwrap();
+    // Whether leaving now would be held up: the page's `beforeunload` answer, as the browser
+    // asks for it before it shows its "leave this page?" question.
+    let asks = |browser: &Browser| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .execute(
+                    "const e = new Event('beforeunload', { cancelable: true }); \
+                     window.dispatchEvent(e); return e.defaultPrevented;",
+                    vec![],
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        asks(&browser).await,
+        serde_json::json!(false),
+        "nothing typed yet"
+    );
+    browser
+        .wait_for("#title")
+        .await
+        .send_keys(" and after")
+        .await
+        .unwrap();
+    assert_eq!(asks(&browser).await, serde_json::json!(true));
+    browser.wait_for("[data-dirty-note]:not([hidden])").await;
+    // Saving is leaving on purpose: no question, and the text is stored.
+    browser.wait_for("#save").await.click().await.unwrap();
+    wait_for_text(&browser, "#notice", "Saved as version 2").await;
+    assert_eq!(asks(&browser).await, serde_json::json!(false));
+    browser.close().await;
+}
