@@ -335,13 +335,7 @@ pub async fn set_role_by_id(
     id: Uuid,
     role: Role,
 ) -> Result<user::Model, ServiceError> {
-    let user = user::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    let mut model = user.into_active_model();
-    model.role = Set(role);
-    Ok(model.update(db).await?)
+    change_user(db, id, |user| user.role = Set(role)).await
 }
 
 /// Disables (or enables again) a user by id; a disabled user's tokens and Studio sessions are
@@ -351,11 +345,19 @@ pub async fn set_disabled_by_id(
     id: Uuid,
     disabled: bool,
 ) -> Result<user::Model, ServiceError> {
+    change_user(db, id, |user| user.disabled = Set(disabled)).await
+}
+
+async fn change_user(
+    db: &DatabaseConnection,
+    id: Uuid,
+    change: impl FnOnce(&mut user::ActiveModel),
+) -> Result<user::Model, ServiceError> {
     let user = user::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)?;
     let mut model = user.into_active_model();
-    model.disabled = Set(disabled);
+    change(&mut model);
     Ok(model.update(db).await?)
 }

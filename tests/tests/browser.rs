@@ -144,6 +144,27 @@ async fn value_of(browser: &Browser, css: &str) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
 
+/// Waits until the field at `css` holds `value`.
+async fn wait_for_value(browser: &Browser, css: &str, value: &str) {
+    let started = std::time::Instant::now();
+    while value_of(browser, css).await != value {
+        assert!(
+            started.elapsed() < tests::browser::WAIT,
+            "{css} never held {value:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Opens a path of the app.
+async fn goto(browser: &Browser, app: &TestApp, path: &str) {
+    browser
+        .client
+        .goto(&format!("{}{path}", app.address))
+        .await
+        .unwrap();
+}
+
 /// Waits until the element at `css` holds `text`.
 async fn wait_for_text(browser: &Browser, css: &str, text: &str) -> String {
     let started = std::time::Instant::now();
@@ -422,11 +443,7 @@ async fn an_abstract_with_scripts_is_previewed_without_running_anything() {
     let id = a_talk(&app, "hostile", "Hostile abstract").await;
     let browser = Browser::start().await;
     sign_in(&browser, &app, "ed@example.com").await;
-    browser
-        .client
-        .goto(&format!("{}/studio/talks/{id}", app.address))
-        .await
-        .unwrap();
+    goto(&browser, &app, &format!("/studio/talks/{id}")).await;
     let hostile = "<script>window.lecternFlag = 1</script>\
         <img src=\"/nothing.png\" onerror=\"window.lecternFlag = 2\">\
         <a href=\"javascript:window.lecternFlag = 3\">link</a><b>kept</b>";
@@ -494,14 +511,7 @@ async fn unsaved_changes_are_kept_in_the_browser_and_offered_back() {
         .click()
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    while value_of(&browser, "#title").await != "Kept talk (draft in progress)" {
-        assert!(
-            started.elapsed() < tests::browser::WAIT,
-            "the draft was not restored"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_value(&browser, "#title", "Kept talk (draft in progress)").await;
     browser.wait_for("#save").await.click().await.unwrap();
     wait_for_text(&browser, "#notice", "Saved as version 2").await;
     let kept = browser
@@ -545,11 +555,7 @@ async fn history_shows_the_difference_of_a_version_and_restores_it() {
     .unwrap();
     let browser = Browser::start().await;
     sign_in(&browser, &app, "ed@example.com").await;
-    browser
-        .client
-        .goto(&format!("{}/studio/talks/{id}", app.address))
-        .await
-        .unwrap();
+    goto(&browser, &app, &format!("/studio/talks/{id}")).await;
     browser.wait_for("#history").await.click().await.unwrap();
     wait_for_text(&browser, "#history-table", "importer").await;
     browser.screenshot(&screenshot_path("history")).await;
@@ -576,11 +582,7 @@ async fn an_expired_session_signs_in_again_and_the_unsaved_form_comes_back() {
     let id = a_talk(&app, "slow", "Slow edit").await;
     let browser = Browser::start().await;
     sign_in(&browser, &app, "ed@example.com").await;
-    browser
-        .client
-        .goto(&format!("{}/studio/talks/{id}", app.address))
-        .await
-        .unwrap();
+    goto(&browser, &app, &format!("/studio/talks/{id}")).await;
     set_value(&browser, "#body", "<p>Written over a long lunch.</p>").await;
     // Longer than the session may idle.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
@@ -611,14 +613,7 @@ async fn an_expired_session_signs_in_again_and_the_unsaved_form_comes_back() {
         .click()
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    while value_of(&browser, "#body").await != "<p>Written over a long lunch.</p>" {
-        assert!(
-            started.elapsed() < tests::browser::WAIT,
-            "the form did not come back"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_value(&browser, "#body", "<p>Written over a long lunch.</p>").await;
     browser.wait_for("#save").await.click().await.unwrap();
     wait_for_text(&browser, "#notice", "Saved as version 2").await;
     browser.close().await;
@@ -631,11 +626,7 @@ async fn a_form_with_a_stale_csrf_token_is_refused_and_says_so() {
     let id = a_talk(&app, "guarded", "Guarded").await;
     let browser = Browser::start().await;
     sign_in(&browser, &app, "ed@example.com").await;
-    browser
-        .client
-        .goto(&format!("{}/studio/talks/{id}", app.address))
-        .await
-        .unwrap();
+    goto(&browser, &app, &format!("/studio/talks/{id}")).await;
     set_value(&browser, "#title", "Forged").await;
     browser
         .client
@@ -667,11 +658,7 @@ async fn a_viewer_reads_a_draft_but_cannot_change_it() {
     let browser = Browser::start().await;
     sign_in(&browser, &app, "vi@example.com").await;
     wait_for_text(&browser, "table.talks", "Look but do not touch").await;
-    browser
-        .client
-        .goto(&format!("{}/studio/talks/{id}", app.address))
-        .await
-        .unwrap();
+    goto(&browser, &app, &format!("/studio/talks/{id}")).await;
     wait_for_text(
         &browser,
         "#read-only",
@@ -768,11 +755,7 @@ async fn every_field_is_labelled_and_the_pages_fit_a_phone() {
             "{path} is {overflow} px too wide: {wide}"
         );
     }
-    browser
-        .client
-        .goto(&format!("{}/studio/talks/{id}", app.address))
-        .await
-        .unwrap();
+    goto(&browser, &app, &format!("/studio/talks/{id}")).await;
     browser.wait_for("#title").await;
     browser.screenshot(&screenshot_path("phone")).await;
     browser.close().await;
@@ -785,11 +768,7 @@ async fn leaving_a_form_with_unsaved_changes_asks_first() {
     let id = a_talk(&app, "leave", "Before leaving").await;
     let browser = Browser::start().await;
     sign_in(&browser, &app, "ed@example.com").await;
-    browser
-        .client
-        .goto(&format!("{}/studio/talks/{id}", app.address))
-        .await
-        .unwrap();
+    goto(&browser, &app, &format!("/studio/talks/{id}")).await;
     // Whether leaving now would be held up: the page's `beforeunload` answer, as the browser
     // asks for it before it shows its "leave this page?" question.
     let asks = |browser: &Browser| {

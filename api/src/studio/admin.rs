@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::error::StudioError;
 use super::form::pairs;
 use super::session::Signed;
-use super::talks::{read_form, render, when};
+use super::talks::{query_param, read_form, render, when};
 use super::{Assets, html, see_other};
 use crate::auth::{AuthError, Authority, parse_ttl};
 use crate::changes::ChangeHub;
@@ -438,11 +438,7 @@ pub async fn webhook(
             error: a.error.unwrap_or_default(),
         })
         .collect();
-    let notice = request.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(name, _)| name == "done")
-            .map(|(_, done)| format!("Done: {done}."))
-    });
+    let notice = query_param(&request, "done").map(|done| format!("Done: {done}."));
     let page = WebhookPage {
         assets: Assets::get(),
         signed: &signed,
@@ -511,11 +507,7 @@ pub async fn index(
     db: Db,
 ) -> Result<HttpResponse, StudioError> {
     signed.require(Role::Admin)?;
-    let notice = request.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(name, _)| name == "done")
-            .map(|(_, done)| format!("Done: {done}."))
-    });
+    let notice = query_param(&request, "done").map(|done| format!("Done: {done}."));
     page(
         &signed,
         &db,

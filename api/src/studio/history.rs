@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::error::StudioError;
 use super::form::{Difference, TalkForm};
 use super::session::Signed;
-use super::talks::{emails_for_all, find, talk_id, when, who};
+use super::talks::{changed_since, emails_for_all, find, talk_id, when, who};
 use super::{Assets, html, see_other};
 use crate::rest::problem::Problem;
 
@@ -167,13 +167,9 @@ pub async fn restore(
             "/studio/talks/{id}?saved={}",
             record.talk.version
         ))),
-        Err(ServiceError::Conflict { current_version }) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            format!(
-                "the talk changed since this page was loaded: it is at version {current_version}; nothing was restored"
-            ),
-        )
-        .into()),
+        Err(ServiceError::Conflict { current_version }) => {
+            Err(changed_since(current_version, "nothing was restored"))
+        }
         Err(other) => Err(other.into()),
     }
 }

@@ -268,11 +268,8 @@ pub async fn list(
         return Ok(html(StatusCode::OK, render(&results)?));
     }
     let events = listing::event_names(db.get_ref()).await?;
-    let notice = request.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(name, _)| name == "deleted")
-            .map(|(_, slug)| format!("The talk {slug} was deleted."))
-    });
+    let notice =
+        query_param(&request, "deleted").map(|slug| format!("The talk {slug} was deleted."));
     let page = ListPage {
         assets: Assets::get(),
         signed: &signed,
@@ -384,6 +381,24 @@ impl EditPage<'_> {
     pub fn path(&self, list: &str, index: impl std::fmt::Display, field: &str) -> String {
         format!("{list}[{index}].{field}")
     }
+}
+
+/// 409: the talk is no longer at the version the page showed.
+pub(super) fn changed_since(current_version: i32, outcome: &str) -> StudioError {
+    Problem::new(
+        StatusCode::CONFLICT,
+        format!(
+            "the talk changed since this page was loaded: it is at version {current_version}; {outcome}"
+        ),
+    )
+    .into()
+}
+
+/// The value of `name` in the request's query, decoded.
+pub(super) fn query_param(request: &HttpRequest, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(request.uri().query()?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }
 
 fn stored_of(record: &TalkRecord, emails: &HashMap<Uuid, String>) -> Stored {
@@ -738,23 +753,24 @@ async fn set_status(
     let id = talk_id(&id)?;
     let version = small_form(&request, &signed, payload).await?;
     let actor = signed.viewer().actor();
-    match editing::set_status(&db, id, status, By {
-        actor: &actor,
-        if_version: version,
-    })
+    match editing::set_status(
+        &db,
+        id,
+        status,
+        By {
+            actor: &actor,
+            if_version: version,
+        },
+    )
     .await
     {
         Ok(record) => Ok(see_other(&format!(
             "/studio/talks/{id}?saved={}",
             record.talk.version
         ))),
-        Err(ServiceError::Conflict { current_version }) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            format!(
-                "the talk changed since this page was loaded: it is at version {current_version}; reload it and try again"
-            ),
-        )
-        .into()),
+        Err(ServiceError::Conflict { current_version }) => {
+            Err(changed_since(current_version, "reload it and try again"))
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -826,16 +842,13 @@ pub async fn delete(
     let record = find(&db, id).await?;
     match editing::delete_talk(&db, id, version, &signed.viewer().actor()).await {
         Ok(()) => {
-            let slug: String = url::form_urlencoded::byte_serialize(record.talk.slug.as_bytes()).collect();
+            let slug: String =
+                url::form_urlencoded::byte_serialize(record.talk.slug.as_bytes()).collect();
             Ok(see_other(&format!("/studio/talks?deleted={slug}")))
         }
-        Err(ServiceError::Conflict { current_version }) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            format!(
-                "the talk changed since you asked to delete it: it is at version {current_version}; nothing was deleted"
-            ),
-        )
-        .into()),
+        Err(ServiceError::Conflict { current_version }) => {
+            Err(changed_since(current_version, "nothing was deleted"))
+        }
         Err(other) => Err(other.into()),
     }
 }
