@@ -803,3 +803,53 @@ async fn leaving_a_form_with_unsaved_changes_asks_first() {
     assert_eq!(asks(&browser).await, serde_json::json!(false));
     browser.close().await;
 }
+
+#[actix_web::test]
+async fn an_admin_adds_an_account_and_issues_a_token_shown_once() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "root@example.com", Role::Admin).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser
+        .wait_for(r#"nav a[href="/studio/admin"]"#)
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("#new-email")
+        .await
+        .send_keys("writer@example.com")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#new-password")
+        .await
+        .send_keys(TEST_PASSWORD)
+        .await
+        .unwrap();
+    browser.wait_for("#add-user").await.click().await.unwrap();
+    wait_for_text(&browser, "#notice", "added writer@example.com").await;
+    wait_for_text(&browser, "#accounts", "writer@example.com").await;
+    browser
+        .wait_for("#token-name")
+        .await
+        .send_keys("deploy pipeline")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#issue-token")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#notice", "it is not shown again").await;
+    let token = value_of(&browser, "#secret").await;
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    browser.screenshot(&screenshot_path("admin")).await;
+    let (status, _, _) = app
+        .send("GET", "/api/v1/talks?first=1", Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    browser.close().await;
+}
