@@ -1148,3 +1148,39 @@ async fn admins_manage_accounts_tokens_and_webhooks_and_others_may_not() {
         403
     );
 }
+
+#[actix_web::test]
+async fn the_session_cookie_is_secure_when_a_proxy_says_the_request_came_over_https() {
+    let app = TestApp::spawn().await;
+    service::accounts::add_user(&app.db.db, "ed@example.com", TEST_PASSWORD, Role::Editor)
+        .await
+        .unwrap();
+    let https = ("X-Forwarded-Proto", "https");
+    let form_page = send_once(&app, "GET", "/studio/login", &[https], None).await;
+    let sign_in_cookie = form_page.header("set-cookie").to_owned();
+    assert!(sign_in_cookie.contains("Secure"), "{sign_in_cookie}");
+    let token = hidden(&String::from_utf8_lossy(&form_page.bytes), "csrf").unwrap();
+    let cookie = sign_in_cookie.split(';').next().unwrap().to_owned();
+    let body = form(&[
+        ("csrf", &token),
+        ("email", "ed@example.com"),
+        ("password", TEST_PASSWORD),
+    ]);
+    let signed = send_once(
+        &app,
+        "POST",
+        "/studio/login",
+        &[https, ("Cookie", &cookie)],
+        Some(("application/x-www-form-urlencoded", body)),
+    )
+    .await;
+    assert_eq!(signed.status, 303);
+    let session = signed
+        .headers
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("lectern_session="))
+        .expect("a session cookie")
+        .to_owned();
+    assert!(session.contains("Secure"), "{session}");
+}
