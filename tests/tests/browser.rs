@@ -89,6 +89,12 @@ async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
         .goto(&format!("{}/studio/login", app.address))
         .await
         .unwrap();
+    submit_sign_in(browser, email).await;
+    browser.wait_for("table.talks").await;
+}
+
+/// Fills in the sign-in form on screen and sends it.
+async fn submit_sign_in(browser: &Browser, email: &str) {
     browser
         .wait_for("#email")
         .await
@@ -107,7 +113,6 @@ async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
         .click()
         .await
         .unwrap();
-    browser.wait_for("table.talks").await;
 }
 
 async fn add_user(app: &TestApp, email: &str, role: Role) {
@@ -587,24 +592,7 @@ async fn an_expired_session_signs_in_again_and_the_unsaved_form_comes_back() {
     // Longer than the session may idle.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     browser.wait_for("#save").await.click().await.unwrap();
-    browser
-        .wait_for("#email")
-        .await
-        .send_keys("ed@example.com")
-        .await
-        .unwrap();
-    browser
-        .wait_for("#password")
-        .await
-        .send_keys(TEST_PASSWORD)
-        .await
-        .unwrap();
-    browser
-        .wait_for("form button.primary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    submit_sign_in(&browser, "ed@example.com").await;
     // Back on the talk, which offers the text that was not saved.
     browser.wait_for("#draft-banner:not([hidden])").await;
     browser

@@ -158,6 +158,12 @@ fn events_text(events: &serde_json::Value) -> String {
         .unwrap_or_default()
 }
 
+/// A 303 back to `page`, which says what was `done` (as `?done=…`).
+fn done(page: &str, done: &str) -> HttpResponse {
+    let done: String = url::form_urlencoded::byte_serialize(done.as_bytes()).collect();
+    see_other(&format!("{page}?done={done}"))
+}
+
 /// A form post of an admin: the CSRF token, then the role, then its fields.
 async fn admin_form(
     request: &HttpRequest,
@@ -247,10 +253,7 @@ pub async fn add_user(
     )
     .await
     {
-        Ok(user) => Ok(see_other(&format!(
-            "/studio/admin?done=added+{}",
-            url::form_urlencoded::byte_serialize(user.email.as_bytes()).collect::<String>()
-        ))),
+        Ok(user) => Ok(done("/studio/admin", &format!("added {}", user.email))),
         Err(error) => refused(&signed, &db, "user", error).await,
     }
 }
@@ -277,10 +280,7 @@ pub async fn change_user(
             return Err(Problem::bad_request(format!("unknown action {other:?}")).into());
         }
     };
-    Ok(see_other(&format!(
-        "/studio/admin?done=changed+{}",
-        url::form_urlencoded::byte_serialize(user.email.as_bytes()).collect::<String>()
-    )))
+    Ok(done("/studio/admin", &format!("changed {}", user.email)))
 }
 
 /// `POST /studio/admin/tokens`: issues a machine token, shown on this answer only.
@@ -340,10 +340,7 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, StudioError> {
     admin_form(&request, &signed, payload).await?;
     let token = accounts::revoke_token(&db, uuid(&jti)?).await?;
-    Ok(see_other(&format!(
-        "/studio/admin?done=revoked+{}",
-        url::form_urlencoded::byte_serialize(token.name.as_bytes()).collect::<String>()
-    )))
+    Ok(done("/studio/admin", &format!("revoked {}", token.name)))
 }
 
 /// `POST /studio/admin/webhooks`: registers an endpoint; its secret is shown this once.
@@ -468,7 +465,7 @@ pub async fn change_webhook(
 ) -> Result<HttpResponse, StudioError> {
     let fields = admin_form(&request, &signed, payload).await?;
     let id = uuid(&id)?;
-    let done = match field(&fields, "action") {
+    let outcome = match field(&fields, "action") {
         "pause" | "resume" => {
             let paused = field(&fields, "action") == "pause";
             webhooks::update(
@@ -494,10 +491,7 @@ pub async fn change_webhook(
         }
     };
     hub.webhooks_changed();
-    Ok(see_other(&format!(
-        "/studio/admin/webhooks/{id}?done={}",
-        url::form_urlencoded::byte_serialize(done.as_bytes()).collect::<String>()
-    )))
+    Ok(done(&format!("/studio/admin/webhooks/{id}"), &outcome))
 }
 
 /// `GET /studio/admin` (`?done=…` after an action, as a notice).
