@@ -36,7 +36,8 @@ async fn the_committed_schema_is_the_running_schema() {
     let (status, running) = app.get("/graphql/schema.graphql").await;
     assert_eq!(status, 200);
     let path = tests::workspace_root().join("api/schema.graphql");
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let committed = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     assert!(
         committed == running,
         "api/schema.graphql differs from the running schema; write it anew with\n  \
