@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
+use service::assets::TransformRules;
 use service::db::{DEFAULT_DATABASE_URL, DbOptions};
 use service::webhooks::RetryPolicy;
 
@@ -92,6 +93,29 @@ pub struct Config {
     /// When the Studio's session cookie is `Secure`: `auto` (when the request came over
     /// HTTPS, as the connection or a proxy's `X-Forwarded-Proto` says), `always` or `never`.
     pub studio_secure_cookie: String,
+    /// The folder of asset bytes; next to the SQLite file when absent (`lectern.db` keeps
+    /// them in `lectern-assets`).
+    pub asset_dir: Option<PathBuf>,
+    /// S3-compatible object storage for asset bytes instead of the folder, as
+    /// `s3://bucket[/prefix]`; credentials, region and endpoint from the `AWS_*` variables.
+    pub asset_store: Option<String>,
+    /// The largest upload, in MiB.
+    pub asset_max_mb: u64,
+    /// The longest side of an uploaded image, in pixels.
+    pub asset_max_side: u32,
+    /// The most pixels of an uploaded image, in millions.
+    pub asset_max_megapixels: u64,
+    /// How long reading a PDF (its pages, its first page) may take.
+    pub asset_pdf_timeout: String,
+    /// The widths and heights a transform may ask for.
+    #[serde(deserialize_with = "list")]
+    pub asset_sizes: Vec<String>,
+    /// The JPEG qualities a transform may ask for.
+    #[serde(deserialize_with = "list")]
+    pub asset_qualities: Vec<String>,
+    /// Named transforms (`?preset=name`), each a table of `width`, `height`, `fit`, `format`
+    /// and `quality`.
+    pub asset_presets: std::collections::BTreeMap<String, service::assets::transform::Preset>,
 }
 
 impl Default for Config {
@@ -125,6 +149,23 @@ impl Default for Config {
             studio: true,
             studio_session_idle: "1h".into(),
             studio_secure_cookie: "auto".into(),
+            asset_dir: None,
+            asset_store: None,
+            asset_max_mb: 50,
+            asset_max_side: 12_000,
+            asset_max_megapixels: 50,
+            asset_pdf_timeout: "10s".into(),
+            asset_sizes: TransformRules::default()
+                .sizes
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            asset_qualities: TransformRules::default()
+                .qualities
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            asset_presets: TransformRules::default().presets,
         }
     }
 }
@@ -158,6 +199,14 @@ const KEYS: &[&str] = &[
     "studio",
     "studio_session_idle",
     "studio_secure_cookie",
+    "asset_dir",
+    "asset_store",
+    "asset_max_mb",
+    "asset_max_side",
+    "asset_max_megapixels",
+    "asset_pdf_timeout",
+    "asset_sizes",
+    "asset_qualities",
 ];
 
 /// Values given on the command line, the last layer.
@@ -212,6 +261,102 @@ impl Config {
         Ok(config)
     }
 
+    /// Where assets live and the rules of uploads and transforms, each value checked.
+    fn asset_config(
+        &self,
+        duration: &dyn Fn(&str, &str) -> Result<Duration, ConfigError>,
+    ) -> Result<crate::startup::AssetConfig, ConfigError> {
+        if let Some(store) = &self.asset_store {
+            match url::Url::parse(store) {
+                Ok(url) if url.scheme() == "s3" && url.host_str().is_some() => {}
+                _ => {
+                    return Err(invalid(
+                        "asset_store",
+                        format!("{store:?}: must be s3://bucket[/prefix]"),
+                    ));
+                }
+            }
+        }
+        if !(1..=4096).contains(&self.asset_max_mb) {
+            return Err(invalid("asset_max_mb", "must be from 1 to 4096"));
+        }
+        if !(16..=65_535).contains(&self.asset_max_side) {
+            return Err(invalid("asset_max_side", "must be from 16 to 65535"));
+        }
+        if !(1..=1000).contains(&self.asset_max_megapixels) {
+            return Err(invalid("asset_max_megapixels", "must be from 1 to 1000"));
+        }
+        let numbers = |key: &str, values: &[String], range: std::ops::RangeInclusive<u32>| {
+            let parsed = values
+                .iter()
+                .map(|v| match v.trim().parse::<u32>() {
+                    Ok(n) if range.contains(&n) => Ok(n),
+                    _ => Err(invalid(
+                        key,
+                        format!(
+                            "{v:?}: each must be a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    )),
+                })
+                .collect::<Result<Vec<u32>, _>>()?;
+            if parsed.is_empty() || parsed.len() > 64 {
+                return Err(invalid(key, "must list from 1 to 64 values"));
+            }
+            Ok(parsed)
+        };
+        let sizes = numbers("asset_sizes", &self.asset_sizes, 1..=8192)?;
+        let qualities: Vec<u8> = numbers("asset_qualities", &self.asset_qualities, 1..=100)?
+            .into_iter()
+            .map(|q| q as u8)
+            .collect();
+        let default_quality = if qualities.contains(&80) {
+            80
+        } else {
+            qualities[qualities.len() / 2]
+        };
+        for (name, preset) in &self.asset_presets {
+            for size in [preset.width, preset.height].into_iter().flatten() {
+                if !(1..=8192).contains(&size) {
+                    return Err(invalid(
+                        "asset_presets",
+                        format!("{name}: sizes must be from 1 to 8192"),
+                    ));
+                }
+            }
+            if preset.quality.is_some_and(|q| !(1..=100).contains(&q)) {
+                return Err(invalid(
+                    "asset_presets",
+                    format!("{name}: quality must be from 1 to 100"),
+                ));
+            }
+        }
+        let timeout = nonzero(
+            "asset_pdf_timeout",
+            duration("asset_pdf_timeout", &self.asset_pdf_timeout)?,
+        )?;
+        Ok(crate::startup::AssetConfig {
+            store: self.asset_store.clone(),
+            dir: self.asset_dir.clone(),
+            rules: service::assets::AssetSettings {
+                max_bytes: self.asset_max_mb * 1024 * 1024,
+                pixels: service::assets::PixelLimits {
+                    max_side: self.asset_max_side,
+                    max_pixels: self.asset_max_megapixels * 1_000_000,
+                },
+                pdf_timeout: timeout,
+                rules: TransformRules {
+                    sizes,
+                    qualities,
+                    default_quality,
+                    presets: self.asset_presets.clone(),
+                },
+                ..service::assets::AssetSettings::default()
+            },
+        })
+    }
+
     /// The settings the server starts with; every value is checked, and a bad one named.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         self.addr.parse::<SocketAddr>().map_err(|e| {
@@ -253,7 +398,9 @@ impl Config {
             return Err(invalid("db_acquire_timeout", "must be more than 0"));
         }
         let backoff = duration("webhook_backoff", &self.webhook_backoff)?;
+        let assets = self.asset_config(&duration)?;
         let settings = Settings {
+            assets,
             addr: self.addr.clone(),
             database_url: self.database_url.clone(),
             db: DbOptions {

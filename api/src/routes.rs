@@ -76,15 +76,30 @@ pub(crate) async fn caller(
     })
 }
 
-/// `POST /graphql` with a JSON body `{ query, variables, operationName }`.
+/// `POST /graphql` with a JSON body `{ query, variables, operationName }`, or a
+/// `multipart/form-data` body as the GraphQL multipart request spec has it (uploads).
 async fn graphql_post(
     schema: web::Data<AppSchema>,
     cache: web::Data<Responses>,
     authority: web::Data<Arc<Authority>>,
     hub: web::Data<Arc<ChangeHub>>,
+    assets: web::Data<service::assets::Assets>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if multipart {
+        return graphql_multipart(&schema, &cache, &authority, &hub, &assets, request, payload)
+            .await;
+    }
     let body = match crate::rest::http::read_body(&request, payload, &["application/json"]).await {
         Ok(body) => body.freeze(),
         Err(problem) => {
@@ -109,6 +124,109 @@ async fn graphql_post(
     })
     .await
 }
+
+/// Room for the `operations` and `map` parts and the framing, beyond the file's own limit.
+const MULTIPART_FRAMING: u64 = 64 * 1024;
+
+fn graphql_error(status: StatusCode, message: &str, code: &str) -> HttpResponse {
+    HttpResponse::build(status).json(serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    }))
+}
+
+/// An upload by the GraphQL multipart request spec. Only a caller with a bearer token may
+/// send one (a browser form cannot, so no other site can make a signed-in editor's browser
+/// upload); the body is limited while it streams in, to one file of at most the configured
+/// size.
+async fn graphql_multipart(
+    schema: &AppSchema,
+    cache: &Responses,
+    authority: &Authority,
+    hub: &Arc<ChangeHub>,
+    assets: &service::assets::Assets,
+    request: HttpRequest,
+    mut payload: web::Payload,
+) -> HttpResponse {
+    let caller = match caller(authority, &request).await {
+        Ok(caller) => caller,
+        Err(e) => return graphql_refusal(&e),
+    };
+    if matches!(caller.viewer, Viewer::Anonymous) {
+        return graphql_refusal(&AuthError::Unauthenticated(
+            "an upload needs an Authorization bearer token".into(),
+        ));
+    }
+    let max_file = assets.settings.max_bytes;
+    let max_body = max_file + MULTIPART_FRAMING;
+    let too_large = || {
+        graphql_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &service::assets::AssetError::TooLarge { limit: max_file }.to_string(),
+            "LIMIT_EXCEEDED",
+        )
+    };
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > max_body) {
+        return too_large();
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // The body is read on this worker's thread; the parser wants a `Send` reader, so a small
+    // channel carries the chunks, and stops when the body passes the limit.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(4);
+    actix_web::rt::spawn(async move {
+        use futures_util::StreamExt;
+        let mut read = 0u64;
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+            if let Ok(bytes) = &chunk {
+                read += bytes.len() as u64;
+            }
+            let over = read > max_body;
+            let chunk = if over {
+                Err(std::io::Error::other(TOO_LARGE))
+            } else {
+                chunk
+            };
+            if sender.send(chunk).await.is_err() || over {
+                break;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let body = futures_util::TryStreamExt::into_async_read(stream);
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(usize::try_from(max_file).unwrap_or(usize::MAX))
+        .max_num_files(1);
+    let parsed = async_graphql::http::receive_body(content_type, body, options).await;
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => return too_large(),
+        Err(async_graphql::ParseRequestError::Io(e)) if e.to_string() == TOO_LARGE => {
+            return too_large();
+        }
+        Err(e) => {
+            return graphql_error(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not a GraphQL multipart request: {e}"),
+                "BAD_USER_INPUT",
+            );
+        }
+    };
+    let key = cache_key(b'M', uuid::Uuid::new_v4().as_bytes());
+    execute(schema, cache, Some(hub), caller, key, || Ok(parsed)).await
+}
+
+const TOO_LARGE: &str = "the body passed its limit";
 
 fn cache_key(method: u8, request: &[u8]) -> web::Bytes {
     let mut key = Vec::with_capacity(request.len() + 1);

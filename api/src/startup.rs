@@ -43,6 +43,27 @@ pub struct Settings {
     pub events: EventSettings,
     /// The editors' web app.
     pub studio: crate::studio::StudioSettings,
+    /// Where asset bytes live, and the limits and transforms of uploads.
+    pub assets: AssetConfig,
+}
+
+/// Where asset bytes live, and the rules of the asset store.
+#[derive(Debug, Clone, Default)]
+pub struct AssetConfig {
+    /// An `s3://bucket[/prefix]` URL; the local folder when absent.
+    pub store: Option<String>,
+    /// The local folder; next to the SQLite file when absent
+    /// ([`service::assets::default_dir`]).
+    pub dir: Option<std::path::PathBuf>,
+    pub rules: service::assets::AssetSettings,
+}
+
+impl AssetConfig {
+    pub fn open(&self, database_url: &str) -> anyhow::Result<service::assets::Assets> {
+        let blobs =
+            service::assets::open_blobs(self.store.as_deref(), self.dir.as_deref(), database_url)?;
+        Ok(service::assets::Assets::new(blobs, self.rules.clone()))
+    }
 }
 
 impl Default for Settings {
@@ -59,6 +80,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             events: EventSettings::default(),
             studio: crate::studio::StudioSettings::default(),
+            assets: AssetConfig::default(),
         }
     }
 }
@@ -158,6 +180,7 @@ impl Application {
         .await
         .map_err(|e| cannot_open(&settings.database_url, &e))?;
         let hub = ChangeHub::new(background.clone(), settings.events.poll);
+        let assets = settings.assets.open(&settings.database_url)?;
         let schema = graphql::build_schema(
             db.clone(),
             settings.asset_base_url.clone(),
@@ -165,6 +188,7 @@ impl Application {
             hub.clone(),
             settings.events.token_recheck,
             settings.graphiql,
+            assets.clone(),
         );
         let cache = match freshness {
             Some(freshness) if settings.cache_bytes > 0 => {
@@ -192,6 +216,7 @@ impl Application {
                 cache,
                 authority,
                 asset_base,
+                assets,
                 hub: hub.clone(),
                 graphiql: routes::GraphiqlPage(settings.graphiql),
                 studio: settings.studio.clone(),
@@ -259,6 +284,7 @@ struct Shared {
     cache: crate::cache::Responses,
     authority: Arc<Authority>,
     asset_base: graphql::AssetBase,
+    assets: service::assets::Assets,
     hub: Arc<ChangeHub>,
     graphiql: routes::GraphiqlPage,
     studio: crate::studio::StudioSettings,
@@ -274,6 +300,7 @@ fn server(
 ) -> std::io::Result<Server> {
     let authority = web::Data::new(shared.authority);
     let asset_base = web::Data::new(shared.asset_base);
+    let assets = web::Data::new(shared.assets);
     let db = web::Data::new(shared.db);
     let schema = web::Data::new(shared.schema);
     let cache = web::Data::new(shared.cache);
@@ -302,6 +329,7 @@ fn server(
             .app_data(streams.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(asset_base.clone())
+            .app_data(assets.clone())
             .app_data(graphiql.clone());
         if let Some(scrape) = &scrape {
             app = app.app_data(scrape.clone());

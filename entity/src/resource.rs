@@ -14,6 +14,8 @@ pub struct Model {
     pub title: String,
     pub url: String,
     pub description: Option<String>,
+    /// The stored file the link points to, when it is one.
+    pub asset_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -80,6 +80,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     #[serde(skip)]
     pub excerpt: String,
+    /// The asset shown as the talk's image, when one is stored.
+    pub image_asset_id: Option<Uuid>,
+    /// The asset holding the talk's slides (a PDF), when one is stored.
+    pub slides_asset_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ mod m20261204_000007_store_derived_html;
 mod m20261204_000008_index_talk_orders;
 mod m20261206_000009_create_studio_sessions;
 mod m20261206_000010_index_staff_orders;
+mod m20261206_000011_create_assets;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_index_talk_orders::Migration),
             Box::new(m20261206_000009_create_studio_sessions::Migration),
             Box::new(m20261206_000010_index_staff_orders::Migration),
+            Box::new(m20261206_000011_create_assets::Migration),
         ]
     }
 }

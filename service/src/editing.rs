@@ -152,11 +152,12 @@ pub async fn create_talk(
         updated_by: Set(Some(actor.to_owned())),
         ..Default::default()
     };
-    input.apply(&mut model);
+    let links = input.links(&txn).await?;
+    input.apply(&mut model, &links);
     talk::Entity::insert(model)
         .exec_without_returning(&txn)
         .await?;
-    resource::Entity::insert_many(input.resource_models(id))
+    resource::Entity::insert_many(input.resource_models(id, &links))
         .exec_without_returning(&txn)
         .await?;
     embed::Entity::insert_many(input.embed_models(id))
@@ -212,8 +213,9 @@ pub async fn update_talk_from(
         fresh
     };
     let input = TalkInput::parse_over(patch.over(&stored.talk), Some(&stored.talk))?;
+    let links = input.links(db).await?;
     let mut merged = stored.talk.clone().into_active_model();
-    input.apply(&mut merged);
+    input.apply(&mut merged, &links);
     let merged = merged.try_into_model()?;
     if merged == stored.talk {
         // Nothing to write; answer with the talk as it is, read in one transaction.
@@ -230,7 +232,7 @@ pub async fn update_talk_from(
         updated_by: Set(Some(actor.to_owned())),
         ..Default::default()
     };
-    input.apply(&mut model);
+    input.apply(&mut model, &links);
     let written = TalkRecord {
         talk: talk::Model {
             version: expected_version + 1,
@@ -375,7 +377,8 @@ async fn write_whole(
         updated_by: Set(Some(actor.to_owned())),
         ..Default::default()
     };
-    input.apply(&mut model);
+    let links = input.links(&txn).await?;
+    input.apply(&mut model, &links);
     let updated = talk::Entity::update_many()
         .set(model)
         .filter(talk::Column::Id.eq(id))
@@ -393,7 +396,7 @@ async fn write_whole(
         .filter(embed::Column::TalkId.eq(id))
         .exec(&txn)
         .await?;
-    resource::Entity::insert_many(input.resource_models(id))
+    resource::Entity::insert_many(input.resource_models(id, &links))
         .exec_without_returning(&txn)
         .await?;
     embed::Entity::insert_many(input.embed_models(id))
@@ -470,8 +473,16 @@ pub async fn add_resource(
     by: impl Into<By<'_>>,
 ) -> Result<TalkRecord, ServiceError> {
     let errors = resource_errors(&resource, "");
+    let link = crate::assets::resolve(db, None, None, &[resource.url.as_str()])
+        .await
+        .map_err(|e| at_url(e, ""))?
+        .resources
+        .first()
+        .copied()
+        .flatten();
     add_child::<resource::Entity>(db, talk_id, position, errors, by, |id, position| {
         resource::ActiveModel {
+            asset_id: Set(link),
             id: Set(id),
             talk_id: Set(talk_id),
             position: Set(position),
@@ -481,6 +492,19 @@ pub async fn add_resource(
         }
     })
     .await
+}
+
+/// A refused link of a single resource, named by its own field (`url`).
+fn at_url(error: ServiceError, prefix: &str) -> ServiceError {
+    match error {
+        ServiceError::Invalid(errors) => ServiceError::Invalid(
+            errors
+                .into_iter()
+                .map(|e| FieldError::new(format!("{prefix}url"), e.message))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Replaces a resource's title, url and description; it keeps its place.
@@ -519,8 +543,16 @@ pub async fn update_resource(
     {
         return unchanged(txn, talk.id).await;
     }
+    let link = crate::assets::resolve(&txn, None, None, &[resource.url.as_str()])
+        .await
+        .map_err(|e| at_url(e, ""))?
+        .resources
+        .first()
+        .copied()
+        .flatten();
     resource::Entity::update_many()
         .set(resource::ActiveModel {
+            asset_id: Set(link),
             title: Set(resource.title),
             url: Set(resource.url),
             description: Set(resource.description),
@@ -721,7 +753,10 @@ fn resource_errors(resource: &NewResource, prefix: &str) -> Vec<FieldError> {
             "must not be empty",
         ));
     }
-    if let Err(message) = web_url(&resource.url) {
+    // A stored asset's own URL is the one relative link allowed; `resolve` checks that it exists.
+    if !crate::assets::is_asset_url(&resource.url)
+        && let Err(message) = web_url(&resource.url)
+    {
         errors.push(FieldError::new(format!("{prefix}url"), message));
     }
     errors

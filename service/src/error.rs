@@ -49,6 +49,9 @@ pub enum ServiceError {
     /// The database cannot be reached or used for now; trying again later may succeed.
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),
+    /// A file or a transform that is refused, or bytes that could not be stored.
+    #[error(transparent)]
+    Asset(#[from] crate::assets::AssetError),
     /// Something that is no fault of the input failed (hashing a password, say).
     #[error("internal error: {0}")]
     Internal(String),

@@ -18,7 +18,7 @@ use crate::error::{FieldError, ServiceError};
 use crate::talks::TalkRecord;
 use crate::visibility::Audience;
 
-/// What happened to a talk.
+/// What happened to a talk (or, for staff, to a stored asset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeType {
     Created,
@@ -26,6 +26,9 @@ pub enum ChangeType {
     Deleted,
     Published,
     Unpublished,
+    AssetCreated,
+    AssetUpdated,
+    AssetDeleted,
 }
 
 impl ChangeType {
@@ -36,6 +39,9 @@ impl ChangeType {
             Self::Deleted => "talk.deleted",
             Self::Published => "talk.published",
             Self::Unpublished => "talk.unpublished",
+            Self::AssetCreated => "asset.created",
+            Self::AssetUpdated => "asset.updated",
+            Self::AssetDeleted => "asset.deleted",
         }
     }
 }
@@ -203,13 +209,21 @@ pub async fn history<C: ConnectionTrait>(
 
 impl ChangeType {
     /// Every type, in the order of the enum.
-    pub const ALL: [ChangeType; 5] = [
+    pub const ALL: [ChangeType; 8] = [
         Self::Created,
         Self::Updated,
         Self::Deleted,
         Self::Published,
         Self::Unpublished,
+        Self::AssetCreated,
+        Self::AssetUpdated,
+        Self::AssetDeleted,
     ];
+
+    /// Every wire name, for messages: `talk.created, …, asset.deleted`.
+    pub fn names() -> String {
+        Self::ALL.map(Self::as_str).join(", ")
+    }
 
     /// The type a wire name (`talk.published`) stands for.
     pub fn parse(name: &str) -> Option<Self> {

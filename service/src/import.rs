@@ -260,7 +260,8 @@ async fn upsert(
         updated_by: Set(Some(IMPORT_ACTOR.to_owned())),
         ..Default::default()
     };
-    input.apply(&mut model);
+    let links = input.links(txn).await?;
+    input.apply(&mut model, &links);
     // Guarded by the version read above, so an edit committed in between is never overwritten.
     let updated = talk::Entity::update_many()
         .set(model)
@@ -280,7 +281,7 @@ async fn upsert(
         .filter(embed::Column::TalkId.eq(existing.id))
         .exec(txn)
         .await?;
-    insert_children(txn, input, existing.id).await?;
+    insert_children(txn, input, existing.id, &links).await?;
     let record = crate::talks::find_by_id(txn, existing.id)
         .await?
         .ok_or(ServiceError::NotFound)?;
@@ -309,10 +310,11 @@ async fn create(
         updated_by: Set(Some(IMPORT_ACTOR.to_owned())),
         ..Default::default()
     };
-    input.apply(&mut model);
+    let links = input.links(txn).await?;
+    input.apply(&mut model, &links);
     let backend = txn.get_database_backend();
     // The rows inserted and the event's state are the same models, ids included.
-    let resources = input.resource_models(id);
+    let resources = input.resource_models(id, &links);
     let embeds = input.embed_models(id);
     let record = TalkRecord {
         talk: model.clone().try_into_model()?,
@@ -353,9 +355,10 @@ async fn insert_children(
     txn: &DatabaseTransaction,
     input: &TalkInput,
     talk_id: Uuid,
+    links: &crate::assets::Links,
 ) -> Result<(), ServiceError> {
     let statements = children(
-        input.resource_models(talk_id),
+        input.resource_models(talk_id, links),
         input.embed_models(talk_id),
         txn.get_database_backend(),
     );

@@ -4,6 +4,7 @@
 //! Every write runs in one database transaction.
 
 pub mod accounts;
+pub mod assets;
 pub mod backup;
 pub mod content;
 pub mod db;

@@ -279,8 +279,20 @@ impl TalkInput {
         self
     }
 
-    pub(crate) fn apply(&self, model: &mut talk::ActiveModel) {
+    /// The assets this talk's paths name ([`crate::assets::resolve`]).
+    pub(crate) async fn links<C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<crate::assets::Links, ServiceError> {
+        let urls: Vec<&str> = self.resources.iter().map(|r| r.url.as_str()).collect();
+        crate::assets::resolve(conn, self.image.as_deref(), self.pdf.as_deref(), &urls).await
+    }
+
+    /// Sets the talk's columns, with the asset links that [`Self::links`] resolved.
+    pub(crate) fn apply(&self, model: &mut talk::ActiveModel, links: &crate::assets::Links) {
         use sea_orm::ActiveValue::Set;
+        model.image_asset_id = Set(links.image);
+        model.slides_asset_id = Set(links.slides);
         model.slug = Set(self.slug.as_str().to_owned());
         model.title = Set(self.title.as_str().to_owned());
         model.date = Set(self.date.as_str().to_owned());
@@ -294,11 +306,16 @@ impl TalkInput {
         model.search_text = Set(self.search_text.clone());
     }
 
-    pub(crate) fn resource_models(&self, talk_id: Uuid) -> Vec<resource::ActiveModel> {
+    pub(crate) fn resource_models(
+        &self,
+        talk_id: Uuid,
+        links: &crate::assets::Links,
+    ) -> Vec<resource::ActiveModel> {
         use sea_orm::ActiveValue::Set;
         (0..)
             .zip(&self.resources)
             .map(|(position, r)| resource::ActiveModel {
+                asset_id: Set(links.resources.get(position as usize).copied().flatten()),
                 id: Set(Uuid::now_v7()),
                 talk_id: Set(talk_id),
                 position: Set(position),

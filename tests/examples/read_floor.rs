@@ -151,6 +151,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         hub,
         std::time::Duration::from_secs(60),
         false,
+        api::startup::AssetConfig {
+            dir: Some(std::env::temp_dir().join("lectern-read-floor-assets")),
+            ..Default::default()
+        }
+        .open("sqlite::memory:")?,
     );
     let filter = TalkFilter {
         audience: Audience::Public,

@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod browser;
+pub mod files;
 pub mod proxy;
 pub mod receiver;
 
@@ -21,6 +22,8 @@ pub struct TestDb {
     pub url: String,
     pub db: DatabaseConnection,
     _dir: Option<TempDir>,
+    /// A folder of the test's own, for asset bytes.
+    files: TempDir,
     postgres: Option<(String, String)>,
 }
 
@@ -49,6 +52,7 @@ impl TestDb {
                     url,
                     db,
                     _dir: None,
+                    files: tempfile::tempdir().expect("cannot create a temporary folder"),
                     postgres: Some((admin, name)),
                 }
             }
@@ -65,10 +69,18 @@ impl TestDb {
                     url,
                     db,
                     _dir: Some(dir),
+                    files: tempfile::tempdir().expect("cannot create a temporary folder"),
                     postgres: None,
                 }
             }
         }
+    }
+}
+
+impl TestDb {
+    /// The folder where this test's asset bytes are kept.
+    pub fn assets_dir(&self) -> PathBuf {
+        self.files.path().join("assets")
     }
 }
 

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod assets;
+mod assets_graphql;
 mod auth;
 mod browser;
 mod cache;

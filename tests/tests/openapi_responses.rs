@@ -11,14 +11,23 @@ use std::path::Path;
 use serde_json::{Value, json};
 use service::accounts::Role;
 
+use tests::files::{MULTIPART, multipart_body};
+
 use crate::support::{Reply, TestApp, request};
 
 /// Declared statuses no call here reaches, with the reason.
-const UNREACHED: &[(&str, u16, &str)] = &[(
-    "login",
-    501,
-    "only a server configured with a public key alone answers it (tests/tests/auth.rs)",
-)];
+const UNREACHED: &[(&str, u16, &str)] = &[
+    (
+        "login",
+        501,
+        "only a server configured with a public key alone answers it (tests/tests/auth.rs)",
+    ),
+    (
+        "uploadAsset",
+        503,
+        "only a store that cannot be written answers it (tests/tests/assets.rs)",
+    ),
+];
 
 /// More than the 2 MiB a body may have.
 const TOO_LARGE: usize = 2 * 1024 * 1024 + 1;
@@ -764,6 +773,126 @@ async fn every_operation_answers_as_openapi_yaml_declares() {
     );
     run.refusals(&delete).await;
     run.expect(204, delete).await;
+
+    // Assets: stored, described, shown, attached and detached.
+    let jpeg = tests::files::jpeg(64, 48);
+    let upload = Call::new("uploadAsset", "POST", "/assets", Who::Editor).raw(
+        MULTIPART,
+        multipart_body(&[
+            ("file", Some("cover.jpg"), &jpeg),
+            ("alt", None, b"A cover"),
+        ]),
+    );
+    for who in [Who::BadToken, Who::Viewer] {
+        let status = if who == Who::BadToken { 401 } else { 403 };
+        run.expect(status, upload.clone().by(who)).await;
+    }
+    run.expect(
+        400,
+        upload.clone().raw(MULTIPART, b"not multipart".to_vec()),
+    )
+    .await;
+    let mut huge = vec![0xFF, 0xD8, 0xFF];
+    huge.resize(9 * 1024 * 1024, 0);
+    run.expect(
+        413,
+        upload.clone().raw(
+            MULTIPART,
+            multipart_body(&[("file", Some("huge.jpg"), &huge)]),
+        ),
+    )
+    .await;
+    run.expect(
+        415,
+        upload.clone().raw(
+            MULTIPART,
+            multipart_body(&[("file", Some("notes.txt"), b"plain words")]),
+        ),
+    )
+    .await;
+    let bomb = tests::files::png_declaring(50_000, 50_000);
+    run.expect(
+        422,
+        upload.clone().raw(
+            MULTIPART,
+            multipart_body(&[("file", Some("bomb.png"), &bomb)]),
+        ),
+    )
+    .await;
+    let image = run.expect(201, upload.clone()).await.body;
+    run.expect(200, upload).await;
+    let image_id = image["id"].as_str().expect("an asset id").to_owned();
+    let pdf = tests::files::pdf(2);
+    let slides = Call::new("uploadAsset", "POST", "/assets", Who::Editor).raw(
+        MULTIPART,
+        multipart_body(&[("file", Some("slides.pdf"), &pdf)]),
+    );
+    let slides_id = run.expect(201, slides).await.body["id"]
+        .as_str()
+        .expect("an asset id")
+        .to_owned();
+
+    let describe = Call::new(
+        "describeAsset",
+        "PATCH",
+        format!("/assets/{image_id}"),
+        Who::Editor,
+    )
+    .raw(
+        "application/merge-patch+json",
+        json!({ "alt": "The first slide", "focal_point": { "x": 0.5, "y": 0.3 } })
+            .to_string()
+            .into_bytes(),
+    );
+    run.refusals(&describe).await;
+    let nowhere = format!("/assets/{}", uuid::Uuid::new_v4());
+    run.expect(404, describe.clone().at(nowhere.clone())).await;
+    run.expect(
+        422,
+        describe
+            .clone()
+            .json(json!({ "focal_point": { "x": 2, "y": 0 } })),
+    )
+    .await;
+    run.expect(200, describe).await;
+
+    let show = Call::new(
+        "showAsset",
+        "GET",
+        format!("/assets/{image_id}"),
+        Who::Editor,
+    );
+    run.expect(200, show.clone()).await;
+    run.refusals(&show).await;
+    // Used by no published talk yet: not there for readers.
+    run.expect(404, show.clone().by(Who::Anonymous)).await;
+    run.expect(404, show.clone().at(nowhere)).await;
+
+    for (attach, detach, slot, id, wrong) in [
+        ("attachImage", "detachImage", "image", &image_id, &slides_id),
+        (
+            "attachSlides",
+            "detachSlides",
+            "slides",
+            &slides_id,
+            &image_id,
+        ),
+    ] {
+        let call = Call::new(attach, "PUT", format!("/talks/{SLUG}/{slot}"), Who::Editor)
+            .json(json!({ "asset_id": id }));
+        run.refusals(&call).await;
+        run.expect(422, call.clone().json(json!({ "asset_id": wrong })))
+            .await;
+        run.expect(200, call.clone()).await;
+        let call = Call::new(
+            detach,
+            "DELETE",
+            format!("/talks/{SLUG}/{slot}"),
+            Who::Editor,
+        );
+        run.refusals(&call).await;
+        run.expect(200, call).await;
+    }
 
     // The talk goes last.
     let delete = Call::new(

@@ -159,7 +159,7 @@ async fn a_talk_reads_the_same_over_rest_and_graphql() {
     let graphql = app
         .data(
             "{ talks(first: 3) { nodes { id slug title date event location notistId imageUrl pdfUrl bodyHtml bodyText excerpt status version createdAt updatedAt extra
-               resources { id title url description } embeds { id kind html tweet { url author handle text date } video { src provider } } } } }",
+               resources { id title url description assetId } embeds { id kind html tweet { url author handle text date } video { src provider } } } } }",
             json!({}),
         )
         .await;
@@ -192,7 +192,18 @@ async fn a_talk_reads_the_same_over_rest_and_graphql() {
             talk["status"],
             node["status"].as_str().unwrap().to_lowercase()
         );
-        assert_eq!(talk["resources"], node["resources"], "{slug}");
+        let resources: Vec<Value> = node["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                let asset = r.as_object_mut().unwrap().remove("assetId").unwrap();
+                r["asset_id"] = asset;
+                r
+            })
+            .collect();
+        assert_eq!(talk["resources"], Value::Array(resources), "{slug}");
         assert_eq!(talk["embeds"], node["embeds"], "{slug}");
     }
 }

@@ -425,6 +425,8 @@ fn record_of(talk: &NewTalk) -> TalkRecord {
             body_html: String::new(),
             body_text: String::new(),
             excerpt: String::new(),
+            image_asset_id: None,
+            slides_asset_id: None,
         },
         resources: (0..)
             .zip(&talk.resources)
@@ -435,6 +437,7 @@ fn record_of(talk: &NewTalk) -> TalkRecord {
                 title: r.title.clone(),
                 url: r.url.clone(),
                 description: r.description.clone(),
+                asset_id: None,
             })
             .collect(),
         embeds: (0..)

@@ -154,6 +154,7 @@ impl TestApp {
             addr: "127.0.0.1:0".into(),
             database_url: db.url.clone(),
             auth: test_auth(),
+            assets: test_assets(&db),
             ..Default::default()
         };
         configure(&mut settings);
@@ -203,6 +204,7 @@ impl TestApp {
             cors_origins: vec!["https://site.example.com".into()],
             auth,
             events,
+            assets: test_assets(&db),
             ..Default::default()
         };
         let app = match freshness {
@@ -371,6 +373,20 @@ impl TestApp {
 pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
 /// The password of test users.
 pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// The asset store of a test: a folder of its own, and a PDF time limit short enough for the
+/// test of a PDF that never finishes rendering.
+pub fn test_assets(db: &TestDb) -> api::startup::AssetConfig {
+    api::startup::AssetConfig {
+        dir: Some(db.assets_dir()),
+        rules: service::assets::AssetSettings {
+            pdf_timeout: std::time::Duration::from_secs(2),
+            max_bytes: 8 * 1024 * 1024,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
 
 pub fn test_auth() -> api::auth::AuthSettings {
     api::auth::AuthSettings {

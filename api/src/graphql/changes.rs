@@ -35,7 +35,7 @@ pub struct TokenRecheck(pub std::time::Duration);
 #[derive(Clone)]
 pub struct SessionToken(pub String);
 
-/// What happened to a talk.
+/// What happened to a talk (or, for staff, to a stored asset).
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeType {
     TalkCreated,
@@ -43,6 +43,9 @@ pub enum ChangeType {
     TalkDeleted,
     TalkPublished,
     TalkUnpublished,
+    AssetCreated,
+    AssetUpdated,
+    AssetDeleted,
 }
 
 impl From<ChangeType> for Kind {
@@ -53,6 +56,9 @@ impl From<ChangeType> for Kind {
             ChangeType::TalkDeleted => Kind::Deleted,
             ChangeType::TalkPublished => Kind::Published,
             ChangeType::TalkUnpublished => Kind::Unpublished,
+            ChangeType::AssetCreated => Kind::AssetCreated,
+            ChangeType::AssetUpdated => Kind::AssetUpdated,
+            ChangeType::AssetDeleted => Kind::AssetDeleted,
         }
     }
 }
@@ -76,12 +82,17 @@ impl ChangeEvent {
     async fn id(&self) -> ID {
         ID(self.0.model.id.to_string())
     }
-    /// `talk.created`, `talk.updated`, `talk.deleted`, `talk.published` or `talk.unpublished`.
+    /// `talk.created`, `talk.updated`, `talk.deleted`, `talk.published` or `talk.unpublished`;
+    /// for staff also `asset.created`, `asset.updated` and `asset.deleted`.
     #[graphql(name = "type")]
     async fn kind(&self) -> &str {
         &self.0.model.kind
     }
-    /// The talk's id.
+    /// `talk`, or `asset`.
+    async fn aggregate_type(&self) -> &str {
+        &self.0.model.aggregate_type
+    }
+    /// The talk's (or the asset's) id.
     async fn aggregate_id(&self) -> ID {
         ID(self.0.model.aggregate_id.to_string())
     }

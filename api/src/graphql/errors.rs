@@ -51,6 +51,20 @@ pub fn to_graphql(error: &ServiceError) -> async_graphql::Error {
             tracing::error!(error = %cause, "internal error");
             coded("internal error", "INTERNAL")
         }
+        ServiceError::Asset(asset) => {
+            use service::assets::AssetError;
+            match asset {
+                AssetError::Storage(cause) | AssetError::Internal(cause) => {
+                    tracing::error!(error = %cause, "asset error");
+                    coded(
+                        "the file could not be stored or read; try again",
+                        "INTERNAL",
+                    )
+                }
+                AssetError::TooLarge { .. } => coded(&asset.to_string(), "LIMIT_EXCEEDED"),
+                refused => coded(&refused.to_string(), "BAD_USER_INPUT"),
+            }
+        }
         ServiceError::Unavailable(cause) => {
             tracing::warn!(error = %cause, "database unavailable");
             coded(

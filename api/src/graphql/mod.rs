@@ -1,5 +1,6 @@
 //! The GraphQL schema: built once at start, shared by every worker.
 
+pub mod assets;
 pub mod changes;
 pub mod errors;
 pub mod limits;
@@ -49,6 +50,7 @@ pub fn build_schema(
     hub: Arc<ChangeHub>,
     token_recheck: std::time::Duration,
     introspection: bool,
+    assets: service::assets::Assets,
 ) -> AppSchema {
     let builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(authority)
@@ -56,6 +58,15 @@ pub fn build_schema(
         .data(changes::TokenRecheck(token_recheck))
         .data(DataLoader::new(ResourceLoader(db.clone()), tokio::spawn))
         .data(DataLoader::new(EmbedLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(
+            self::assets::AssetLoader(db.clone()),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            self::assets::FirstPageLoader(db.clone()),
+            tokio::spawn,
+        ))
+        .data(assets)
         .data(AssetBase(asset_base_url))
         .data(db)
         // Checked per root field by `limits::QueryLimits` (MAX_DEPTH, deeper for

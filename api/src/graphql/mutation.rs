@@ -28,7 +28,13 @@ use crate::auth::Authority;
 pub struct ClientAddr(pub Option<IpAddr>);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, TalkMutation, AdminMutation, WebhookMutation);
+pub struct Mutation(
+    AuthMutation,
+    TalkMutation,
+    AdminMutation,
+    WebhookMutation,
+    super::assets::AssetMutation,
+);
 
 /// A role, as GraphQL names it.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

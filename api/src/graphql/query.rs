@@ -17,7 +17,13 @@ use super::types::{EventSummary, Talk};
 use crate::auth::Viewer;
 
 #[derive(MergedObject, Default)]
-pub struct Query(TalkQuery, AdminQuery, ChangesQuery, WebhookQuery);
+pub struct Query(
+    TalkQuery,
+    AdminQuery,
+    ChangesQuery,
+    WebhookQuery,
+    super::assets::AssetQuery,
+);
 
 #[derive(Default)]
 pub struct TalkQuery;

@@ -76,6 +76,21 @@ impl Talk {
     async fn pdf_url(&self, ctx: &Context<'_>) -> Option<String> {
         asset_url(ctx, self.0.pdf.as_deref())
     }
+    /// The talk's image with its size and alt text, and URLs of its transforms: its own
+    /// image, else the first page of its stored slides, else null.
+    async fn image(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::assets::Image>> {
+        super::assets::image_of(ctx, &self.0).await
+    }
+    /// The talk's slides with their page count and a thumbnail of the first page.
+    async fn slides(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::assets::Slides>> {
+        super::assets::slides_of(ctx, &self.0).await
+    }
     /// The abstract as HTML, sanitized: no scripts, event handlers or `javascript:` URLs.
     async fn body_html(&self) -> &str {
         &self.0.body_html
@@ -193,6 +208,10 @@ impl Resource {
     }
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
+    }
+    /// The stored asset `url` names, when it is one.
+    async fn asset_id(&self) -> Option<ID> {
+        self.0.asset_id.map(|id| ID(id.to_string()))
     }
 }
 

@@ -50,10 +50,7 @@ fn types(param: Option<&str>) -> Result<Vec<ChangeType>, Problem> {
             ChangeType::parse(t).ok_or_else(|| {
                 Problem::invalid(
                     "types",
-                    &format!(
-                        "`{t}` is not an event type: talk.created, talk.updated, talk.deleted, \
-                         talk.published or talk.unpublished"
-                    ),
+                    &format!("`{t}` is not an event type: {}", ChangeType::names()),
                 )
             })
         })

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, described by `openapi.yaml` at the repository root. Every
 //! handler calls the same service functions as GraphQL; errors are problem bodies.
 
+pub mod assets;
 pub mod changes;
 pub mod http;
 pub mod problem;
@@ -72,6 +73,13 @@ routes! {
     get "/talks/{slug}/embeds/{id}" => show_embed;
     patch "/talks/{slug}/embeds/{id}" => patch_embed;
     delete "/talks/{slug}/embeds/{id}" => delete_embed;
+    put "/talks/{slug}/image" => assets::attach_image;
+    delete "/talks/{slug}/image" => assets::detach_image;
+    put "/talks/{slug}/slides" => assets::attach_slides;
+    delete "/talks/{slug}/slides" => assets::detach_slides;
+    post "/assets" => assets::upload;
+    get "/assets/{id}" => assets::show;
+    patch "/assets/{id}" => assets::describe;
     get "/events" => talks::events;
     get "/changes" => changes::feed;
     get "/webhooks" => changes::list;
@@ -230,6 +238,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .boxed_local()
     }));
     cfg.route("/openapi.yaml", web::get().to(openapi));
+    cfg.route("/assets/{id}", method::get().to(assets::serve))
+        .route("/assets/{id}/{filename}", method::get().to(assets::serve));
 }
 
 async fn show_resource(db: Db, a: Auth, r: HttpRequest, i: Item) -> Result<HttpResponse, Problem> {

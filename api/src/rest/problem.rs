@@ -3,6 +3,7 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
+use service::assets::AssetError;
 use service::{FieldError, ServiceError};
 
 use crate::auth::AuthError;
@@ -139,9 +140,27 @@ fn service_head(error: &ServiceError) -> (StatusCode, Vec<(header::HeaderName, S
                 vec![(header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE.to_owned())],
             );
         }
+        ServiceError::Asset(AssetError::Storage(_)) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec![(header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE.to_owned())],
+            );
+        }
+        ServiceError::Asset(asset) => asset_status(asset),
         ServiceError::Db(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     (status, Vec::new())
+}
+
+fn asset_status(error: &AssetError) -> StatusCode {
+    match error {
+        AssetError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        AssetError::Rejected(_) | AssetError::TooManyPixels(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AssetError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        AssetError::Transform { .. } => StatusCode::BAD_REQUEST,
+        AssetError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+        AssetError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 /// The `WWW-Authenticate` challenge of a 401.
@@ -172,6 +191,12 @@ impl Problem {
         let mut problem = Self::new(status, detail);
         problem.headers = headers;
         problem
+    }
+}
+
+impl From<service::assets::AssetError> for Problem {
+    fn from(error: service::assets::AssetError) -> Self {
+        ServiceError::from(error).into()
     }
 }
 
@@ -212,6 +237,29 @@ impl From<ServiceError> for Problem {
                 tracing::error!(error = %cause, "internal error");
                 Self::with_head(head, "internal error")
             }
+            ServiceError::Asset(error) => match error {
+                AssetError::Storage(cause) => {
+                    tracing::error!(error = %cause, "asset storage failed");
+                    Self::with_head(head, "the file could not be stored or read; try again")
+                        .kind("urn:lectern:problem:unavailable")
+                }
+                AssetError::Internal(cause) => {
+                    tracing::error!(error = %cause, "asset error");
+                    Self::with_head(head, "the file could not be stored or read; try again")
+                }
+                AssetError::Transform { parameter, message } => {
+                    let mut problem = Self::with_head(head, format!("{parameter}: {message}"))
+                        .kind("urn:lectern:problem:transform");
+                    problem.errors = vec![FieldError::new(parameter, message)];
+                    problem
+                }
+                AssetError::TooLarge { limit } => Self::with_head(head, error.to_string())
+                    .kind("urn:lectern:problem:limit")
+                    .member("limit", limit.into()),
+                refused => {
+                    Self::with_head(head, refused.to_string()).kind("urn:lectern:problem:file")
+                }
+            },
         }
     }
 }

@@ -32,7 +32,7 @@ type Auth = web::Data<Arc<Authority>>;
 type Base = web::Data<AssetBase>;
 
 /// A talk as written, with its new ETag.
-fn written(
+pub(crate) fn written(
     status: StatusCode,
     record: &TalkRecord,
     base: &AssetBase,
@@ -64,7 +64,7 @@ async fn visible(
 }
 
 /// The viewer, who must be an editor, and the talk at `slug`.
-async fn editable(
+pub(crate) async fn editable(
     db: &DatabaseConnection,
     authority: &Authority,
     request: &HttpRequest,

@@ -35,6 +35,10 @@ pub struct Talk<'a> {
     pub notist_id: Option<&'a str>,
     pub image_url: Option<String>,
     pub pdf_url: Option<String>,
+    /// The stored asset behind `imageUrl`, when it is one (`GET /api/v1/assets/{id}`).
+    pub image_asset_id: Option<Uuid>,
+    /// The stored PDF behind `pdfUrl`, when it is one.
+    pub slides_asset_id: Option<Uuid>,
     pub body_html: &'a str,
     pub body_text: &'a str,
     pub excerpt: &'a str,
@@ -72,6 +76,8 @@ impl<'a> Talk<'a> {
             notist_id: talk.notist_id.as_deref(),
             image_url: absolute(base.0.as_deref(), talk.image.as_deref()),
             pdf_url: absolute(base.0.as_deref(), talk.pdf.as_deref()),
+            image_asset_id: talk.image_asset_id,
+            slides_asset_id: talk.slides_asset_id,
             body_html: &talk.body_html,
             excerpt: &talk.excerpt,
             body_text: &talk.body_text,
@@ -122,6 +128,8 @@ pub struct Resource<'a> {
     pub title: &'a str,
     pub url: &'a str,
     pub description: Option<&'a str>,
+    /// The stored asset behind `url`, when it is one.
+    pub asset_id: Option<Uuid>,
 }
 
 impl<'a> From<&'a resource::Model> for Resource<'a> {
@@ -131,6 +139,7 @@ impl<'a> From<&'a resource::Model> for Resource<'a> {
             title: &resource.title,
             url: &resource.url,
             description: resource.description.as_deref(),
+            asset_id: resource.asset_id,
         }
     }
 }
