@@ -67,7 +67,8 @@ impl RetryPolicy {
 #[derive(Debug, Clone, Default)]
 pub struct NewWebhook {
     pub url: String,
-    /// Patterns: `talk.*` (or `*`) for every type, or a type such as `talk.published`.
+    /// Patterns: `*` for every type, `talk.*` or `asset.*` for a family, or a type such as
+    /// `talk.published`.
     pub events: Vec<String>,
     /// Generated when absent.
     pub secret: Option<String>,
@@ -142,12 +143,14 @@ fn check_patterns(patterns: &[String], errors: &mut Vec<FieldError>) {
         ));
     }
     for (i, pattern) in patterns.iter().enumerate() {
-        if !matches!(pattern.as_str(), "*" | "talk.*") && ChangeType::parse(pattern).is_none() {
+        if !matches!(pattern.as_str(), "*" | "talk.*" | "asset.*")
+            && ChangeType::parse(pattern).is_none()
+        {
             errors.push(FieldError::new(
                 format!("events[{i}]"),
                 format!(
-                    "`{pattern}` is not an event type: use talk.*, talk.created, talk.updated, \
-                     talk.deleted, talk.published or talk.unpublished"
+                    "`{pattern}` is not an event type: use talk.*, asset.*, or one of {}",
+                    ChangeType::names()
                 ),
             ));
         }
@@ -178,12 +181,17 @@ pub fn selected_types(patterns: &serde_json::Value) -> Vec<ChangeType> {
         .as_array()
         .map(|a| a.iter().filter_map(|p| p.as_str()).collect())
         .unwrap_or_default();
-    if patterns.iter().any(|p| matches!(*p, "*" | "talk.*")) {
-        return ChangeType::ALL.to_vec();
-    }
     ChangeType::ALL
         .into_iter()
-        .filter(|kind| patterns.contains(&kind.as_str()))
+        .filter(|kind| {
+            let name = kind.as_str();
+            patterns.iter().any(|p| {
+                *p == "*"
+                    || *p == name
+                    || p.strip_suffix('*')
+                        .is_some_and(|prefix| prefix.ends_with('.') && name.starts_with(prefix))
+            })
+        })
         .collect()
 }
 
@@ -667,6 +675,16 @@ mod tests {
     fn patterns_select_types() {
         let all = serde_json::json!(["talk.*"]);
         assert_eq!(selected_types(&all).len(), 5);
+        let assets = serde_json::json!(["asset.*"]);
+        assert_eq!(
+            selected_types(&assets),
+            vec![
+                ChangeType::AssetCreated,
+                ChangeType::AssetUpdated,
+                ChangeType::AssetDeleted
+            ]
+        );
+        assert_eq!(selected_types(&serde_json::json!(["*"])).len(), 8);
         let some = serde_json::json!(["talk.published", "talk.deleted"]);
         assert_eq!(
             selected_types(&some),
