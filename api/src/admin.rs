@@ -7,7 +7,7 @@ use service::accounts;
 use service::sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthError, AuthSettings, Authority};
-use crate::cli::{EventsCommand, TokenCommand, UserCommand, WebhookCommand};
+use crate::cli::{AssetsCommand, EventsCommand, TokenCommand, UserCommand, WebhookCommand};
 
 /// Why a command failed: 1 for what the input asked, 2 for the set-up.
 fn fail(error: &dyn std::fmt::Display, code: u8) -> ExitCode {
@@ -328,6 +328,48 @@ pub async fn events(db: &DatabaseConnection, command: EventsCommand) -> ExitCode
                             report.kept_for_webhooks
                         );
                     }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => service_failure(&e),
+            }
+        }
+    }
+}
+
+/// `lectern assets gc`.
+pub async fn assets(
+    db: &DatabaseConnection,
+    command: AssetsCommand,
+    settings: &crate::startup::Settings,
+) -> ExitCode {
+    match command {
+        AssetsCommand::Gc {
+            older_than,
+            dry_run,
+        } => {
+            let age = match chrono::Duration::from_std(older_than) {
+                Ok(age) => age,
+                Err(_) => return fail(&"--older-than is too long", 1),
+            };
+            let store = match settings.assets.open(&settings.database_url) {
+                Ok(store) => store,
+                Err(e) => return fail(&format!("cannot open the asset store: {e:#}"), 2),
+            };
+            let before = chrono::Utc::now() - age;
+            match service::assets::gc(db, &store, before, dry_run).await {
+                Ok(report) => {
+                    let verb = if dry_run { "would remove" } else { "removed" };
+                    for id in &report.assets {
+                        println!("{verb} asset {id}");
+                    }
+                    println!(
+                        "{verb} {} unused assets uploaded before {} and {} stored files ({} bytes of originals) from {}",
+                        report.assets.len(),
+                        before.to_rfc3339(),
+                        report.blobs,
+                        report.bytes,
+                        store.blobs.place(),
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => service_failure(&e),

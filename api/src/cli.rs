@@ -67,6 +67,24 @@ pub enum Command {
     /// Maintain the outbox of change events.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Maintain the stored slides and images.
+    #[command(subcommand)]
+    Assets(AssetsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AssetsCommand {
+    /// Remove the assets that no talk or resource links to (with their variants and stored
+    /// bytes), among those uploaded before the given age.
+    Gc {
+        /// 30d, 12h, 15m or 30s: assets younger than this are kept (an editor may be about to
+        /// attach them).
+        #[arg(long, value_parser = parse_ttl, default_value = "30d")]
+        older_than: Duration,
+        /// List what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

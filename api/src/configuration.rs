@@ -339,6 +339,7 @@ impl Config {
         Ok(crate::startup::AssetConfig {
             store: self.asset_store.clone(),
             dir: self.asset_dir.clone(),
+            s3_options: Vec::new(),
             rules: service::assets::AssetSettings {
                 max_bytes: self.asset_max_mb * 1024 * 1024,
                 pixels: service::assets::PixelLimits {

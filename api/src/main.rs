@@ -79,6 +79,10 @@ async fn main() -> ExitCode {
             Ok(db) => api::admin::events(&db, command).await,
             Err(e) => connection_failure(&url, &e),
         },
+        Some(Command::Assets(command)) => match connect_with(&url, &options).await {
+            Ok(db) => api::admin::assets(&db, command, &settings).await,
+            Err(e) => connection_failure(&url, &e),
+        },
         Some(Command::Serve) | None => {
             let app = match Application::build(settings).await {
                 Ok(app) => app,

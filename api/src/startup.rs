@@ -55,13 +55,20 @@ pub struct AssetConfig {
     /// The local folder; next to the SQLite file when absent
     /// ([`service::assets::default_dir`]).
     pub dir: Option<std::path::PathBuf>,
+    /// Options of the S3 client on top of the `AWS_*` environment, by `object_store`'s names
+    /// (`aws_endpoint`, `aws_allow_http`, …).
+    pub s3_options: Vec<(String, String)>,
     pub rules: service::assets::AssetSettings,
 }
 
 impl AssetConfig {
     pub fn open(&self, database_url: &str) -> anyhow::Result<service::assets::Assets> {
-        let blobs =
-            service::assets::open_blobs(self.store.as_deref(), self.dir.as_deref(), database_url)?;
+        let blobs = service::assets::open_blobs_with(
+            self.store.as_deref(),
+            self.dir.as_deref(),
+            database_url,
+            &self.s3_options,
+        )?;
         Ok(service::assets::Assets::new(blobs, self.rules.clone()))
     }
 }

@@ -1,6 +1,7 @@
 // Lectern Studio: asks before leaving a form with unsaved changes, keeps those changes in this
 // browser (localStorage) until they are saved, offers them back after a closed tab or an
-// expired session, and puts the focus back where a change to the form's rows left it.
+// expired session, puts the focus back where a change to the form's rows left it, and lets
+// the cover image's focal point be picked with a click.
 (function () {
   "use strict";
 
@@ -108,6 +109,35 @@
     if (focus) focus.focus();
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // The focal point of the cover image: a click on the preview sets it (as fractions of the
+  // width and height), and a marker shows it; the number fields stay the source of truth.
+  function focalPicker() {
+    const picker = document.querySelector("[data-focal-picker]");
+    const x = document.getElementById("focal_x");
+    const y = document.getElementById("focal_y");
+    if (!picker || !x || !y) return;
+    const image = picker.querySelector("img");
+    const marker = picker.querySelector("[data-focal-marker]");
+    function show() {
+      const fx = parseFloat(x.value), fy = parseFloat(y.value);
+      if (isNaN(fx) || isNaN(fy)) { marker.hidden = true; return; }
+      marker.style.left = (fx * 100) + "%";
+      marker.style.top = (fy * 100) + "%";
+      marker.hidden = false;
+    }
+    image.addEventListener("click", function (event) {
+      const box = image.getBoundingClientRect();
+      const clamp = function (v) { return Math.min(1, Math.max(0, v)); };
+      x.value = clamp((event.clientX - box.left) / box.width).toFixed(3);
+      y.value = clamp((event.clientY - box.top) / box.height).toFixed(3);
+      show();
+    });
+    x.addEventListener("input", show);
+    y.addEventListener("input", show);
+    show();
+  }
+
+  function ready() { start(); focalPicker(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();

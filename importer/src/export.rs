@@ -27,6 +27,76 @@ pub enum ExportError {
     /// The file to write is a link (or another non-file), which could lead outside the folder.
     #[error("{path}: is not a regular file; the export does not write through links")]
     NotAFile { path: PathBuf },
+    /// A talk's file that cannot be written back (its path leaves the folder, say).
+    #[error("talk {slug:?}: {problem}")]
+    File {
+        slug: String,
+        problem: crate::files::FileProblem,
+    },
+    #[error("talk {slug:?}: {reference}: {source}")]
+    Store {
+        slug: String,
+        reference: String,
+        source: service::assets::AssetError,
+    },
+}
+
+/// Writes into `folder` the stored file of every talk's `image`, `pdf` and resource link that
+/// names one, at the path the talk names it by (an asset's own URL, `/assets/{id}/{name}`,
+/// goes to `assets/{id}/{name}`), so that documents and files make the site again. Files that
+/// are there with the same bytes are not rewritten.
+pub async fn export_files(
+    db: &DatabaseConnection,
+    assets: &service::assets::Assets,
+    folder: &crate::files::SiteFolder,
+) -> Result<crate::files::ExportedFiles, ExportError> {
+    let mut done = crate::files::ExportedFiles::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = page_by_slug(db, after.as_deref(), PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.talk.slug.clone());
+        for record in &page {
+            let talk = &record.talk;
+            let urls: Vec<&str> = [talk.image.as_deref(), talk.pdf.as_deref()]
+                .into_iter()
+                .flatten()
+                .chain(record.resources.iter().map(|r| r.url.as_str()))
+                .collect();
+            let named = service::assets::named_by(db, &urls).await?;
+            for (url, asset) in urls.iter().zip(named) {
+                let Some(asset) = asset else { continue };
+                let reference = url.split(['?', '#']).next().unwrap_or(url).to_owned();
+                if !seen.insert(reference.clone()) {
+                    continue;
+                }
+                let slug = talk.slug.clone();
+                let path = folder
+                    .target(&reference)
+                    .map_err(|problem| ExportError::File {
+                        slug: slug.clone(),
+                        problem,
+                    })?;
+                let bytes =
+                    assets
+                        .blobs
+                        .get(&asset.hash)
+                        .await
+                        .map_err(|source| ExportError::Store {
+                            slug: slug.clone(),
+                            reference: reference.clone(),
+                            source,
+                        })?;
+                match crate::files::write_if_changed(&path, &bytes) {
+                    Ok(true) => done.written += 1,
+                    Ok(false) => done.unchanged += 1,
+                    Err(source) => return Err(ExportError::Io { path, source }),
+                }
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Writes every talk into `out` (created if needed), in slug order, a page at a time.

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use service::ServiceError;
-use service::import::{ImportOptions, ImportOutcome, Importer, prune};
+use service::import::{IMPORT_ACTOR, ImportOptions, ImportOutcome, Importer, prune};
 use service::sea_orm::DatabaseConnection;
 use service::talks::{TalkInput, page_by_slug};
 use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::document::{self, Document, DocumentError};
+use crate::files::{AssetImport, DocumentFiles, FileCounts, FileReport};
 use crate::fix::{FieldRepair, observe_record, repair_talk};
 use crate::repair::KnownChars;
 
@@ -27,6 +28,8 @@ pub struct ImportConfig {
     pub prune: bool,
     pub max_bytes: u64,
     pub progress: bool,
+    /// Store the files that documents name, from a site's static folder.
+    pub assets: Option<AssetImport>,
 }
 
 /// What to do with a document in which a repair is a guess (see [`crate::fix::FieldRepair`]).
@@ -88,6 +91,10 @@ pub struct Summary {
     /// Documents that were skipped, failed or conflicted, and pruned talks.
     pub problems: Vec<DocumentReport>,
     pub repairs: Vec<RepairReport>,
+    /// The files that documents name (with `--assets`).
+    pub files: FileCounts,
+    /// Referenced files that are missing or were refused, by document and field.
+    pub file_problems: Vec<FileReport>,
     #[serde(serialize_with = "as_millis")]
     pub elapsed: Duration,
 }
@@ -97,9 +104,16 @@ fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 }
 
 impl Summary {
-    /// True when any document failed or conflicted.
+    /// True when any document failed or conflicted, or a file it names was not stored.
     pub fn has_problems(&self) -> bool {
-        self.failed > 0 || self.conflicts > 0
+        self.failed > 0 || self.conflicts > 0 || !self.file_problems.is_empty()
+    }
+
+    fn add_files(&mut self, files: DocumentFiles) {
+        self.files.stored += files.counts.stored;
+        self.files.unchanged += files.counts.unchanged;
+        self.files.problems += files.counts.problems;
+        self.file_problems.extend(files.problems);
     }
 
     fn add_repairs(&mut self, repairs: Vec<RepairReport>) {
@@ -242,8 +256,15 @@ pub async fn run_with(
                 path,
                 input,
                 repairs,
+                files,
             } => {
                 summary.add_repairs(repairs);
+                for problem in &files.problems {
+                    bar.suspend(|| {
+                        eprintln!("{} {}: {}", problem.path, problem.field, problem.message)
+                    });
+                }
+                summary.add_files(files);
                 write(&mut importer, path, input).await?
             }
         };
@@ -308,6 +329,7 @@ enum Prepared {
         path: String,
         input: Box<TalkInput>,
         repairs: Vec<RepairReport>,
+        files: DocumentFiles,
     },
 }
 
@@ -431,12 +453,24 @@ async fn prepare(
             ));
         }
     }
+    let references = crate::files::references(&talk);
     match TalkInput::parse(*talk) {
-        Ok(input) => Ok(Prepared::Ready {
-            path,
-            input: Box::new(input),
-            repairs,
-        }),
+        Ok(input) => {
+            let files = match &config.assets {
+                Some(assets) => {
+                    assets
+                        .import(db, &path, &references, config.dry_run, IMPORT_ACTOR)
+                        .await?
+                }
+                None => DocumentFiles::default(),
+            };
+            Ok(Prepared::Ready {
+                path,
+                input: Box::new(input.with_files(&files.hashes)),
+                repairs,
+                files,
+            })
+        }
         Err(e) => Ok(done(Some(slug), Outcome::Failed, e.to_string())),
     }
 }
@@ -493,6 +527,13 @@ pub fn render_text(summary: &Summary) -> String {
             problem.message.as_deref().unwrap_or("")
         );
     }
+    for problem in &summary.file_problems {
+        let _ = writeln!(
+            out,
+            "{:>9}  {} {}: {}",
+            "file", problem.path, problem.field, problem.message
+        );
+    }
     for repair in &summary.repairs {
         let r = &repair.repair;
         let kind = match (r.guess, r.changes.is_empty()) {
@@ -532,5 +573,12 @@ pub fn render_text(summary: &Summary) -> String {
         summary.guesses,
         summary.elapsed,
     );
+    if summary.files.stored + summary.files.unchanged + summary.files.problems > 0 {
+        let _ = writeln!(
+            out,
+            "files: stored {}, unchanged {}, missing or refused {}",
+            summary.files.stored, summary.files.unchanged, summary.files.problems
+        );
+    }
     out
 }

@@ -4,6 +4,7 @@
 
 pub mod document;
 pub mod export;
+pub mod files;
 pub mod fix;
 pub mod import;
 pub mod repair;

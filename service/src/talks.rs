@@ -279,6 +279,25 @@ impl TalkInput {
         self
     }
 
+    /// Mixes the hashes of the files that the talk's paths name (path and SHA-256, in the
+    /// order given) into its digest: a document that did not change is written again when
+    /// its files did, or were stored for the first time, so that its links follow them.
+    pub fn with_files(mut self, files: &[(String, String)]) -> Self {
+        if files.is_empty() {
+            return self;
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(self.digest.as_bytes());
+        for (path, hash) in files {
+            hasher.update(b"\n");
+            hasher.update(path.as_bytes());
+            hasher.update(b" ");
+            hasher.update(hash.as_bytes());
+        }
+        self.digest = format!("{:x}", hasher.finalize());
+        self
+    }
+
     /// The assets this talk's paths name ([`crate::assets::resolve`]).
     pub(crate) async fn links<C: sea_orm::ConnectionTrait>(
         &self,

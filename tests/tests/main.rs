@@ -4,6 +4,7 @@
 
 mod assets;
 mod assets_graphql;
+mod assets_s3;
 mod auth;
 mod browser;
 mod cache;
@@ -15,6 +16,7 @@ mod events;
 mod export;
 mod graphql;
 mod hostile;
+mod import_assets;
 mod import_corpus;
 mod import_errors;
 mod import_updates;

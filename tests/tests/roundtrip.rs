@@ -553,6 +553,7 @@ impl Databases {
                 prune: false,
                 max_bytes: importer::document::DEFAULT_MAX_BYTES,
                 progress: false,
+                assets: None,
             };
             let summary = run(&self.copy.db, &config)
                 .await

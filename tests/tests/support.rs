@@ -18,6 +18,7 @@ pub fn config(paths: &[&Path]) -> ImportConfig {
         prune: false,
         max_bytes: importer::document::DEFAULT_MAX_BYTES,
         progress: false,
+        assets: None,
     }
 }
 

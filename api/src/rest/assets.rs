@@ -90,9 +90,66 @@ pub async fn read_upload(
     payload: web::Payload,
     max_bytes: u64,
 ) -> Result<Upload, Problem> {
-    let invalid = |path: &str, message: String| {
-        Problem::from(ServiceError::Invalid(vec![FieldError::new(path, message)]))
-    };
+    let mut parts = read_parts(request, payload, max_bytes, &FIELDS).await?;
+    let (filename, bytes) = parts
+        .file
+        .take()
+        .ok_or_else(|| invalid("file", "the upload has no `file` field".into()))?;
+    Ok(Upload {
+        filename,
+        bytes,
+        focal: parts.focal()?,
+        alt: parts.fields.remove("alt"),
+    })
+}
+
+fn invalid(path: &str, message: String) -> Problem {
+    Problem::from(ServiceError::Invalid(vec![FieldError::new(path, message)]))
+}
+
+/// The parts of a `multipart/form-data` body: the file, if one was sent, and the text of
+/// every other field.
+#[derive(Debug, Default)]
+pub struct Parts {
+    /// Its name and bytes.
+    pub file: Option<(String, Bytes)>,
+    pub fields: std::collections::HashMap<String, String>,
+}
+
+impl Parts {
+    /// The focal point from `focal_x` and `focal_y` (both or neither; empty is neither).
+    pub fn focal(&self) -> Result<Option<(f64, f64)>, Problem> {
+        let number = |path: &str| -> Result<Option<f64>, Problem> {
+            self.fields
+                .get(path)
+                .map(|t| t.trim())
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    t.parse::<f64>()
+                        .map_err(|_| invalid(path, format!("`{t}` is not a number")))
+                })
+                .transpose()
+        };
+        match (number("focal_x")?, number("focal_y")?) {
+            (Some(x), Some(y)) => Ok(Some((x, y))),
+            (None, None) => Ok(None),
+            _ => Err(invalid(
+                "focal_x",
+                "focal_x and focal_y are given together".into(),
+            )),
+        }
+    }
+}
+
+/// Reads a `multipart/form-data` body with the fields `allowed` (a file in `file`), refusing
+/// the file as soon as its first bytes say it is of no accepted type or it grows past
+/// `max_bytes`, and any other field beyond 4 KiB.
+pub async fn read_parts(
+    request: &HttpRequest,
+    payload: web::Payload,
+    max_bytes: u64,
+    allowed: &[&'static str],
+) -> Result<Parts, Problem> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -110,7 +167,7 @@ pub async fn read_upload(
         return Err(AssetError::TooLarge { limit: max_bytes }.into());
     }
     let constraints = multer::Constraints::new()
-        .allowed_fields(FIELDS.to_vec())
+        .allowed_fields(allowed.to_vec())
         .size_limit(
             multer::SizeLimit::new()
                 .whole_stream(max_bytes + FRAMING)
@@ -133,13 +190,13 @@ pub async fn read_upload(
         receiver.recv().await.map(|chunk| (chunk, receiver))
     });
     let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
-    let mut file: Option<(String, Bytes)> = None;
-    let (mut alt, mut x, mut y) = (None, None, None);
+    let mut parts = Parts::default();
+    let error = |e| multipart_error(e, max_bytes, allowed);
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(e) => return Err(multipart_error(e, max_bytes)),
+            Err(e) => return Err(error(e)),
         };
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
@@ -150,7 +207,7 @@ pub async fn read_upload(
                 let chunk = match field.chunk().await {
                     Ok(Some(chunk)) => chunk,
                     Ok(None) => break,
-                    Err(e) => return Err(multipart_error(e, max_bytes)),
+                    Err(e) => return Err(error(e)),
                 };
                 let before = bytes.len();
                 bytes.extend_from_slice(&chunk);
@@ -161,49 +218,16 @@ pub async fn read_upload(
                     assets::inspect::check_name(&filename, media)?;
                 }
             }
-            file = Some((filename, bytes.freeze()));
+            parts.file = Some((filename, bytes.freeze()));
         } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|e| multipart_error(e, max_bytes))?;
-            match name.as_str() {
-                "alt" => alt = Some(text),
-                "focal_x" => x = Some(text),
-                "focal_y" => y = Some(text),
-                _ => {}
-            }
+            let text = field.text().await.map_err(error)?;
+            parts.fields.insert(name, text);
         }
     }
-    let (filename, bytes) =
-        file.ok_or_else(|| invalid("file", "the upload has no `file` field".into()))?;
-    let number = |path: &str, text: Option<String>| -> Result<Option<f64>, Problem> {
-        text.map(|t| {
-            t.trim()
-                .parse::<f64>()
-                .map_err(|_| invalid(path, format!("`{t}` is not a number")))
-        })
-        .transpose()
-    };
-    let focal = match (number("focal_x", x)?, number("focal_y", y)?) {
-        (Some(x), Some(y)) => Some((x, y)),
-        (None, None) => None,
-        _ => {
-            return Err(invalid(
-                "focal_x",
-                "focal_x and focal_y are given together".into(),
-            ));
-        }
-    };
-    Ok(Upload {
-        filename,
-        bytes,
-        alt,
-        focal,
-    })
+    Ok(parts)
 }
 
-fn multipart_error(error: multer::Error, max_bytes: u64) -> Problem {
+fn multipart_error(error: multer::Error, max_bytes: u64, allowed: &[&str]) -> Problem {
     match error {
         multer::Error::FieldSizeExceeded { field_name, .. }
             if field_name.as_deref() == Some("file") =>
@@ -216,8 +240,8 @@ fn multipart_error(error: multer::Error, max_bytes: u64) -> Problem {
         multer::Error::UnknownField { field_name } => ServiceError::Invalid(vec![FieldError::new(
             field_name.unwrap_or_default(),
             format!(
-                "is not a field of an upload; the fields are {}",
-                FIELDS.join(", ")
+                "is not a field of this form; the fields are {}",
+                allowed.join(", ")
             ),
         )])
         .into(),
@@ -416,27 +440,35 @@ pub async fn serve(
     store: Store,
     request: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
+    let viewer = viewer(&authority, &request).await?;
+    serve_to(&db, &store, &request, viewer.audience().sees_drafts()).await
+}
+
+/// The file (or a transform of it) that `request` asks for, to a caller who may see drafts'
+/// assets or not: the API's [`serve`], and the Studio's previews for signed-in editors.
+pub async fn serve_to(
+    db: &service::sea_orm::DatabaseConnection,
+    store: &Assets,
+    request: &HttpRequest,
+    sees_drafts: bool,
+) -> Result<HttpResponse, Problem> {
     let id = asset_id(request.match_info().get("id").unwrap_or_default())?;
     let query: TransformQuery = serde_urlencoded::from_str::<Strict>(request.query_string())
         .map_err(|e| Problem::bad_request(format!("a query parameter is wrong: {e}")))?
         .0;
-    let viewer = viewer(&authority, &request).await?;
-    let audience = viewer.audience();
     // What readers see is what a published talk shows; anything else is not there for them.
-    let public = assets::readable(db.get_ref(), id, service::visibility::Audience::Public).await?;
-    if !public && !audience.sees_drafts() {
+    let public = assets::readable(db, id, service::visibility::Audience::Public).await?;
+    if !public && !sees_drafts {
         return Err(Problem::not_found());
     }
-    let asset = assets::find(db.get_ref(), id)
-        .await?
-        .ok_or_else(Problem::not_found)?;
+    let asset = assets::find(db, id).await?.ok_or_else(Problem::not_found)?;
     let transform = store
         .settings
         .rules
         .check(&query)
         .map_err(ServiceError::from)?;
     // A PDF's transforms are of its first page; `?format=png` alone is that page.
-    let stream = store.stream(&db, &asset, transform).await?;
+    let stream = store.stream(db, &asset, transform).await?;
     let etag = format!("\"{}\"", stream.hash);
     let cache_control = if !public {
         "private, no-cache"
@@ -463,11 +495,11 @@ pub async fn serve(
     if !public {
         response.insert_header((header::VARY, "Authorization"));
     }
-    if matches_etag(&request, header::IF_NONE_MATCH, &etag) {
+    if matches_etag(request, header::IF_NONE_MATCH, &etag) {
         return Ok(response.status(StatusCode::NOT_MODIFIED).finish());
     }
     let size = stream.size;
-    if let Some(range) = wanted_range(&request, &etag, size)? {
+    if let Some(range) = wanted_range(request, &etag, size)? {
         let bytes = store
             .blobs
             .range(&stream.hash, range.clone())

@@ -3,7 +3,7 @@
 //!
 //! Every page calls the same `service` functions as GraphQL and REST and checks the role on
 //! the server; the templates hold no rule of their own. One module per screen ([`login`],
-//! [`talks`], [`history`], [`live`], [`admin`]); sessions and CSRF tokens in [`session`]; the talk form, its field paths and
+//! [`talks`], [`media`], [`history`], [`live`], [`admin`]); sessions and CSRF tokens in [`session`]; the talk form, its field paths and
 //! differences in [`form`]; errors rendered once in [`error`].
 //!
 //! Pages send a Content-Security-Policy with no inline script and `frame-ancestors 'none'`,
@@ -22,6 +22,7 @@ pub mod form;
 pub mod history;
 pub mod live;
 pub mod login;
+pub mod media;
 pub mod session;
 pub mod talks;
 
@@ -96,6 +97,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &StudioSettings) {
                 )
                 .route("/talks/{id}/restore", web::post().to(history::restore))
                 .route("/talks/{id}/live", web::get().to(live::live))
+                .route("/talks/{id}/image", web::post().to(media::save_image))
+                .route(
+                    "/talks/{id}/image/remove",
+                    web::post().to(media::remove_image),
+                )
+                .route("/talks/{id}/slides", web::post().to(media::save_slides))
+                .route(
+                    "/talks/{id}/slides/remove",
+                    web::post().to(media::remove_slides),
+                )
+                .route("/assets/{id}", web::get().to(media::serve))
+                .route("/assets/{id}", web::head().to(media::serve))
+                .route("/assets/{id}/{filename}", web::get().to(media::serve))
+                .route("/assets/{id}/{filename}", web::head().to(media::serve))
                 .route("/admin", web::get().to(admin::index))
                 .route("/admin/users", web::post().to(admin::add_user))
                 .route("/admin/users/{id}", web::post().to(admin::change_user))

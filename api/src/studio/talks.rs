@@ -295,6 +295,8 @@ pub struct Stored {
     pub editor: String,
     pub updated: String,
     pub slug: String,
+    /// Its image and slides (on the edit page).
+    pub media: Option<super::media::Media>,
 }
 
 /// Another editor's change, met when saving.
@@ -409,6 +411,7 @@ fn stored_of(record: &TalkRecord, emails: &HashMap<Uuid, String>) -> Stored {
         editor: who(record.talk.updated_by.as_deref(), emails),
         updated: when(record.talk.updated_at),
         slug: record.talk.slug.clone(),
+        media: None,
     }
 }
 
@@ -498,6 +501,8 @@ pub async fn new(signed: Signed) -> Result<HttpResponse, StudioError> {
 #[derive(Debug, Deserialize)]
 pub struct EditQuery {
     saved: Option<i32>,
+    /// What a change to the image or slides did ([`super::media::notice`]).
+    done: Option<String>,
 }
 
 /// `GET /studio/talks/{id}`.
@@ -511,10 +516,19 @@ pub async fn edit(
     let emails = emails_for(&db, record.talk.updated_by.as_deref()).await?;
     let notice = query
         .saved
-        .map(|version| format!("Saved as version {version}."));
+        .map(|version| format!("Saved as version {version}."))
+        .or_else(|| {
+            query
+                .done
+                .as_deref()
+                .and_then(super::media::notice)
+                .map(str::to_owned)
+        });
+    let mut stored = stored_of(&record, &emails);
+    stored.media = Some(super::media::Media::of(&db, &record).await?);
     edit_page(
         &signed,
-        Some(stored_of(&record, &emails)),
+        Some(stored),
         &TalkForm::of(&record),
         Some(record.talk.version),
         StatusCode::OK,

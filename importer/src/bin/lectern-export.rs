@@ -17,6 +17,12 @@ struct Args {
     /// Folder to write the documents into (created if needed).
     #[arg(long)]
     out: PathBuf,
+    /// Also write the stored files that talks name (slides, images) into this folder, at the
+    /// paths the documents give; files already there with the same bytes are left alone.
+    #[arg(long)]
+    assets: Option<PathBuf>,
+    #[command(flatten)]
+    store: importer::files::StoreArgs,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -26,8 +32,37 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     match importer::export::export(&db, &args.out).await {
-        Ok(count) => {
-            println!("exported {count} talks to {}", args.out.display());
+        Ok(count) => println!("exported {count} talks to {}", args.out.display()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let Some(dir) = &args.assets else {
+        return ExitCode::SUCCESS;
+    };
+    let store = match args.store.open(&args.database_url) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: cannot open the asset store: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let folder = match importer::files::SiteFolder::open(dir, true) {
+        Ok(folder) => folder,
+        Err(e) => {
+            eprintln!("error: {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    match importer::export::export_files(&db, &store, &folder).await {
+        Ok(files) => {
+            println!(
+                "files: wrote {}, unchanged {} in {}",
+                files.written,
+                files.unchanged,
+                dir.display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

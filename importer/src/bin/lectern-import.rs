@@ -1,7 +1,8 @@
 //! `lectern-import`: loads talk documents into Lectern.
 //!
 //! Exit status: 0 when nothing failed, 1 when any document failed or conflicted (with
-//! `--on-guess=fail`, a document whose repair is a guess fails), 2 for a usage or connection error.
+//! `--on-guess=fail`, a document whose repair is a guess fails) or a file that a document names
+//! (with `--assets`) was missing or refused, 2 for a usage or connection error.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -43,6 +44,13 @@ struct Args {
     /// Documents larger than this many bytes are refused.
     #[arg(long, default_value_t = importer::document::DEFAULT_MAX_BYTES)]
     max_bytes: u64,
+    /// The site's static folder: each file a document names (its `image` and `pdf`, paths
+    /// such as /pdfs/x.pdf) is stored as an asset and linked to its talk.
+    /// Missing files are reported by document and field; the rest is imported.
+    #[arg(long)]
+    assets: Option<PathBuf>,
+    #[command(flatten)]
+    store: importer::files::StoreArgs,
     /// Files or folders (searched recursively for `*.md`).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -66,6 +74,25 @@ async fn main() -> ExitCode {
     let Some(db) = importer::open_database(&args.database_url).await else {
         return ExitCode::from(2);
     };
+    let assets = match &args.assets {
+        None => None,
+        Some(dir) => {
+            let folder = match importer::files::SiteFolder::open(dir, false) {
+                Ok(folder) => folder,
+                Err(e) => {
+                    eprintln!("error: --assets {}: {e}", dir.display());
+                    return ExitCode::from(2);
+                }
+            };
+            match args.store.open(&args.database_url) {
+                Ok(store) => Some(importer::files::AssetImport { folder, store }),
+                Err(e) => {
+                    eprintln!("error: cannot open the asset store: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let config = ImportConfig {
         paths: args.paths,
         dry_run: args.dry_run,
@@ -74,6 +101,7 @@ async fn main() -> ExitCode {
         prune: args.prune,
         max_bytes: args.max_bytes,
         progress: std::io::stderr().is_terminal(),
+        assets,
     };
     let summary = match run_with(&db, &config, args.on_guess).await {
         Ok(summary) => summary,

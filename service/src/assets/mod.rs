@@ -126,8 +126,19 @@ pub fn open_blobs(
     dir: Option<&std::path::Path>,
     database_url: &str,
 ) -> Result<Blobs, AssetError> {
+    open_blobs_with(store, dir, database_url, &[])
+}
+
+/// [`open_blobs`], with options for the S3 client on top of the environment's
+/// ([`Blobs::s3_with`]).
+pub fn open_blobs_with(
+    store: Option<&str>,
+    dir: Option<&std::path::Path>,
+    database_url: &str,
+    s3_options: &[(String, String)],
+) -> Result<Blobs, AssetError> {
     match (store, dir) {
-        (Some(url), _) => Blobs::s3(url),
+        (Some(url), _) => Blobs::s3_with(url, s3_options),
         (None, Some(dir)) => Blobs::local(dir),
         (None, None) => Blobs::local(&default_dir(database_url)),
     }
@@ -156,6 +167,24 @@ impl Stored {
     pub fn asset(&self) -> &asset::Model {
         match self {
             Self::Created(asset) | Self::Existing(asset) => asset,
+        }
+    }
+}
+
+/// What [`Assets::import_file`] did.
+#[derive(Debug, Clone)]
+pub enum Imported {
+    /// The path already named these bytes: nothing was written.
+    Unchanged(asset::Model),
+    /// The path now names this asset (stored now, or earlier under another path).
+    Stored(Stored),
+}
+
+impl Imported {
+    pub fn asset(&self) -> &asset::Model {
+        match self {
+            Self::Unchanged(asset) => asset,
+            Self::Stored(stored) => stored.asset(),
         }
     }
 }
@@ -318,6 +347,44 @@ impl Assets {
         append(&txn, ChangeType::AssetCreated, &model, actor).await?;
         txn.commit().await?;
         Ok(Stored::Created(model))
+    }
+
+    /// Stores the file that a site serves at `path` (such as `/images/x/slide_000.jpg`),
+    /// unless its bytes are stored already, and records that `path` names it. Writes nothing
+    /// when both hold: an import of unchanged files changes nothing.
+    pub async fn import_file(
+        &self,
+        db: &DatabaseConnection,
+        path: &str,
+        bytes: Bytes,
+        actor: &str,
+    ) -> Result<Imported, ServiceError> {
+        let hash = hash_of(&bytes);
+        let named = asset_path::Entity::find_by_id(path.to_owned())
+            .find_also_related(asset::Entity)
+            .one(db)
+            .await?
+            .and_then(|(_, asset)| asset);
+        if let Some(asset) = named.filter(|a| a.hash == hash)
+            && self.blobs.exists(&hash).await?
+        {
+            return Ok(Imported::Unchanged(asset));
+        }
+        let filename = path.rsplit('/').next().unwrap_or(path).to_owned();
+        let stored = self
+            .store(
+                db,
+                Upload {
+                    filename,
+                    bytes,
+                    alt: None,
+                    focal: None,
+                },
+                actor,
+            )
+            .await?;
+        name_path(db, path, stored.asset().id).await?;
+        Ok(Imported::Stored(stored))
     }
 
     /// The bytes to serve for a transform of `asset` (the original when `transform` is
@@ -653,6 +720,56 @@ fn reference(path: &str) -> Option<Reference> {
         }
     }
     Some(Reference::Path(path.to_owned()))
+}
+
+/// The path of a site's file that `url` names (`/images/x.jpg` without its query), or `None`
+/// for an asset's own URL (`/assets/{id}/…`), an absolute URL or a relative one.
+pub fn site_path(url: &str) -> Option<String> {
+    match reference(url) {
+        Some(Reference::Path(path)) => Some(path),
+        _ => None,
+    }
+}
+
+/// The stored asset each of `urls` names, by site path or by `/assets/{id}` URL; `None` where
+/// a URL names none.
+pub async fn named_by<C: ConnectionTrait>(
+    conn: &C,
+    urls: &[&str],
+) -> Result<Vec<Option<asset::Model>>, ServiceError> {
+    let references: Vec<Option<Reference>> = urls.iter().map(|url| reference(url)).collect();
+    let paths: Vec<&str> = references
+        .iter()
+        .filter_map(|r| match r {
+            Some(Reference::Path(p)) => Some(p.as_str()),
+            _ => None,
+        })
+        .collect();
+    let named: HashMap<String, Uuid> = if paths.is_empty() {
+        HashMap::new()
+    } else {
+        asset_path::Entity::find()
+            .filter(asset_path::Column::Path.is_in(paths.iter().copied()))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|p| (p.path, p.asset_id))
+            .collect()
+    };
+    let ids: Vec<Option<Uuid>> = references
+        .iter()
+        .map(|r| match r {
+            Some(Reference::Id(id)) => Some(*id),
+            Some(Reference::Path(path)) => named.get(path).copied(),
+            None => None,
+        })
+        .collect();
+    let wanted: Vec<Uuid> = ids.iter().flatten().copied().collect();
+    let found = find_many(conn, &wanted).await?;
+    Ok(ids
+        .into_iter()
+        .map(|id| id.and_then(|id| found.get(&id).cloned()))
+        .collect())
 }
 
 /// The assets a talk's paths name.

@@ -50,14 +50,23 @@ impl Blobs {
     /// region and endpoint come from the usual `AWS_*` environment variables
     /// (`AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for a local emulator).
     pub fn s3(url: &str) -> Result<Self, AssetError> {
+        Self::s3_with(url, &[])
+    }
+
+    /// [`Self::s3`], with options on top of the environment's, by `object_store`'s names
+    /// (`aws_endpoint`, `aws_allow_http`, `aws_access_key_id`, …).
+    pub fn s3_with(url: &str, options: &[(String, String)]) -> Result<Self, AssetError> {
         let parsed = url::Url::parse(url).map_err(|e| storage(format!("{url}: {e}")))?;
         if parsed.scheme() != "s3" {
             return Err(storage(format!("{url}: the URL must start with s3://")));
         }
-        let store = object_store::aws::AmazonS3Builder::from_env()
-            .with_url(url)
-            .build()
-            .map_err(storage)?;
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(url);
+        for (key, value) in options {
+            let key: object_store::aws::AmazonS3ConfigKey =
+                key.parse().map_err(|e| storage(format!("{key}: {e}")))?;
+            builder = builder.with_config(key, value);
+        }
+        let store = builder.build().map_err(storage)?;
         let prefix = parsed.path().trim_matches('/');
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
             Arc::new(store)
