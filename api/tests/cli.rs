@@ -486,3 +486,94 @@ async fn json_logs_give_one_line_per_request_with_its_id_and_no_secrets() {
     assert!(!all.contains(password), "a password was logged: {all}");
     assert!(!all.contains(token), "a token was logged: {all}");
 }
+
+#[actix_web::test]
+async fn assets_gc_removes_what_no_talk_shows_once_it_is_old_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("site.db").display());
+    let db = service::db::connect(&url).await.unwrap();
+    // Where `lectern` keeps the bytes of this database when nothing else is configured.
+    let folder = dir.path().join("site-assets");
+    assert_eq!(service::assets::default_dir(&url), folder);
+    let store = service::assets::Assets::new(
+        service::assets::Blobs::local(&folder).unwrap(),
+        service::assets::AssetSettings::default(),
+    );
+    let upload = |name: &str, bytes: Vec<u8>| service::assets::Upload {
+        filename: name.into(),
+        bytes: bytes.into(),
+        alt: None,
+        focal: None,
+    };
+    let shown = store
+        .store(&db, upload("cover.png", tests::files::png(40, 30)), "test")
+        .await
+        .unwrap()
+        .asset()
+        .clone();
+    let unused = store
+        .store(&db, upload("other.jpg", tests::files::jpeg(40, 30)), "test")
+        .await
+        .unwrap()
+        .asset()
+        .clone();
+    service::editing::create_talk(
+        &db,
+        service::talks::NewTalk {
+            slug: "shown".into(),
+            title: "A talk with a cover".into(),
+            date: "2024-05-02".into(),
+            image: Some(service::assets::url_of(&shown)),
+            ..Default::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+    let blob = |hash: &str| folder.join(&hash[..2]).join(hash);
+    assert!(blob(&unused.hash).exists() && blob(&shown.hash).exists());
+
+    // By default only assets older than 30 days go: nothing yet.
+    let (code, out, err) = lectern(&url, &["assets", "gc"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("removed 0 unused assets"), "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (code, out, err) = lectern(
+        &url,
+        &["assets", "gc", "--older-than", "1s", "--dry-run"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("would remove asset {}", unused.id)),
+        "{out}"
+    );
+    assert!(!out.contains(&shown.id.to_string()), "{out}");
+    assert!(blob(&unused.hash).exists(), "a dry run removes nothing");
+
+    let (code, out, err) = lectern(&url, &["assets", "gc", "--older-than", "1s"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("removed asset {}", unused.id)),
+        "{out}"
+    );
+    assert!(out.contains("removed 1 unused assets"), "{out}");
+    assert!(!blob(&unused.hash).exists());
+    assert!(blob(&shown.hash).exists(), "the talk's image stays");
+    assert!(
+        service::assets::find(&db, unused.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        service::assets::find(&db, shown.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let (code, _, err) = lectern(&url, &["assets", "gc", "--older-than", "soon"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a duration"), "{err}");
+}

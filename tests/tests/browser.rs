@@ -841,3 +841,143 @@ async fn an_admin_adds_an_account_and_issues_a_token_shown_once() {
     assert_eq!(status, 200);
     browser.close().await;
 }
+
+/// Waits until the image at `css` has loaded; returns its natural width.
+async fn loaded_width(browser: &Browser, css: &str) -> u64 {
+    let started = std::time::Instant::now();
+    loop {
+        let width = browser
+            .client
+            .execute(
+                "const e = document.querySelector(arguments[0]); \
+                 return e && e.complete ? e.naturalWidth : 0;",
+                vec![css.into()],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if width > 0 {
+            return width;
+        }
+        assert!(
+            started.elapsed() < tests::browser::WAIT,
+            "{css} never loaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn an_editor_uploads_a_cover_image_picks_its_focal_point_and_replaces_the_slides() {
+    use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+
+    let app = TestApp::spawn().await;
+    add_user(&app, "ed@example.com", Role::Editor).await;
+    let id = a_talk(&app, "slides", "A talk with slides").await;
+    let folder = tests::folder_with(&[
+        ("cover.jpg", &tests::files::jpeg(1200, 800)),
+        ("deck.pdf", &tests::files::pdf(3)),
+        ("longer.pdf", &tests::files::pdf(7)),
+    ]);
+    let file = |name: &str| folder.path().join(name).display().to_string();
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ed@example.com").await;
+    goto(&browser, &app, &format!("/studio/talks/{id}")).await;
+    wait_for_text(&browser, "#no-image", "No cover image").await;
+
+    // Upload an image with its alt text.
+    browser
+        .wait_for("#image-file")
+        .await
+        .send_keys(&file("cover.jpg"))
+        .await
+        .unwrap();
+    set_value(&browser, "#image-alt", "The title slide").await;
+    browser.wait_for("#image-save").await.click().await.unwrap();
+    wait_for_text(&browser, "#notice", "The cover image is uploaded").await;
+    assert_eq!(loaded_width(&browser, "#image-preview").await, 640);
+
+    // Pick the focal point with a click a quarter across and three quarters down.
+    let preview = browser.wait_for("#image-preview").await;
+    let (_, _, width, height) = preview.rectangle().await.unwrap();
+    browser
+        .client
+        .perform_actions(
+            MouseActions::new("mouse".into())
+                .then(PointerAction::MoveToElement {
+                    element: preview,
+                    duration: None,
+                    x: -width / 4.0,
+                    y: height / 4.0,
+                })
+                .then(PointerAction::Down {
+                    button: MOUSE_BUTTON_LEFT,
+                })
+                .then(PointerAction::Up {
+                    button: MOUSE_BUTTON_LEFT,
+                }),
+        )
+        .await
+        .unwrap();
+    let x: f64 = value_of(&browser, "#focal_x").await.parse().unwrap();
+    let y: f64 = value_of(&browser, "#focal_y").await.parse().unwrap();
+    assert!(
+        (x - 0.25).abs() < 0.02 && (y - 0.75).abs() < 0.02,
+        "{x} {y}"
+    );
+    let marker_shown = browser
+        .client
+        .execute(
+            "return !document.querySelector('[data-focal-marker]').hidden;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(marker_shown, serde_json::Value::Bool(true));
+    browser.wait_for("#image-save").await.click().await.unwrap();
+    wait_for_text(&browser, "#notice", "focal point are saved").await;
+    let talk = service::talks::find_by_id(&app.db.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let image = service::assets::find(&app.db.db, talk.talk.image_asset_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(image.alt.as_deref(), Some("The title slide"));
+    assert!((image.focal_x.unwrap() - x).abs() < 0.001);
+    assert!((image.focal_y.unwrap() - y).abs() < 0.001);
+
+    // Slides: uploaded, previewed by their first page, then replaced.
+    browser
+        .wait_for("#slides-file")
+        .await
+        .send_keys(&file("deck.pdf"))
+        .await
+        .unwrap();
+    browser
+        .wait_for("#slides-save")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#notice", "The slides are uploaded").await;
+    wait_for_text(&browser, "#slides-facts", "3 pages").await;
+    assert_eq!(loaded_width(&browser, "#slides-thumbnail").await, 320);
+    browser.screenshot(&screenshot_path("media")).await;
+    browser
+        .wait_for("#slides-file")
+        .await
+        .send_keys(&file("longer.pdf"))
+        .await
+        .unwrap();
+    browser
+        .wait_for("#slides-save")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#slides-facts", "7 pages").await;
+    browser.close().await;
+}

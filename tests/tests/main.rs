@@ -25,5 +25,6 @@ mod openapi_responses;
 mod operations;
 mod rest;
 mod studio;
+mod studio_media;
 mod support;
 mod webhooks;

@@ -90,6 +90,31 @@ impl<'a> StudioClient<'a> {
     }
 
     async fn send(&mut self, method: &str, path: &str, body: Option<Vec<u8>>) -> Page {
+        self.send_typed(
+            method,
+            path,
+            body.map(|b| ("application/x-www-form-urlencoded".to_owned(), b)),
+        )
+        .await
+    }
+
+    /// A `multipart/form-data` post, as a form with a file sends it.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Page {
+        let (content_type, body) = tests::files::multipart(parts);
+        self.send_typed("POST", path, Some((content_type, body)))
+            .await
+    }
+
+    async fn send_typed(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Page {
         let cookie = self
             .cookies
             .iter()
@@ -105,7 +130,7 @@ impl<'a> StudioClient<'a> {
             method,
             path,
             &headers,
-            body.map(|b| ("application/x-www-form-urlencoded", b)),
+            body.as_ref().map(|(t, b)| (t.as_str(), b.clone())),
         )
         .await;
         let set_cookies: Vec<String> = reply
