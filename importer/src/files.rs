@@ -227,6 +227,8 @@ pub struct AssetImport {
 /// (for the document's digest), the counts, and the problems.
 #[derive(Debug, Default)]
 pub struct DocumentFiles {
+    /// The files the document names, by field (before they are stored).
+    pub references: Vec<(String, String)>,
     pub hashes: Vec<(String, String)>,
     pub counts: FileCounts,
     pub problems: Vec<FileReport>,
@@ -254,14 +256,22 @@ impl AssetImport {
                     message,
                 });
             };
-            let bytes = match self.folder.read(reference, max_bytes) {
-                Ok(bytes) => bytes,
+            let (folder, wanted) = (self.folder.clone(), reference.clone());
+            let read = tokio::task::spawn_blocking(move || {
+                folder.read(&wanted, max_bytes).map(|bytes| {
+                    let hash = service::assets::hash_of(&bytes);
+                    (bytes, hash)
+                })
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(format!("reading a file failed: {e}")))?;
+            let (bytes, hash) = match read {
+                Ok(read) => read,
                 Err(e) => {
                     problem(e.to_string());
                     continue;
                 }
             };
-            let hash = service::assets::hash_of(&bytes);
             if dry_run {
                 let head = &bytes[..bytes.len().min(service::assets::inspect::SNIFF_LEN)];
                 match service::assets::inspect::sniff(head) {
@@ -272,7 +282,7 @@ impl AssetImport {
             }
             match self
                 .store
-                .import_file(db, reference, bytes.into(), actor)
+                .import_file(db, reference, bytes.into(), hash.clone(), actor)
                 .await
             {
                 Ok(imported) => {

@@ -1,7 +1,7 @@
 //! Importing a set of documents: each one parsed, repaired, validated and written on its own,
 //! so that a bad document never stops the others.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -321,6 +321,9 @@ fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
     bar
 }
 
+/// How many documents' files are stored at once.
+const FILES_AT_ONCE: usize = 4;
+
 /// A document ready to be written, or already settled (skipped or failed, with the repairs that
 /// made it fail).
 enum Prepared {
@@ -344,9 +347,40 @@ async fn prepare_all(
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
     // Characters of the clean text around: learned at the first repair that must guess.
     let mut known: Option<KnownChars> = None;
+    // With `--assets`, the files of a few documents are stored at once (poppler runs as a child
+    // process), and the documents still reach the writer in order.
+    let mut storing: VecDeque<tokio::task::JoinHandle<Result<Prepared, RunError>>> =
+        VecDeque::new();
+    let next = |task: tokio::task::JoinHandle<Result<Prepared, RunError>>| async move {
+        task.await
+            .map_err(|e| RunError::Internal(format!("storing files failed: {e}")))?
+    };
     for file in &files {
         let prepared = prepare(&db, &config, on_guess, &files, file, &mut seen, &mut known).await?;
+        let prepared = match &config.assets {
+            None => prepared,
+            Some(assets) => {
+                storing.push_back(tokio::spawn(store_files(
+                    db.clone(),
+                    assets.clone(),
+                    config.dry_run,
+                    prepared,
+                )));
+                if storing.len() < FILES_AT_ONCE {
+                    continue;
+                }
+                let Some(task) = storing.pop_front() else {
+                    continue;
+                };
+                next(task).await?
+            }
+        };
         if sender.send(prepared).await.is_err() {
+            return Ok(seen.into_keys().collect());
+        }
+    }
+    while let Some(task) = storing.pop_front() {
+        if sender.send(next(task).await?).await.is_err() {
             break;
         }
     }
@@ -455,24 +489,53 @@ async fn prepare(
     }
     let references = crate::files::references(&talk);
     match TalkInput::parse(*talk) {
-        Ok(input) => {
-            let files = match &config.assets {
-                Some(assets) => {
-                    assets
-                        .import(db, &path, &references, config.dry_run, IMPORT_ACTOR)
-                        .await?
-                }
-                None => DocumentFiles::default(),
-            };
-            Ok(Prepared::Ready {
-                path,
-                input: Box::new(input.with_files(&files.hashes)),
-                repairs,
-                files,
-            })
-        }
+        Ok(input) => Ok(Prepared::Ready {
+            path,
+            input: Box::new(input),
+            repairs,
+            files: DocumentFiles {
+                references,
+                ..DocumentFiles::default()
+            },
+        }),
         Err(e) => Ok(done(Some(slug), Outcome::Failed, e.to_string())),
     }
+}
+
+/// Stores the files a ready document names ([`AssetImport::import`]), and mixes their hashes
+/// into its digest.
+async fn store_files(
+    db: DatabaseConnection,
+    assets: AssetImport,
+    dry_run: bool,
+    prepared: Prepared,
+) -> Result<Prepared, RunError> {
+    let Prepared::Ready {
+        path,
+        input,
+        repairs,
+        files,
+    } = prepared
+    else {
+        return Ok(prepared);
+    };
+    if files.references.is_empty() {
+        return Ok(Prepared::Ready {
+            path,
+            input,
+            repairs,
+            files,
+        });
+    }
+    let files = assets
+        .import(&db, &path, &files.references, dry_run, IMPORT_ACTOR)
+        .await?;
+    Ok(Prepared::Ready {
+        path,
+        input: Box::new(input.with_files(&files.hashes)),
+        repairs,
+        files,
+    })
 }
 
 /// Writes one validated document.

@@ -120,6 +120,120 @@ pub fn pdf_of(contents: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+/// A PDF of slides as presentation tools export them: one full-page JPEG per page
+/// (`jpegs[i]`, `width` × `height` pixels, shown on a 960 × 540 point page).
+pub fn slides_pdf(jpegs: &[Vec<u8>], width: u32, height: u32) -> Vec<u8> {
+    let pages = jpegs.len();
+    // Objects: 1 catalog, 2 pages, then for each page: page, content, image.
+    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 3 + 3 * i)).collect();
+    let mut objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            kids.join(" ")
+        )
+        .into_bytes(),
+    ];
+    for (i, jpeg) in jpegs.iter().enumerate() {
+        let (page, content, image) = (3 + 3 * i, 4 + 3 * i, 5 + 3 * i);
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 960 540] /Contents {content} 0 R \
+                 /Resources << /XObject << /Im{page} {image} 0 R >> >> >>"
+            )
+            .into_bytes(),
+        );
+        let draw = format!("q 960 0 0 540 0 0 cm /Im{page} Do Q");
+        let mut stream = format!("<< /Length {} >>\nstream\n", draw.len()).into_bytes();
+        stream.extend_from_slice(draw.as_bytes());
+        stream.extend_from_slice(b"\nendstream");
+        objects.push(stream);
+        let mut stream = format!(
+            "<< /Type /XObject /Subtype /Image /Width {width} /Height {height} \
+             /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+            jpeg.len()
+        )
+        .into_bytes();
+        stream.extend_from_slice(jpeg);
+        stream.extend_from_slice(b"\nendstream");
+        objects.push(stream);
+    }
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(object);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A slide: a background of the `seed`'s colour, a title bar and bullet-like bands, with the
+/// fine noise of a photograph or a screenshot (so that it compresses as real slides do).
+pub fn slide(width: u32, height: u32, seed: u32) -> RgbImage {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let base = [
+        (next() % 200) as u8 + 30,
+        (next() % 200) as u8 + 30,
+        (next() % 200) as u8 + 30,
+    ];
+    let bands = 3 + next() % 5;
+    RgbImage::from_fn(width, height, |x, y| {
+        let noise = (next() % 24) as u8;
+        let title = y > height / 12 && y < height / 5 && x > width / 12 && x < width * 3 / 4;
+        let band = (0..bands).any(|b| {
+            let top = height / 4 + b * height / 10;
+            y > top
+                && y < top + height / 30
+                && x > width / 8
+                && x < width / 8 + (x % 7 + 5) * width / 14
+        });
+        if title || band {
+            Rgb([250 - noise, 250 - noise, 250 - noise])
+        } else {
+            let shade = |c: u8, d: u32| {
+                c.saturating_add(((x + y + d) * 40 / (width + height)) as u8)
+                    .saturating_sub(noise)
+            };
+            Rgb([
+                shade(base[0], 0),
+                shade(base[1], width / 3),
+                shade(base[2], height / 2),
+            ])
+        }
+    })
+}
+
+/// `picture` encoded as a JPEG of `quality`.
+pub fn encode_jpeg(picture: &RgbImage, quality: u8) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+        .encode_image(picture)
+        .expect("the slide cannot be encoded");
+    bytes
+}
+
 /// A PDF of `pages` pages, the first blue with a red square.
 pub fn pdf(pages: usize) -> Vec<u8> {
     let mut contents =

@@ -184,9 +184,37 @@ async fn an_image_is_stored_once_served_immutable_and_readable_once_its_talk_is_
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-length"), bytes.len().to_string());
 
-    // Unpublished: hidden from readers again.
+    // Readers' answers come from the response cache the second time, the same bytes and
+    // headers; a transform's too.
+    let small = format!("{url}?width=320");
+    for path in [url.clone(), small.clone()] {
+        let first = call(&app, "GET", &path, None, &[], None).await;
+        let second = call(&app, "GET", &path, None, &[], None).await;
+        assert_eq!((first.status, second.status), (200, 200), "{path}");
+        assert_eq!(first.bytes, second.bytes);
+        for name in ["content-type", "etag", "cache-control", "content-length"] {
+            assert_eq!(first.header(name), second.header(name), "{name}");
+        }
+    }
+
+    // Unpublished: hidden from readers again, at once, cached or not.
     publish(&app, &editor, "with-cover", "unpublish").await;
     assert_eq!(call(&app, "GET", &url, None, &[], None).await.status, 404);
+    assert_eq!(call(&app, "GET", &small, None, &[], None).await.status, 404);
+    // Published again, then shown no more: hidden too.
+    publish(&app, &editor, "with-cover", "publish").await;
+    assert_eq!(call(&app, "GET", &small, None, &[], None).await.status, 200);
+    let detached = call(
+        &app,
+        "DELETE",
+        "/api/v1/talks/with-cover/image",
+        Some(&editor),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(detached.status, 200, "{}", detached.body);
+    assert_eq!(call(&app, "GET", &small, None, &[], None).await.status, 404);
 }
 
 #[actix_web::test]
@@ -250,7 +278,7 @@ async fn slides_are_a_pdf_with_pages_a_first_page_and_byte_ranges() {
     assert_eq!(page.status, 200, "{}", page.text());
     assert_eq!(page.header("content-type"), "image/png");
     let image = decoded(&page);
-    assert_eq!((image.width(), image.height()), (1600, 900));
+    assert_eq!((image.width(), image.height()), (1280, 720));
     let small = call(
         &app,
         "GET",

@@ -178,7 +178,7 @@ async fn uploads_attach_and_a_talk_shows_its_image_and_slides() {
             talk["image"]["width"].clone(),
             talk["image"]["height"].clone()
         ),
-        (json!(1600), json!(900))
+        (json!(1280), json!(720))
     );
     let page = request(
         &app,

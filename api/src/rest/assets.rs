@@ -19,6 +19,7 @@ use super::http::{about_talk, json_body, optional_version, viewer};
 use super::problem::Problem;
 use super::talks::{editable, written};
 use super::{Auth, Base, Db};
+use crate::cache::{CachedResponse, Lookup, Responses};
 use service::accounts::Role;
 
 pub type Store = web::Data<Assets>;
@@ -440,8 +441,89 @@ pub async fn serve(
     store: Store,
     request: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let viewer = viewer(&authority, &request).await?;
-    serve_to(&db, &store, &request, viewer.audience().sees_drafts()).await
+    let cache = request
+        .app_data::<web::Data<Responses>>()
+        .cloned()
+        .filter(|responses| responses.0.is_some() && kept_in_cache(&request, &store));
+    let Some(responses) = cache else {
+        let viewer = viewer(&authority, &request).await?;
+        return serve_to(&db, &store, &request, viewer.audience().sees_drafts()).await;
+    };
+    let Some(cache) = &responses.0 else {
+        return serve_to(&db, &store, &request, false).await;
+    };
+    // As the API's anonymous reads (`super::cached`): read before the response is computed,
+    // served while the talk that shows the asset stays as it was.
+    let key = Bytes::from(format!("A{}?{}", request.path(), request.query_string()));
+    let position = cache.position().await.ok();
+    let mut _computing = None;
+    if let Some(now) = position {
+        match cache.lookup(&key, now).await {
+            Lookup::Hit(hit) => return Ok(hit.replay()),
+            Lookup::Compute(computing) => _computing = computing,
+        }
+    }
+    let (response, reads) = service::reads::recording(serve_to(&db, &store, &request, false)).await;
+    let response = response?;
+    let small = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|length| length <= MAX_CACHED_BYTES);
+    let Some(position) = position.filter(|_| response.status() == StatusCode::OK && small) else {
+        return Ok(response);
+    };
+    let (head, body) = response.into_parts();
+    let body = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|e| Problem::from(ServiceError::from(AssetError::Storage(e.to_string()))))?;
+    let kept = CachedResponse {
+        status: head.status(),
+        headers: head
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect(),
+        body,
+    };
+    cache.insert(key, position, reads, kept.clone());
+    Ok(kept.replay())
+}
+
+/// The largest file or variant kept in the response cache.
+const MAX_CACHED_BYTES: u64 = 512 * 1024;
+
+/// Whether a request for an asset may be answered from the response cache: an anonymous whole
+/// `GET`, of the original or of a transform that is not a crop around the focal point (an
+/// editor may move the point; those answers are cached an hour by HTTP caches instead).
+fn kept_in_cache(request: &HttpRequest, store: &Assets) -> bool {
+    let headers = request.headers();
+    if request.method() != actix_web::http::Method::GET
+        || [
+            header::AUTHORIZATION,
+            header::RANGE,
+            header::IF_RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+        ]
+        .iter()
+        .any(|name| headers.contains_key(name))
+    {
+        return false;
+    }
+    let Ok(Strict(query)) = serde_urlencoded::from_str::<Strict>(request.query_string()) else {
+        return false;
+    };
+    match store.settings.rules.check(&query) {
+        Ok(None) => true,
+        Ok(Some(t)) => {
+            !(t.fit == service::assets::transform::Fit::Cover
+                && t.width.is_some()
+                && t.height.is_some())
+        }
+        Err(_) => false,
+    }
 }
 
 /// The file (or a transform of it) that `request` asks for, to a caller who may see drafts'

@@ -148,6 +148,17 @@ pub struct PixelLimits {
     pub max_pixels: u64,
 }
 
+/// The size an image's header declares, without decoding it: for images Lectern made itself
+/// (a PDF's first page from poppler).
+pub fn declared_size(bytes: &[u8], media: MediaType) -> Result<(u32, u32), AssetError> {
+    let format = media
+        .image_format()
+        .ok_or_else(|| AssetError::Internal("not an image".into()))?;
+    ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| AssetError::Internal(format!("a rendered page that cannot be read: {e}")))
+}
+
 /// An image's size, read from its header and then checked by decoding it whole (a truncated
 /// or damaged image is refused). The header is checked against `limits` before any pixel is
 /// decoded, so a small file that declares a huge image costs nothing.

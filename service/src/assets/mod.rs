@@ -84,7 +84,7 @@ impl Default for AssetSettings {
                 max_pixels: 50_000_000,
             },
             pdf_timeout: Duration::from_secs(10),
-            page_width: 1600,
+            page_width: 1280,
             rules: TransformRules::default(),
         }
     }
@@ -248,6 +248,18 @@ impl Assets {
         upload: Upload,
         actor: &str,
     ) -> Result<Stored, ServiceError> {
+        let hash = hash_of(&upload.bytes);
+        self.store_hashed(db, upload, hash, actor).await
+    }
+
+    /// [`Self::store`], for bytes whose SHA-256 (`hash`, lower-case hex) the caller computed.
+    pub async fn store_hashed(
+        &self,
+        db: &DatabaseConnection,
+        upload: Upload,
+        hash: String,
+        actor: &str,
+    ) -> Result<Stored, ServiceError> {
         let limits = &self.settings;
         if upload.bytes.len() as u64 > limits.max_bytes {
             return Err(AssetError::TooLarge {
@@ -259,7 +271,6 @@ impl Assets {
         let head = &upload.bytes[..upload.bytes.len().min(inspect::SNIFF_LEN)];
         let media = inspect::sniff(head)?;
         inspect::check_name(&upload.filename, media)?;
-        let hash = hash_of(&upload.bytes);
         if let Some(existing) = find_by_hash(db, &hash).await? {
             // Put back bytes that a broken store lost; writes nothing when they are there.
             self.blobs.put(&hash, upload.bytes.clone()).await?;
@@ -276,17 +287,9 @@ impl Assets {
             (Some(w as i32), Some(h as i32), None)
         } else {
             let read = pdf::read(&upload.bytes, limits.page_width, limits.pdf_timeout).await?;
-            let png = Bytes::from(read.first_page);
-            let (w, h) = {
-                let png = png.clone();
-                let pixels = limits.pixels;
-                tokio::task::spawn_blocking(move || {
-                    inspect::image_size(&png, MediaType::Png, pixels)
-                })
-                .await
-                .map_err(|e| AssetError::Internal(e.to_string()))??
-            };
-            page = Some((png, w, h));
+            let first = Bytes::from(read.first_page);
+            let (w, h) = inspect::declared_size(&first, MediaType::Jpeg)?;
+            page = Some((first, w, h));
             (None, None, Some(read.pages as i32))
         };
         self.blobs.put(&hash, upload.bytes.clone()).await?;
@@ -307,15 +310,15 @@ impl Assets {
             created_at: now,
         };
         let mut variants = Vec::new();
-        if let Some((png, w, h)) = page {
-            let page_hash = hash_of(&png);
-            let size = png.len() as i64;
-            self.blobs.put(&page_hash, png).await?;
+        if let Some((first, w, h)) = page {
+            let page_hash = hash_of(&first);
+            let size = first.len() as i64;
+            self.blobs.put(&page_hash, first).await?;
             variants.push(asset_variant::Model {
                 asset_id: model.id,
                 key: FIRST_PAGE.to_owned(),
                 hash: page_hash,
-                media_type: MediaType::Png.as_str().to_owned(),
+                media_type: MediaType::Jpeg.as_str().to_owned(),
                 size,
                 width: w as i32,
                 height: h as i32,
@@ -349,17 +352,18 @@ impl Assets {
         Ok(Stored::Created(model))
     }
 
-    /// Stores the file that a site serves at `path` (such as `/images/x/slide_000.jpg`),
-    /// unless its bytes are stored already, and records that `path` names it. Writes nothing
+    /// Stores the file that a site serves at `path` (such as `/images/x/slide_000.jpg`; `hash`
+    /// is the SHA-256 of `bytes`), unless its bytes are stored already, and records that `path`
+    /// names it. Writes nothing
     /// when both hold: an import of unchanged files changes nothing.
     pub async fn import_file(
         &self,
         db: &DatabaseConnection,
         path: &str,
         bytes: Bytes,
+        hash: String,
         actor: &str,
     ) -> Result<Imported, ServiceError> {
-        let hash = hash_of(&bytes);
         let named = asset_path::Entity::find_by_id(path.to_owned())
             .find_also_related(asset::Entity)
             .one(db)
@@ -372,7 +376,7 @@ impl Assets {
         }
         let filename = path.rsplit('/').next().unwrap_or(path).to_owned();
         let stored = self
-            .store(
+            .store_hashed(
                 db,
                 Upload {
                     filename,
@@ -380,6 +384,7 @@ impl Assets {
                     alt: None,
                     focal: None,
                 },
+                hash,
                 actor,
             )
             .await?;
@@ -421,7 +426,8 @@ impl Assets {
             let page = find_variant(db, asset.id, FIRST_PAGE)
                 .await?
                 .ok_or_else(|| AssetError::Internal("the PDF's first page is missing".into()))?;
-            (self.blobs.get(&page.hash).await?, MediaType::Png)
+            let media = MediaType::parse(&page.media_type).unwrap_or(MediaType::Jpeg);
+            (self.blobs.get(&page.hash).await?, media)
         } else {
             (self.blobs.get(&asset.hash).await?, media)
         };
@@ -562,7 +568,8 @@ pub async fn first_pages<C: ConnectionTrait>(
 }
 
 /// Whether `audience` may read an asset: staff always; readers without a token when a
-/// published talk shows it (as its image, its slides or a resource).
+/// published talk shows it (as its image, its slides or a resource). For readers, the talk
+/// found is noted as read (`crate::reads`): a cached response holds while that talk does.
 pub async fn readable<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
@@ -585,12 +592,16 @@ pub async fn readable<C: ConnectionTrait>(
         .into_tuple::<Uuid>()
         .one(conn)
         .await?;
-    if by_talk.is_some() {
+    // A response that serves the asset to readers holds while the talk that shows it does.
+    if let Some(talk) = by_talk {
+        crate::reads::note(|reads| {
+            reads.talks.insert(talk);
+        });
         return Ok(true);
     }
     let by_resource = resource::Entity::find()
         .select_only()
-        .column(resource::Column::Id)
+        .column(resource::Column::TalkId)
         .filter(resource::Column::AssetId.eq(id))
         .filter(
             resource::Column::TalkId.in_subquery(
@@ -605,6 +616,11 @@ pub async fn readable<C: ConnectionTrait>(
         .into_tuple::<Uuid>()
         .one(conn)
         .await?;
+    if let Some(talk) = by_resource {
+        crate::reads::note(|reads| {
+            reads.talks.insert(talk);
+        });
+    }
     Ok(by_resource.is_some())
 }
 
