@@ -1,6 +1,7 @@
 //! Assets in S3-compatible object storage: the same uploads, serving and transforms against a
-//! real S3 API, `moto` in server mode (`pip install 'moto[server]'`; `.ci/run` installs it in
-//! `/var/tmp/lectern-moto`), started on a free loopback port for the test.
+//! real S3 API, `moto` in server mode (`pip install 'moto[server]'`). `.ci/run` starts one and
+//! names it in `LECTERN_TEST_S3_ENDPOINT`; without that variable the test starts its own on a
+//! free loopback port (from `/var/tmp/lectern-moto`, where `.ci/run` installs it, or `PATH`).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -38,39 +39,54 @@ fn moto_server() -> PathBuf {
         })
 }
 
-/// A running emulator, stopped when dropped.
+/// An S3 endpoint with a bucket of this test's own; the emulator the test started, if it did,
+/// is stopped when this is dropped.
 struct S3 {
-    child: Child,
+    child: Option<Child>,
     endpoint: String,
+    bucket: String,
 }
 
 impl Drop for S3 {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 async fn start_s3() -> S3 {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new(moto_server())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server does not start");
-    let s3 = S3 {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
+    let bucket = format!("lectern-test-{}", uuid::Uuid::new_v4().simple());
+    let s3 = match std::env::var("LECTERN_TEST_S3_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => S3 {
+            child: None,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            bucket,
+        },
+        _ => {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = Command::new(moto_server())
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("moto_server does not start");
+            S3 {
+                child: Some(child),
+                endpoint: format!("http://127.0.0.1:{port}"),
+                bucket,
+            }
+        }
     };
     let client = awc::Client::default();
     let started = Instant::now();
     loop {
         if let Ok(response) = client
-            .put(format!("{}/lectern-test", s3.endpoint))
+            .put(format!("{}/{}", s3.endpoint, s3.bucket))
             .send()
             .await
             && response.status().is_success()
@@ -79,7 +95,7 @@ async fn start_s3() -> S3 {
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "moto_server did not answer on {} within 30 s",
+            "the S3 endpoint {} did not make a bucket within 30 s",
             s3.endpoint
         );
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
@@ -100,7 +116,7 @@ async fn call(
 /// The keys of the objects in the emulator's bucket (its XML listing, read for `<Key>`).
 async fn listed(s3: &S3) -> Vec<String> {
     let mut response = awc::Client::default()
-        .get(format!("{}/lectern-test?list-type=2", s3.endpoint))
+        .get(format!("{}/{}?list-type=2", s3.endpoint, s3.bucket))
         .send()
         .await
         .expect("the bucket lists");
@@ -119,7 +135,7 @@ async fn uploads_transforms_and_slides_live_in_s3() {
     let db = TestDb::new().await;
     let local = db.assets_dir();
     let mut assets = test_assets(&db);
-    assets.store = Some("s3://lectern-test/site".into());
+    assets.store = Some(format!("s3://{}/site", s3.bucket));
     assets.s3_options = [
         ("aws_endpoint", s3.endpoint.as_str()),
         ("aws_allow_http", "true"),
