@@ -7,7 +7,9 @@ use service::accounts;
 use service::sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthError, AuthSettings, Authority};
-use crate::cli::{AssetsCommand, EventsCommand, TokenCommand, UserCommand, WebhookCommand};
+use crate::cli::{
+    AssetsCommand, EventsCommand, RelayArgs, TokenCommand, UserCommand, WebhookCommand,
+};
 
 /// Why a command failed: 1 for what the input asked, 2 for the set-up.
 fn fail(error: &dyn std::fmt::Display, code: u8) -> ExitCode {
@@ -324,7 +326,7 @@ pub async fn events(db: &DatabaseConnection, command: EventsCommand) -> ExitCode
                     );
                     if report.kept_for_webhooks > 0 {
                         println!(
-                            "kept {} older events that a webhook has not been given yet",
+                            "kept {} older events that a webhook or the relay to a log has not been given yet",
                             report.kept_for_webhooks
                         );
                     }
@@ -375,6 +377,53 @@ pub async fn assets(
                 Err(e) => service_failure(&e),
             }
         }
+    }
+}
+
+/// `lectern relay`: until SIGINT or SIGTERM.
+pub async fn relay(db: DatabaseConnection, args: RelayArgs) -> ExitCode {
+    let settings = service::relay::RelaySettings {
+        url: args.url,
+        stream: args.stream,
+        subject_prefix: args.subject_prefix,
+        max_age: args.max_age,
+        replicas: args.replicas,
+        ..Default::default()
+    };
+    let relay = match service::relay::Relay::connect(db, settings.clone()).await {
+        Ok(relay) => relay,
+        Err(e) => return fail(&e, 2),
+    };
+    tracing::info!(
+        url = %settings.url,
+        stream = %settings.stream,
+        holder = relay.holder(),
+        "relaying the outbox"
+    );
+    relay.run(stopped()).await;
+    ExitCode::SUCCESS
+}
+
+/// Resolves at SIGINT or SIGTERM.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

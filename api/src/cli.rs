@@ -70,6 +70,33 @@ pub enum Command {
     /// Maintain the stored slides and images.
     #[command(subcommand)]
     Assets(AssetsCommand),
+    /// Publish every change event, in order and exactly once, to a NATS JetStream stream
+    /// (created when missing), until stopped. Several processes may run it: one relays at a
+    /// time, and another takes over when it stops.
+    Relay(RelayArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RelayArgs {
+    /// The NATS server.
+    #[arg(
+        long = "to",
+        default_value = "nats://127.0.0.1:4222",
+        env = "LECTERN_RELAY_URL"
+    )]
+    pub url: String,
+    /// The stream; also the relay's name in the database.
+    #[arg(long, default_value = "LECTERN", env = "LECTERN_RELAY_STREAM")]
+    pub stream: String,
+    /// Subjects are PREFIX.<aggregate_type>.<type>, such as lectern.talk.updated.
+    #[arg(long, default_value = "lectern", env = "LECTERN_RELAY_SUBJECT_PREFIX")]
+    pub subject_prefix: String,
+    /// How long the stream keeps an event: 30d, 12h, …
+    #[arg(long, value_parser = parse_ttl, default_value = "30d")]
+    pub max_age: Duration,
+    /// Copies of the stream in a NATS cluster.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
 }
 
 #[derive(Subcommand, Debug)]

@@ -83,6 +83,10 @@ async fn main() -> ExitCode {
             Ok(db) => api::admin::assets(&db, command, &settings).await,
             Err(e) => connection_failure(&url, &e),
         },
+        Some(Command::Relay(args)) => match connect_with(&url, &options).await {
+            Ok(db) => api::admin::relay(db, args).await,
+            Err(e) => connection_failure(&url, &e),
+        },
         Some(Command::Serve) | None => {
             let app = match Application::build(settings).await {
                 Ok(app) => app,

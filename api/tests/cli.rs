@@ -577,3 +577,75 @@ async fn assets_gc_removes_what_no_talk_shows_once_it_is_old_enough() {
     assert_eq!(code, 2);
     assert!(err.contains("not a duration"), "{err}");
 }
+
+#[actix_web::test]
+async fn lectern_relay_publishes_the_outbox_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("relay.db").display()
+    );
+    let db = service::db::connect(&url).await.unwrap();
+    for slug in ["one", "two"] {
+        service::editing::create_talk(
+            &db,
+            service::talks::NewTalk {
+                slug: slug.into(),
+                title: format!("Talk {slug}"),
+                date: "2024-05-02".into(),
+                ..Default::default()
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    }
+    let last = service::events::last_seq(&db).await.unwrap();
+    let nats =
+        std::env::var("LECTERN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let stream = format!("LECTERN_CLI_{unique}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .args(["relay", "--to", &nats, "--stream", &stream])
+        .args(["--subject-prefix", &format!("lectern_cli_{unique}")])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while service::relay::Relay::position(&db, &stream)
+        .await
+        .unwrap_or(0)
+        < last
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay did not publish the outbox within 20 s (is NATS with JetStream running at {nats}?)"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "lectern relay stopped");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "exit after SIGTERM: {exit}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let client = async_nats::connect(&nats).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let mut published = jetstream.get_stream(&stream).await.unwrap();
+    assert_eq!(published.info().await.unwrap().state.messages, 2);
+    jetstream.delete_stream(&stream).await.unwrap();
+}

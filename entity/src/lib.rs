@@ -8,6 +8,7 @@ pub mod change_event;
 pub mod embed;
 pub mod html;
 pub mod machine_token;
+pub mod relay_position;
 pub mod resource;
 pub mod setting;
 pub mod studio_session;

@@ -13,6 +13,7 @@ mod m20261204_000008_index_talk_orders;
 mod m20261206_000009_create_studio_sessions;
 mod m20261206_000010_index_staff_orders;
 mod m20261206_000011_create_assets;
+mod m20261206_000012_create_relay_positions;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_create_studio_sessions::Migration),
             Box::new(m20261206_000010_index_staff_orders::Migration),
             Box::new(m20261206_000011_create_assets::Migration),
+            Box::new(m20261206_000012_create_relay_positions::Migration),
         ]
     }
 }

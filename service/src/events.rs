@@ -450,7 +450,7 @@ pub fn served_state(payload: &serde_json::Value) -> serde_json::Value {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneReport {
     pub deleted: u64,
-    /// Old events kept because a webhook has not been given them yet.
+    /// Old events kept because a webhook or a relay to a log has not been given them yet.
     pub kept_for_webhooks: u64,
 }
 
@@ -465,7 +465,9 @@ pub async fn prune(
     let floor = txn
         .query_one_raw(Statement::from_string(
             backend,
-            "SELECT MIN(delivered_seq) FROM webhooks",
+            // Neither a webhook nor a relay to a log loses an event it was not given yet.
+            "SELECT MIN(s) FROM (SELECT delivered_seq AS s FROM webhooks \
+             UNION ALL SELECT seq AS s FROM relay_positions) floors",
         ))
         .await?
         .and_then(|row| row.try_get_by_index::<Option<i64>>(0).ok().flatten())

@@ -15,6 +15,7 @@ pub mod events;
 pub mod import;
 pub mod listing;
 pub mod reads;
+pub mod relay;
 pub mod sessions;
 pub mod talks;
 pub mod visibility;

@@ -23,6 +23,7 @@ mod import_updates;
 mod introspection;
 mod openapi_responses;
 mod operations;
+mod relay;
 mod rest;
 mod studio;
 mod studio_media;

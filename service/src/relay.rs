@@ -1,0 +1,283 @@
+//! The outbox relayed to a log: every change event, in `seq` order, published to a NATS
+//! JetStream stream, so that consumers Lectern does not know of can read, and replay, every
+//! change with its state.
+//!
+//! Exactly once into the stream, in order: each event is published with its id as
+//! `Nats-Msg-Id` (JetStream drops a message whose id it saw within the stream's duplicate
+//! window), the relay's position (`relay_positions.seq`) advances only after JetStream
+//! acknowledged every event up to it, and only the process holding the relay's lease publishes.
+//! A relay that stops anywhere (killed, NATS gone, the database gone) starts again after the
+//! last acknowledged event; what it publishes again is dropped as a duplicate. Events are
+//! numbered in commit order (see `crate::content::bump`), so reading after the position never
+//! skips one committed later.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, message::PublishMessage, stream};
+use chrono::Utc;
+use entity::{change_event, relay_position};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use crate::ServiceError;
+
+/// Where and how the outbox is relayed.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// The NATS server: `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// The JetStream stream, created when missing; also the relay's name in the database.
+    pub stream: String,
+    /// Subjects are `<prefix>.<aggregate_type>.<type>`: `lectern.talk.updated`.
+    pub subject_prefix: String,
+    /// How long the stream keeps an event.
+    pub max_age: Duration,
+    pub replicas: usize,
+    /// How long JetStream remembers an event id to drop its duplicates.
+    pub duplicate_window: Duration,
+    /// Events read and published at a time.
+    pub batch: u64,
+    /// How long a relay's lease lasts unless renewed: another process takes over after it.
+    pub lease: Duration,
+    /// How often the outbox is read when the relay has caught up.
+    pub poll: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "LECTERN".into(),
+            subject_prefix: "lectern".into(),
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            replicas: 1,
+            duplicate_window: Duration::from_secs(10 * 60),
+            batch: 1000,
+            lease: Duration::from_secs(10),
+            poll: Duration::from_millis(100),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("cannot reach NATS at {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("JetStream: {0}")]
+    JetStream(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<sea_orm::DbErr> for RelayError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Service(error.into())
+    }
+}
+
+fn jetstream_error(error: impl std::fmt::Display) -> RelayError {
+    RelayError::JetStream(error.to_string())
+}
+
+/// The subject of an event: `<prefix>.<aggregate_type>.<type without its family>`.
+pub fn subject(prefix: &str, event: &change_event::Model) -> String {
+    let kind = event
+        .kind
+        .strip_prefix(&event.aggregate_type)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .unwrap_or(&event.kind);
+    format!("{prefix}.{}.{kind}", event.aggregate_type)
+}
+
+/// One relay process: its connection, and the name it holds the lease under.
+pub struct Relay {
+    db: DatabaseConnection,
+    settings: RelaySettings,
+    holder: String,
+    jetstream: jetstream::Context,
+}
+
+impl Relay {
+    /// Connects to NATS, creates the stream when missing, and records the relay's position
+    /// (the start of the outbox) when it has none.
+    pub async fn connect(
+        db: DatabaseConnection,
+        settings: RelaySettings,
+    ) -> Result<Self, RelayError> {
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(settings.url.as_str())
+            .await
+            .map_err(|e| RelayError::Connect {
+                url: settings.url.clone(),
+                message: e.to_string(),
+            })?;
+        let jetstream = jetstream::new(client);
+        jetstream
+            .get_or_create_stream(stream::Config {
+                name: settings.stream.clone(),
+                subjects: vec![format!("{}.>", settings.subject_prefix)],
+                max_age: settings.max_age,
+                num_replicas: settings.replicas,
+                duplicate_window: settings.duplicate_window,
+                ..Default::default()
+            })
+            .await
+            .map_err(jetstream_error)?;
+        relay_position::Entity::insert(relay_position::ActiveModel {
+            name: sea_orm::Set(settings.stream.clone()),
+            seq: sea_orm::Set(0),
+            holder: sea_orm::Set(None),
+            lease_until: sea_orm::Set(None),
+            updated_at: sea_orm::Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::column(relay_position::Column::Name)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&db)
+        .await?;
+        Ok(Self {
+            db,
+            settings,
+            holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            jetstream,
+        })
+    }
+
+    /// The name this process holds the lease under.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Takes the lease when nobody holds it or it ran out, or renews it; whether this process
+    /// holds it now.
+    pub async fn claim(&self) -> Result<bool, RelayError> {
+        let now = Utc::now();
+        let until = now
+            + chrono::Duration::from_std(self.settings.lease)
+                .map_err(|e| RelayError::JetStream(e.to_string()))?;
+        let claimed = relay_position::Entity::update_many()
+            .col_expr(
+                relay_position::Column::Holder,
+                Expr::value(self.holder.clone()),
+            )
+            .col_expr(relay_position::Column::LeaseUntil, Expr::value(until))
+            .col_expr(relay_position::Column::UpdatedAt, Expr::value(now))
+            .filter(relay_position::Column::Name.eq(self.settings.stream.as_str()))
+            .filter(
+                relay_position::Column::Holder
+                    .is_null()
+                    .or(relay_position::Column::Holder.eq(self.holder.as_str()))
+                    .or(relay_position::Column::LeaseUntil.lt(now)),
+            )
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(claimed == 1)
+    }
+
+    /// The last event the stream acknowledged.
+    pub async fn position<C: ConnectionTrait>(conn: &C, name: &str) -> Result<i64, RelayError> {
+        Ok(relay_position::Entity::find_by_id(name.to_owned())
+            .one(conn)
+            .await?
+            .map_or(0, |p| p.seq))
+    }
+
+    /// Publishes the events after the position, up to a batch of them, waits for JetStream to
+    /// acknowledge each, then advances the position, if this process still holds the lease.
+    /// How many events it published (0: caught up).
+    pub async fn relay_batch(&self) -> Result<usize, RelayError> {
+        let after = Self::position(&self.db, &self.settings.stream).await?;
+        let events = change_event::Entity::find()
+            .filter(change_event::Column::Seq.gt(after))
+            .order_by_asc(change_event::Column::Seq)
+            .limit(self.settings.batch)
+            .all(&self.db)
+            .await?;
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(0);
+        };
+        let mut acks = Vec::with_capacity(events.len());
+        for event in &events {
+            let payload = serde_json::to_vec(&crate::events::envelope(event))
+                .map_err(|e| RelayError::JetStream(e.to_string()))?;
+            let id = event.id.to_string();
+            let publish = PublishMessage::build()
+                .payload(payload.into())
+                .message_id(&id)
+                .header("Lectern-Event-Id", id.as_str())
+                .header("Lectern-Seq", event.seq.to_string().as_str())
+                .header(
+                    "Lectern-Aggregate-Id",
+                    event.aggregate_id.to_string().as_str(),
+                )
+                .header("Lectern-Event-Type", event.kind.as_str());
+            let ack = self
+                .jetstream
+                .send_publish(subject(&self.settings.subject_prefix, event), publish)
+                .await
+                .map_err(jetstream_error)?;
+            acks.push(ack);
+        }
+        for ack in acks {
+            ack.await.map_err(jetstream_error)?;
+        }
+        let advanced = relay_position::Entity::update_many()
+            .col_expr(relay_position::Column::Seq, Expr::value(last))
+            .col_expr(relay_position::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(relay_position::Column::Name.eq(self.settings.stream.as_str()))
+            .filter(relay_position::Column::Holder.eq(self.holder.as_str()))
+            .filter(relay_position::Column::Seq.lt(last))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        if advanced == 0 {
+            tracing::warn!(
+                stream = %self.settings.stream,
+                "the relay lost its lease while publishing; another process goes on from the position it holds"
+            );
+        }
+        Ok(events.len())
+    }
+
+    /// Relays until `stop` resolves: takes the lease (waiting while another process holds
+    /// it), publishes in batches, and backs off (up to 30 s) while NATS or the database fails.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let step = async {
+                if !self.claim().await? {
+                    return Ok::<_, RelayError>(false);
+                }
+                Ok(self.relay_batch().await? > 0)
+            };
+            let wait = match step.await {
+                Ok(true) => {
+                    backoff = Duration::from_millis(200);
+                    Duration::ZERO
+                }
+                Ok(false) => {
+                    backoff = Duration::from_millis(200);
+                    self.settings.poll
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "relay failed");
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    wait
+                }
+            };
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The outbox relayed to NATS JetStream (`lectern relay`): every event in the stream in `seq`
+//! order, exactly once, with its headers; a relay that starts again after a crash publishes
+//! nothing twice; one relay at a time; pruning keeps what the relay has not published. Needs
+//! NATS with JetStream on `LECTERN_TEST_NATS_URL` (default `nats://127.0.0.1:4222`; `.ci/run`
+//! starts it when it is down). Each test has a stream and subjects of its own, deleted at the end.
+
+use async_nats::jetstream;
+use service::relay::{Relay, RelaySettings};
+use service::sea_orm::{ConnectionTrait, EntityTrait};
+use tests::TestDb;
+
+fn nats_url() -> String {
+    std::env::var("LECTERN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+fn settings() -> RelaySettings {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    RelaySettings {
+        url: nats_url(),
+        stream: format!("LECTERN_TEST_{unique}"),
+        subject_prefix: format!("lectern_test_{unique}"),
+        batch: 3,
+        ..Default::default()
+    }
+}
+
+async fn jetstream() -> jetstream::Context {
+    let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
+        panic!(
+            "this test needs NATS with JetStream at {} ({e}); start it with \
+             `nats-server -js` or set LECTERN_TEST_NATS_URL",
+            nats_url()
+        )
+    });
+    jetstream::new(client)
+}
+
+async fn a_talk(db: &TestDb, slug: &str) -> uuid::Uuid {
+    service::editing::create_talk(
+        &db.db,
+        service::talks::NewTalk {
+            slug: slug.into(),
+            title: format!("Talk {slug}"),
+            date: "2024-05-02".into(),
+            ..Default::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap()
+    .talk
+    .id
+}
+
+/// Relays until the outbox is all in the stream.
+async fn catch_up(relay: &Relay) {
+    assert!(relay.claim().await.unwrap());
+    while relay.relay_batch().await.unwrap() > 0 {}
+}
+
+#[tokio::test]
+async fn every_event_reaches_the_stream_once_in_order_with_its_headers() {
+    let db = TestDb::new().await;
+    let settings = settings();
+    let js = jetstream().await;
+    let first = a_talk(&db, "first").await;
+    a_talk(&db, "second").await;
+    service::editing::set_status(
+        &db.db,
+        first,
+        entity::talk::Status::Published,
+        service::editing::By {
+            actor: "test",
+            if_version: None,
+        },
+    )
+    .await
+    .unwrap();
+    a_talk(&db, "third").await;
+    let events: Vec<entity::change_event::Model> = entity::change_event::Entity::find()
+        .all(&db.db)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 4);
+
+    let relay = Relay::connect(db.db.clone(), settings.clone())
+        .await
+        .unwrap();
+    catch_up(&relay).await;
+    let mut stream = js.get_stream(&settings.stream).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 4);
+    for (n, event) in events.iter().enumerate() {
+        let message = stream.get_raw_message(n as u64 + 1).await.unwrap();
+        let kind = event.kind.strip_prefix("talk.").unwrap();
+        assert_eq!(
+            message.subject.as_str(),
+            format!("{}.talk.{kind}", settings.subject_prefix)
+        );
+        let header = |name: &str| {
+            message
+                .headers
+                .get(name)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(header("Nats-Msg-Id"), event.id.to_string());
+        assert_eq!(header("Lectern-Event-Id"), event.id.to_string());
+        assert_eq!(header("Lectern-Seq"), event.seq.to_string());
+        assert_eq!(
+            header("Lectern-Aggregate-Id"),
+            event.aggregate_id.to_string()
+        );
+        let body: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        assert_eq!(body["seq"], event.seq);
+        assert_eq!(body["type"], event.kind.as_str());
+        assert_eq!(body["data"]["talk"]["id"], event.aggregate_id.to_string());
+    }
+    assert_eq!(
+        Relay::position(&db.db, &settings.stream).await.unwrap(),
+        events[3].seq
+    );
+
+    // A crash after publishing and before the position moved: the next run publishes the same
+    // events again, and JetStream drops them as duplicates.
+    db.db
+        .execute_unprepared(&format!(
+            "UPDATE relay_positions SET seq = 0 WHERE name = '{}'",
+            settings.stream
+        ))
+        .await
+        .unwrap();
+    catch_up(&relay).await;
+    a_talk(&db, "fourth").await;
+    catch_up(&relay).await;
+    let info = stream.info().await.unwrap().state.clone();
+    assert_eq!((info.messages, info.last_sequence), (5, 5));
+    let last = stream.get_raw_message(5).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&last.payload).unwrap();
+    assert_eq!(body["data"]["talk"]["slug"], "fourth");
+
+    js.delete_stream(&settings.stream).await.unwrap();
+}
+
+#[tokio::test]
+async fn one_relay_at_a_time_and_pruning_keeps_what_it_has_not_published() {
+    let db = TestDb::new().await;
+    let settings = settings();
+    let js = jetstream().await;
+    a_talk(&db, "one").await;
+    a_talk(&db, "two").await;
+    let first = Relay::connect(db.db.clone(), settings.clone())
+        .await
+        .unwrap();
+    let second = Relay::connect(db.db.clone(), settings.clone())
+        .await
+        .unwrap();
+    assert!(first.claim().await.unwrap());
+    assert!(!second.claim().await.unwrap(), "the lease is held");
+    // Nothing is published yet: pruning everything old keeps both events.
+    let report = service::events::prune(&db.db, chrono::Utc::now() + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!((report.deleted, report.kept_for_webhooks), (0, 2));
+
+    // The first relay stops without a word; once its lease runs out the second takes over.
+    db.db
+        .execute_unprepared(&format!(
+            "UPDATE relay_positions SET lease_until = '2000-01-01T00:00:00Z' WHERE name = '{}'",
+            settings.stream
+        ))
+        .await
+        .unwrap();
+    catch_up(&second).await;
+    assert!(
+        !first.claim().await.unwrap(),
+        "the second holds the lease now"
+    );
+    // A batch the first publishes anyway (it does not know yet) is dropped as duplicates, and
+    // its position write is refused.
+    db.db
+        .execute_unprepared(&format!(
+            "UPDATE relay_positions SET seq = 0 WHERE name = '{}'",
+            settings.stream
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.relay_batch().await.unwrap(), 2);
+    assert_eq!(Relay::position(&db.db, &settings.stream).await.unwrap(), 0);
+    let mut stream = js.get_stream(&settings.stream).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 2);
+    catch_up(&second).await;
+    let report = service::events::prune(&db.db, chrono::Utc::now() + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!((report.deleted, report.kept_for_webhooks), (2, 0));
+
+    js.delete_stream(&settings.stream).await.unwrap();
+}
