@@ -93,6 +93,17 @@ pub struct Config {
     /// When the Studio's session cookie is `Secure`: `auto` (when the request came over
     /// HTTPS, as the connection or a proxy's `X-Forwarded-Proto` says), `always` or `never`.
     pub studio_secure_cookie: String,
+    /// Relay the outbox to this NATS server's JetStream from this process (as `lectern
+    /// relay` does); none when absent.
+    pub relay_url: Option<String>,
+    /// The relay's stream; also its name in the database.
+    pub relay_stream: String,
+    /// Subjects are `<prefix>.<aggregate_type>.<type>`.
+    pub relay_subject_prefix: String,
+    /// How long the stream keeps an event.
+    pub relay_max_age: String,
+    /// Copies of the stream in a NATS cluster.
+    pub relay_replicas: usize,
     /// The folder of asset bytes; next to the SQLite file when absent (`lectern.db` keeps
     /// them in `lectern-assets`).
     pub asset_dir: Option<PathBuf>,
@@ -149,6 +160,11 @@ impl Default for Config {
             studio: true,
             studio_session_idle: "1h".into(),
             studio_secure_cookie: "auto".into(),
+            relay_url: None,
+            relay_stream: "LECTERN".into(),
+            relay_subject_prefix: "lectern".into(),
+            relay_max_age: "30d".into(),
+            relay_replicas: 1,
             asset_dir: None,
             asset_store: None,
             asset_max_mb: 50,
@@ -199,6 +215,11 @@ const KEYS: &[&str] = &[
     "studio",
     "studio_session_idle",
     "studio_secure_cookie",
+    "relay_url",
+    "relay_stream",
+    "relay_subject_prefix",
+    "relay_max_age",
+    "relay_replicas",
     "asset_dir",
     "asset_store",
     "asset_max_mb",
@@ -400,7 +421,50 @@ impl Config {
         }
         let backoff = duration("webhook_backoff", &self.webhook_backoff)?;
         let assets = self.asset_config(&duration)?;
+        let relay = match &self.relay_url {
+            None => None,
+            Some(url) => {
+                match url::Url::parse(url) {
+                    Ok(parsed) if matches!(parsed.scheme(), "nats" | "tls") => {}
+                    _ => {
+                        return Err(invalid(
+                            "relay_url",
+                            format!("{url:?}: must be a nats:// URL"),
+                        ));
+                    }
+                }
+                let name = |key: &str, value: &str| {
+                    if !value.is_empty()
+                        && value
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    {
+                        Ok(value.to_owned())
+                    } else {
+                        Err(invalid(
+                            key,
+                            format!("{value:?}: must be letters, digits, '_' or '-'"),
+                        ))
+                    }
+                };
+                if !(1..=5).contains(&self.relay_replicas) {
+                    return Err(invalid("relay_replicas", "must be from 1 to 5"));
+                }
+                Some(service::relay::RelaySettings {
+                    url: url.clone(),
+                    stream: name("relay_stream", &self.relay_stream)?,
+                    subject_prefix: name("relay_subject_prefix", &self.relay_subject_prefix)?,
+                    max_age: nonzero(
+                        "relay_max_age",
+                        duration("relay_max_age", &self.relay_max_age)?,
+                    )?,
+                    replicas: self.relay_replicas,
+                    ..Default::default()
+                })
+            }
+        };
         let settings = Settings {
+            relay,
             assets,
             addr: self.addr.clone(),
             database_url: self.database_url.clone(),
@@ -603,6 +667,7 @@ mod tests {
             ("LECTERN_DB_ACQUIRE_TIMEOUT", "0s", "db_acquire_timeout"),
             ("LECTERN_DELIVERY_THREADS", "0", "delivery_threads"),
             ("LECTERN_DELIVERY_THREADS", "many", "delivery_threads"),
+            ("LECTERN_RELAY_URL", "http://127.0.0.1:4222", "relay_url"),
             ("DATABASE_URL", "mysql://x", "database_url"),
         ];
         for (name, value, key) in cases {

@@ -45,6 +45,8 @@ pub struct Settings {
     pub studio: crate::studio::StudioSettings,
     /// Where asset bytes live, and the limits and transforms of uploads.
     pub assets: AssetConfig,
+    /// Relaying the outbox to NATS JetStream from this process, when set.
+    pub relay: Option<service::relay::RelaySettings>,
 }
 
 /// Where asset bytes live, and the rules of the asset store.
@@ -88,6 +90,7 @@ impl Default for Settings {
             events: EventSettings::default(),
             studio: crate::studio::StudioSettings::default(),
             assets: AssetConfig::default(),
+            relay: None,
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct Application {
     background: DatabaseConnection,
     hub: Arc<ChangeHub>,
     dispatch: DispatchSettings,
+    /// The relay to NATS JetStream, when this process runs one (on the webhooks' thread).
+    relay: Option<service::relay::RelaySettings>,
     /// Where subscriptions and the tail run.
     delivery: web::Data<DeliveryRuntime>,
     /// The webhook dispatcher's own thread.
@@ -240,6 +245,7 @@ impl Application {
             background,
             hub,
             dispatch: settings.events.dispatch,
+            relay: settings.relay.clone(),
             delivery,
             webhooks: DeliveryRuntime::new("lectern-webhooks", 1)?,
         })
@@ -266,14 +272,37 @@ impl Application {
         } else {
             None
         };
+        let relay = self.relay.clone().and_then(|settings| {
+            self.webhooks
+                .spawn(relay(self.background.clone(), settings))
+        });
         let result = self.server.await;
         upkeep.abort();
-        for task in [tail, dispatcher].into_iter().flatten() {
+        for task in [tail, dispatcher, relay].into_iter().flatten() {
             task.abort();
         }
         drop(delivery);
         drop(self.webhooks);
         result
+    }
+}
+
+/// The relay of a serving process: connects (again and again while NATS is down, backing
+/// off up to 30 s; reads never need it), then relays until the server stops.
+async fn relay(db: DatabaseConnection, settings: service::relay::RelaySettings) {
+    let mut backoff = std::time::Duration::from_millis(500);
+    loop {
+        match service::relay::Relay::connect(db.clone(), settings.clone()).await {
+            Ok(relay) => {
+                tracing::info!(url = %settings.url, stream = %settings.stream, "relaying the outbox");
+                relay.run(std::future::pending()).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "the relay cannot start");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+            }
+        }
     }
 }
 

@@ -236,6 +236,15 @@ fn describe() {
          have changed it), each computed by this request; not_kept (waited, then computed too)"
     );
     metrics::describe_gauge!(
+        "lectern_relay_lag_events",
+        "Change events committed and not yet acknowledged by a relay's stream, by stream"
+    );
+    metrics::describe_gauge!(
+        "lectern_relay_lag_seconds",
+        metrics::Unit::Seconds,
+        "Age of the oldest change event a relay's stream has not acknowledged (0: caught up)"
+    );
+    metrics::describe_gauge!(
         "lectern_database_up",
         "1 when the last scrape reached the database, else 0"
     );
@@ -280,6 +289,19 @@ pub async fn metrics(scrape: Option<web::Data<Scrape>>) -> HttpResponse {
     match state {
         Ok(Ok(backlog)) => {
             metrics::gauge!("lectern_database_up").set(1.0);
+            if let Ok(Ok(lags)) = tokio::time::timeout(
+                Duration::from_secs(2),
+                service::relay::lags(&scrape.background),
+            )
+            .await
+            {
+                for lag in lags {
+                    metrics::gauge!("lectern_relay_lag_events", "stream" => lag.name.clone())
+                        .set(lag.events as f64);
+                    metrics::gauge!("lectern_relay_lag_seconds", "stream" => lag.name)
+                        .set(lag.seconds);
+                }
+            }
             metrics::gauge!("lectern_outbox_last_seq").set(backlog.last_seq as f64);
             metrics::gauge!("lectern_outbox_backlog_events").set(backlog.behind as f64);
             for (state, count) in backlog.endpoints {

@@ -92,6 +92,43 @@ pub fn subject(prefix: &str, event: &change_event::Model) -> String {
     format!("{prefix}.{}.{kind}", event.aggregate_type)
 }
 
+/// How far a relay is behind the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lag {
+    /// The relay's name (its stream).
+    pub name: String,
+    /// Events committed and not yet acknowledged by the stream.
+    pub events: u64,
+    /// How long ago the oldest of them was committed (0 when there is none).
+    pub seconds: f64,
+}
+
+/// The lag of every relay that has a position.
+pub async fn lags<C: ConnectionTrait>(conn: &C) -> Result<Vec<Lag>, RelayError> {
+    let relays = relay_position::Entity::find().all(conn).await?;
+    let mut lags = Vec::with_capacity(relays.len());
+    for relay in relays {
+        let behind = change_event::Entity::find().filter(change_event::Column::Seq.gt(relay.seq));
+        let events = sea_orm::PaginatorTrait::count(behind.clone(), conn).await?;
+        let oldest: Option<chrono::DateTime<Utc>> = behind
+            .select_only()
+            .column(change_event::Column::OccurredAt)
+            .order_by_asc(change_event::Column::Seq)
+            .limit(1)
+            .into_tuple()
+            .one(conn)
+            .await?;
+        lags.push(Lag {
+            name: relay.name,
+            events,
+            seconds: oldest.map_or(0.0, |at| {
+                Ord::max((Utc::now() - at).num_milliseconds(), 0) as f64 / 1000.0
+            }),
+        });
+    }
+    Ok(lags)
+}
+
 /// One relay process: its connection, and the name it holds the lease under.
 pub struct Relay {
     db: DatabaseConnection,

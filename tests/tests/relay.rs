@@ -86,7 +86,15 @@ async fn every_event_reaches_the_stream_once_in_order_with_its_headers() {
     let relay = Relay::connect(db.db.clone(), settings.clone())
         .await
         .unwrap();
+    let lag = &service::relay::lags(&db.db).await.unwrap()[0];
+    assert_eq!(
+        (lag.name.as_str(), lag.events),
+        (settings.stream.as_str(), 4)
+    );
+    assert!(lag.seconds >= 0.0);
     catch_up(&relay).await;
+    let lag = &service::relay::lags(&db.db).await.unwrap()[0];
+    assert_eq!((lag.events, lag.seconds), (0, 0.0));
     let mut stream = js.get_stream(&settings.stream).await.unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 4);
     for (n, event) in events.iter().enumerate() {
@@ -195,4 +203,74 @@ async fn one_relay_at_a_time_and_pruning_keeps_what_it_has_not_published() {
     assert_eq!((report.deleted, report.kept_for_webhooks), (2, 0));
 
     js.delete_stream(&settings.stream).await.unwrap();
+}
+
+#[actix_web::test]
+async fn metrics_tell_how_far_the_relay_is_behind() {
+    let app = crate::support::TestApp::spawn().await;
+    let settings = settings();
+    let js = jetstream().await;
+    a_talk(&app.db, "waiting").await;
+    let relay = Relay::connect(app.db.db.clone(), settings.clone())
+        .await
+        .unwrap();
+    let gauge = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find(|line| line.starts_with(&format!("{name}{{stream=\"{}\"}}", settings.stream)))
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+    };
+    let (status, text) = app.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        gauge(&text, "lectern_relay_lag_events"),
+        Some(1.0),
+        "{text}"
+    );
+    catch_up(&relay).await;
+    let (_, text) = app.get("/metrics").await;
+    assert_eq!(gauge(&text, "lectern_relay_lag_events"), Some(0.0));
+    assert_eq!(gauge(&text, "lectern_relay_lag_seconds"), Some(0.0));
+    js.delete_stream(&settings.stream).await.unwrap();
+}
+
+#[actix_web::test]
+async fn a_serving_process_relays_by_configuration_and_stays_ready_without_nats() {
+    let settings = settings();
+    let js = jetstream().await;
+    let app = crate::support::TestApp::spawn_configured(TestDb::new().await, |s| {
+        s.relay = Some(settings.clone());
+    })
+    .await;
+    let id = a_talk(&app.db, "served").await;
+    let last = service::events::last_seq(&app.db.db).await.unwrap();
+    let started = std::time::Instant::now();
+    while Relay::position(&app.db.db, &settings.stream)
+        .await
+        .unwrap_or(0)
+        < last
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the serving process did not relay within 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let stream = js.get_stream(&settings.stream).await.unwrap();
+    let message = stream.get_raw_message(1).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+    assert_eq!(body["aggregate_id"], id.to_string());
+    js.delete_stream(&settings.stream).await.unwrap();
+
+    // NATS unreachable: the process serves and says it is ready (reads never need NATS).
+    let nowhere = crate::support::TestApp::spawn_configured(TestDb::new().await, |s| {
+        s.relay = Some(RelaySettings {
+            url: "nats://127.0.0.1:1".into(),
+            ..RelaySettings::default()
+        });
+    })
+    .await;
+    let (status, _) = nowhere.get("/readyz").await;
+    assert_eq!(status, 200);
+    let (status, _) = nowhere.get("/api/v1/talks").await;
+    assert_eq!(status, 200);
 }
