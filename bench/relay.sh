@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The relay to NATS JetStream from a backlog: N talks written with `seed_talks` (each a
+# talk.created event carrying its whole state), then `lectern relay` (release build, SQLite)
+# started against a NATS server of this run's own (`nats-server -js` on a free loopback port,
+# its store in a temporary folder), timed until its position reaches the last event. Prints
+# events/s, the relay's CPU time and its peak resident memory.
+#
+# Usage: bench/relay.sh [N]   (default 20000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-20000}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/lectern-target}"
+NATS_SERVER="${LECTERN_NATS_SERVER:-/usr/sbin/nats-server}"
+if [ ! -x "$NATS_SERVER" ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nats-server > /dev/null
+fi
+cargo build --release --quiet -p api --bin lectern -p tests --example seed_talks
+WORK="$(mktemp -d -t lectern-relay.XXXXXX)"
+mkdir -p "$WORK/bin"
+cp "$CARGO_TARGET_DIR/release/lectern" "$CARGO_TARGET_DIR/release/examples/seed_talks" "$WORK/bin/"
+NATS=""
+RELAY=""
+cleanup() {
+  for pid in $RELAY $NATS; do kill "$pid" 2> /dev/null || true; wait "$pid" 2> /dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$NATS_SERVER" -a 127.0.0.1 -p "$PORT" -js -sd "$WORK/nats" > /dev/null 2>&1 &
+NATS=$!
+for _ in $(seq 1 100); do (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break; sleep 0.1; done
+
+DB="$WORK/bench.db"
+"$WORK/bin/seed_talks" "sqlite://$DB?mode=rwc" "$N" > /dev/null
+position() {
+  python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+row = db.execute("SELECT seq FROM relay_positions WHERE name = ?", ("BENCH",)).fetchone()
+print(row[0] if row else 0)' "$DB"
+}
+LAST="$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT MAX(seq) FROM change_events").fetchone()[0])' "$DB")"
+BYTES="$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT SUM(LENGTH(payload)) FROM change_events").fetchone()[0])' "$DB")"
+echo "backlog: $LAST events, $((BYTES / LAST)) bytes of state each on average"
+
+START="$(date +%s.%N)"
+RUST_LOG=warn "$WORK/bin/lectern" --database-url "sqlite://$DB?mode=rwc" relay \
+  --to "nats://127.0.0.1:$PORT" --stream BENCH --subject-prefix bench &
+RELAY=$!
+while [ "$(position)" -lt "$LAST" ]; do
+  sleep 0.05
+  if [ "$(echo "$(date +%s.%N) - $START > 300" | bc)" -eq 1 ]; then echo "not caught up in 300 s" >&2; exit 1; fi
+done
+END="$(date +%s.%N)"
+read -r utime stime < <(awk '{ print $14, $15 }' "/proc/$RELAY/stat")
+TICKS="$(getconf CLK_TCK)"
+HWM="$(awk '/VmHWM/ { print $2 }' "/proc/$RELAY/status")"
+python3 - "$START" "$END" "$LAST" "$utime" "$stime" "$TICKS" "$HWM" << 'EOF'
+import sys
+start, end, events, utime, stime, ticks, hwm = map(float, sys.argv[1:])
+secs = end - start
+cpu = (utime + stime) / ticks
+print(f"relayed {int(events)} events in {secs:.2f} s (from start, connecting and creating the stream included): "
+      f"{events / secs:,.0f} events/s; relay CPU {cpu:.2f} s ({cpu / events * 1e6:.1f} µs an event); peak RSS {hwm / 1024:.1f} MB")
+EOF
