@@ -319,3 +319,51 @@ async fn history_lists_every_version_and_restore_brings_one_back() {
     assert_eq!((last.kind.as_str(), last.version), ("talk.updated", 4));
     assert_eq!(last.payload["talk"]["title"], "Events");
 }
+
+/// The columns Debezium's outbox event router reads (README, "Change events"), with the
+/// PostgreSQL types the documented configuration relies on; on SQLite, the names.
+#[tokio::test]
+async fn the_outbox_has_the_columns_change_data_capture_reads() {
+    use service::sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let db = TestDb::new().await;
+    let promised = [
+        ("id", "uuid"),
+        ("aggregate_type", "character varying"),
+        ("aggregate_id", "uuid"),
+        ("type", "character varying"),
+        ("payload", "jsonb"),
+        ("occurred_at", "timestamp with time zone"),
+        ("seq", "bigint"),
+        ("version", "integer"),
+    ];
+    let backend = db.db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT column_name, data_type FROM information_schema.columns \
+             WHERE table_name = 'change_events'"
+        }
+        _ => "SELECT name, type FROM pragma_table_info('change_events')",
+    };
+    let rows = db
+        .db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap();
+    let columns: std::collections::HashMap<String, String> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.try_get_by_index::<String>(0).unwrap(),
+                row.try_get_by_index::<String>(1).unwrap(),
+            )
+        })
+        .collect();
+    for (name, kind) in promised {
+        let found = columns
+            .get(name)
+            .unwrap_or_else(|| panic!("change_events has no column {name}: {columns:?}"));
+        if backend == DbBackend::Postgres {
+            assert_eq!(found, kind, "the type of {name}");
+        }
+    }
+}
