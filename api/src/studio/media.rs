@@ -19,7 +19,7 @@ type Db = web::Data<DatabaseConnection>;
 use super::error::StudioError;
 use super::see_other;
 use super::session::Signed;
-use super::talks::{changed_since, find, read_form, talk_id};
+use super::talks::{changed_since, find, small_form, talk_id};
 use crate::rest::assets::{Store, read_parts, serve_to};
 use crate::rest::problem::Problem;
 
@@ -288,12 +288,6 @@ pub async fn remove_slides(
     remove(request, signed, db, id, payload, Slot::Slides).await
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct RemoveForm {
-    csrf: Option<String>,
-    version: Option<String>,
-}
-
 async fn remove(
     request: HttpRequest,
     signed: Signed,
@@ -303,12 +297,9 @@ async fn remove(
     slot: Slot,
 ) -> Result<HttpResponse, StudioError> {
     let id = talk_id(&id)?;
-    let body = read_form(&request, payload).await?;
-    let form: RemoveForm = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| Problem::bad_request(format!("the form cannot be read: {e}")))?;
-    signed.check_csrf(&request, form.csrf.as_deref())?;
-    signed.require(Role::Editor)?;
-    let version = version_of(form.version.as_deref())?;
+    let version = small_form(&request, &signed, payload)
+        .await?
+        .ok_or_else(|| invalid("version", "must be the version the page showed"))?;
     let record = find(&db, id).await?;
     let mut patch = TalkPatch::default();
     match slot {

@@ -735,9 +735,9 @@ pub struct VersionForm {
     version: Option<String>,
 }
 
-/// A small form (publish, unpublish, delete): CSRF token and role checked, then the version
-/// the page showed.
-async fn small_form(
+/// A small form (publish, unpublish, delete, removing an image): CSRF token and role checked,
+/// then the version the page showed.
+pub(super) async fn small_form(
     request: &HttpRequest,
     signed: &Signed,
     payload: web::Payload,
