@@ -13,7 +13,7 @@ use entity::{asset, asset_variant};
 use service::ServiceError;
 use service::accounts::Role;
 use service::assets::{self, Assets, MediaType, Slot, TransformQuery};
-use service::editing::{self, TalkPatch};
+use service::editing;
 use service::sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -477,11 +477,7 @@ async fn set_slot(
         }
         None => None,
     };
-    let mut patch = TalkPatch::default();
-    match slot {
-        Slot::Image => patch.image = Some(url),
-        Slot::Slides => patch.pdf = Some(url),
-    }
+    let patch = slot.patch(url);
     let record = match expected_version {
         Some(version) => editing::update_talk(db, talk, patch, version, &actor).await,
         None => {

@@ -11,7 +11,7 @@ use entity::asset;
 use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use service::assets::{self, AssetError, Assets, MediaType, Slot, TransformQuery, Upload};
-use service::editing::{self, TalkPatch};
+use service::editing;
 use service::{FieldError, ServiceError};
 use uuid::Uuid;
 
@@ -392,11 +392,7 @@ async fn attach(
         .unwrap_or(record.talk.version);
     let body: AttachBody = json_body(&request, payload, false).await?;
     let url = assets::slot_url(db.get_ref(), slot, body.asset_id, "asset_id").await?;
-    let mut patch = TalkPatch::default();
-    match slot {
-        Slot::Image => patch.image = Some(Some(url)),
-        Slot::Slides => patch.pdf = Some(Some(url)),
-    }
+    let patch = slot.patch(Some(url));
     let talk = record.talk.id;
     let record = editing::update_talk_from(&db, record, patch, version, &actor)
         .await
@@ -417,11 +413,7 @@ async fn detach(
     let (actor, record) = editable(&db, &authority, &request, slug).await?;
     let version = optional_version(&request, record.talk.id, record.talk.version)?
         .unwrap_or(record.talk.version);
-    let mut patch = TalkPatch::default();
-    match slot {
-        Slot::Image => patch.image = Some(None),
-        Slot::Slides => patch.pdf = Some(None),
-    }
+    let patch = slot.patch(None);
     let talk = record.talk.id;
     let record = editing::update_talk_from(&db, record, patch, version, &actor)
         .await

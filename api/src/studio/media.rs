@@ -9,7 +9,7 @@ use entity::asset;
 use service::ServiceError;
 use service::accounts::Role;
 use service::assets::{self, MediaType, Slot, Upload};
-use service::editing::{self, TalkPatch};
+use service::editing;
 use service::sea_orm::DatabaseConnection;
 use service::talks::TalkRecord;
 use uuid::Uuid;
@@ -217,11 +217,7 @@ async fn save(
                 .await?;
             let asset = stored.asset().clone();
             let url = assets::slot_url(db.get_ref(), slot, asset.id, "file").await?;
-            let mut patch = TalkPatch::default();
-            match slot {
-                Slot::Image => patch.image = Some(Some(url)),
-                Slot::Slides => patch.pdf = Some(Some(url)),
-            }
+            let patch = slot.patch(Some(url));
             match editing::update_talk_from(&db, record, patch, version, &actor).await {
                 Ok(_) => {}
                 Err(ServiceError::Conflict { current_version }) => {
@@ -301,11 +297,7 @@ async fn remove(
         .await?
         .ok_or_else(|| invalid("version", "must be the version the page showed"))?;
     let record = find(&db, id).await?;
-    let mut patch = TalkPatch::default();
-    match slot {
-        Slot::Image => patch.image = Some(None),
-        Slot::Slides => patch.pdf = Some(None),
-    }
+    let patch = slot.patch(None);
     match editing::update_talk_from(&db, record, patch, version, &signed.viewer().actor()).await {
         Ok(_) => Ok(see_other(&format!(
             "/studio/talks/{id}?done={}-removed#media",

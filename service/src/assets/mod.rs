@@ -671,6 +671,18 @@ pub enum Slot {
     Slides,
 }
 
+impl Slot {
+    /// The change to a talk that shows `url` in this slot (`None`: shows nothing there).
+    pub fn patch(self, url: Option<String>) -> crate::editing::TalkPatch {
+        let mut patch = crate::editing::TalkPatch::default();
+        match self {
+            Self::Image => patch.image = Some(url),
+            Self::Slides => patch.pdf = Some(url),
+        }
+        patch
+    }
+}
+
 /// The URL a talk's `image` or `pdf` takes to show asset `id` in `slot`; refused, naming
 /// `field`, when there is no such asset or it is of the wrong kind.
 pub async fn slot_url<C: ConnectionTrait>(
