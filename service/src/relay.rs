@@ -18,8 +18,8 @@ use chrono::Utc;
 use entity::{change_event, relay_position};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::ServiceError;
@@ -42,7 +42,8 @@ pub struct RelaySettings {
     pub batch: u64,
     /// How long a relay's lease lasts unless renewed: another process takes over after it.
     pub lease: Duration,
-    /// How often the outbox is read when the relay has caught up.
+    /// How often the outbox is read when the relay has caught up: the longest a new event
+    /// waits before it is published.
     pub poll: Duration,
 }
 
@@ -57,7 +58,7 @@ impl Default for RelaySettings {
             duplicate_window: Duration::from_secs(10 * 60),
             batch: 1000,
             lease: Duration::from_secs(10),
-            poll: Duration::from_millis(100),
+            poll: Duration::from_millis(20),
         }
     }
 }
@@ -83,13 +84,85 @@ fn jetstream_error(error: impl std::fmt::Display) -> RelayError {
 }
 
 /// The subject of an event: `<prefix>.<aggregate_type>.<type without its family>`.
-pub fn subject(prefix: &str, event: &change_event::Model) -> String {
-    let kind = event
-        .kind
-        .strip_prefix(&event.aggregate_type)
+pub fn subject(prefix: &str, aggregate_type: &str, kind: &str) -> String {
+    let short = kind
+        .strip_prefix(aggregate_type)
         .and_then(|rest| rest.strip_prefix('.'))
-        .unwrap_or(&event.kind);
-    format!("{prefix}.{}.{kind}", event.aggregate_type)
+        .unwrap_or(kind);
+    format!("{prefix}.{aggregate_type}.{short}")
+}
+
+/// An event as the relay reads it: its state as the stored JSON text, never parsed into a
+/// value and written out again.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Pending {
+    seq: i64,
+    id: uuid::Uuid,
+    occurred_at: chrono::DateTime<Utc>,
+    aggregate_type: String,
+    aggregate_id: uuid::Uuid,
+    kind: String,
+    version: i32,
+    actor: String,
+    payload: String,
+}
+
+/// Up to `limit` events after `after`, in `seq` order.
+async fn pending(
+    db: &DatabaseConnection,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<Pending>, RelayError> {
+    let backend = db.get_database_backend();
+    let (payload, after_p, limit_p) = match backend {
+        sea_orm::DbBackend::Postgres => ("payload::text", "$1", "$2"),
+        _ => ("payload", "?", "?"),
+    };
+    let sql = format!(
+        r#"SELECT seq, id, occurred_at, aggregate_type, aggregate_id, "type" AS kind, version, actor,
+            {payload} AS payload FROM change_events WHERE seq > {after_p} ORDER BY seq LIMIT {limit_p}"#
+    );
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(
+        Pending::find_by_statement(sea_orm::Statement::from_sql_and_values(
+            backend,
+            sql,
+            [after.into(), limit.into()],
+        ))
+        .all(db)
+        .await?,
+    )
+}
+
+/// The message for an event: the event as the change feed gives it, except that `data` is the
+/// state as stored (`talk.body` and `embeds[].html` as written, not sanitized), so that a
+/// consumer can rebuild what was written from the log alone.
+fn message(event: &Pending) -> Result<Vec<u8>, serde_json::Error> {
+    #[derive(serde::Serialize)]
+    struct Message<'a> {
+        id: uuid::Uuid,
+        seq: i64,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        occurred_at: chrono::DateTime<Utc>,
+        aggregate_type: &'a str,
+        aggregate_id: uuid::Uuid,
+        version: i32,
+        actor: &'a str,
+        data: &'a serde_json::value::RawValue,
+    }
+    let data: &serde_json::value::RawValue = serde_json::from_str(&event.payload)?;
+    serde_json::to_vec(&Message {
+        id: event.id,
+        seq: event.seq,
+        kind: &event.kind,
+        occurred_at: event.occurred_at,
+        aggregate_type: &event.aggregate_type,
+        aggregate_id: event.aggregate_id,
+        version: event.version,
+        actor: &event.actor,
+        data,
+    })
 }
 
 /// How far a relay is behind the outbox.
@@ -231,19 +304,13 @@ impl Relay {
     /// How many events it published (0: caught up).
     pub async fn relay_batch(&self) -> Result<usize, RelayError> {
         let after = Self::position(&self.db, &self.settings.stream).await?;
-        let events = change_event::Entity::find()
-            .filter(change_event::Column::Seq.gt(after))
-            .order_by_asc(change_event::Column::Seq)
-            .limit(self.settings.batch)
-            .all(&self.db)
-            .await?;
+        let events = pending(&self.db, after, self.settings.batch).await?;
         let Some(last) = events.last().map(|e| e.seq) else {
             return Ok(0);
         };
         let mut acks = Vec::with_capacity(events.len());
         for event in &events {
-            let payload = serde_json::to_vec(&crate::events::envelope(event))
-                .map_err(|e| RelayError::JetStream(e.to_string()))?;
+            let payload = message(event).map_err(|e| RelayError::JetStream(e.to_string()))?;
             let id = event.id.to_string();
             let publish = PublishMessage::build()
                 .payload(payload.into())
@@ -257,7 +324,14 @@ impl Relay {
                 .header("Lectern-Event-Type", event.kind.as_str());
             let ack = self
                 .jetstream
-                .send_publish(subject(&self.settings.subject_prefix, event), publish)
+                .send_publish(
+                    subject(
+                        &self.settings.subject_prefix,
+                        &event.aggregate_type,
+                        &event.kind,
+                    ),
+                    publish,
+                )
                 .await
                 .map_err(jetstream_error)?;
             acks.push(ack);
@@ -285,13 +359,21 @@ impl Relay {
 
     /// Relays until `stop` resolves: takes the lease (waiting while another process holds
     /// it), publishes in batches, and backs off (up to 30 s) while NATS or the database fails.
+    /// The lease is renewed once a third of it has passed, not at every step, so that a relay
+    /// with nothing to publish only reads.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         let mut backoff = Duration::from_millis(200);
+        let mut renew_at: Option<std::time::Instant> = None;
         loop {
             let step = async {
-                if !self.claim().await? {
-                    return Ok::<_, RelayError>(false);
+                if renew_at.is_none_or(|at| std::time::Instant::now() >= at) {
+                    let asked = std::time::Instant::now();
+                    if !self.claim().await? {
+                        renew_at = None;
+                        return Ok::<_, RelayError>(false);
+                    }
+                    renew_at = Some(asked + self.settings.lease / 3);
                 }
                 Ok(self.relay_batch().await? > 0)
             };
@@ -306,6 +388,7 @@ impl Relay {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "relay failed");
+                    renew_at = None;
                     let wait = backoff;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                     wait
