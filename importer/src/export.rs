@@ -102,6 +102,15 @@ pub async fn export_files(
 /// Writes every talk into `out` (created if needed), in slug order, a page at a time.
 /// Returns how many documents were written. The same database always gives the same bytes.
 pub async fn export(db: &DatabaseConnection, out: &Path) -> Result<usize, ExportError> {
+    export_selected(db, out, false).await
+}
+
+/// [`export`], of published talks only when `published_only`.
+pub async fn export_selected(
+    db: &DatabaseConnection,
+    out: &Path,
+    published_only: bool,
+) -> Result<usize, ExportError> {
     std::fs::create_dir_all(out).map_err(|source| ExportError::Io {
         path: out.to_owned(),
         source,
@@ -113,6 +122,9 @@ pub async fn export(db: &DatabaseConnection, out: &Path) -> Result<usize, Export
         let Some(last) = page.last() else { break };
         after = Some(last.talk.slug.clone());
         for record in &page {
+            if published_only && record.talk.status != service::entity::talk::Status::Published {
+                continue;
+            }
             let path = document_path(out, &record.talk.slug)?;
             std::fs::write(&path, render(record))
                 .map_err(|source| ExportError::Io { path, source })?;
@@ -125,7 +137,7 @@ pub async fn export(db: &DatabaseConnection, out: &Path) -> Result<usize, Export
 /// Where the document of `slug` goes: `<out>/<slug>.md`. A valid slug (ASCII letters, digits and
 /// '-') is a safe file name; any other stored slug is refused, and so is a path that exists as
 /// anything but a regular file (a link could point outside `out`).
-fn document_path(out: &Path, slug: &str) -> Result<PathBuf, ExportError> {
+pub(crate) fn document_path(out: &Path, slug: &str) -> Result<PathBuf, ExportError> {
     service::domain::Slug::parse(slug).map_err(|e| ExportError::UnsafeSlug {
         slug: slug.to_owned(),
         reason: e.to_string(),

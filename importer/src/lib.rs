@@ -6,6 +6,7 @@ pub mod document;
 pub mod export;
 pub mod files;
 pub mod fix;
+pub mod follow;
 pub mod import;
 pub mod repair;
 

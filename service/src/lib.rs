@@ -21,8 +21,9 @@ pub mod talks;
 pub mod visibility;
 pub mod webhooks;
 
+/// Re-exported so every crate uses the same SeaORM.
+pub use entity;
 /// What is served of stored HTML; its home is `entity`, which derives the stored columns.
 pub use entity::html;
 pub use error::{FieldError, ServiceError};
-/// Re-exported so every crate uses the same SeaORM.
 pub use sea_orm;

@@ -14,6 +14,7 @@ mod derived;
 mod editing;
 mod events;
 mod export;
+mod follow;
 mod graphql;
 mod hostile;
 mod import_assets;
