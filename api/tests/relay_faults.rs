@@ -181,3 +181,69 @@ async fn a_relay_killed_while_publishing_and_nats_restarted_lose_and_repeat_noth
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+/// The database goes away under a running relay, for a few seconds, while it has events to
+/// publish: on PostgreSQL a proxy in front of the server drops every connection and refuses new
+/// ones; SQLite, embedded, stays readable and refuses writers while another process holds its
+/// write lock. The relay backs off, keeps running, and once the database is back every event
+/// is in the stream once, in order.
+#[actix_web::test]
+async fn a_relay_outlives_an_unavailable_database_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = tests::TestDb::new().await;
+    let db = test_db.db.clone();
+    let nats = Nats::start(free_port(), &dir.path().join("nats"));
+    let stream = format!("OUTAGE_{}", uuid::Uuid::new_v4().simple());
+    add_talks(&db, 0, 3000).await;
+    let outage = Duration::from_secs(3);
+
+    match db.get_database_backend() {
+        service::sea_orm::DbBackend::Postgres => {
+            let mut url = url::Url::parse(&test_db.url).unwrap();
+            let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+                .parse()
+                .unwrap();
+            let proxy = tests::proxy::Proxy::start(target).await;
+            url.set_port(Some(proxy.port)).unwrap();
+            let mut relay = relay(url.as_str(), &nats.url(), &stream);
+            wait_for_position(&db, &stream, 1).await;
+            proxy.cut();
+            tokio::time::sleep(outage).await;
+            assert!(relay.try_wait().unwrap().is_none(), "the relay gave up");
+            proxy.restore();
+            add_talks(&db, 3000, 100).await;
+            let last = service::events::last_seq(&db).await.unwrap();
+            wait_for_position(&db, &stream, last).await;
+            assert_exactly_once_in_order(&db, &nats.url(), &stream).await;
+            relay.kill().unwrap();
+            relay.wait().unwrap();
+        }
+        _ => {
+            use service::sea_orm::{ConnectionTrait, TransactionTrait};
+            let holder = service::db::open(&test_db.url, &service::db::DbOptions::default())
+                .await
+                .unwrap();
+            let mut relay = relay(&test_db.url, &nats.url(), &stream);
+            wait_for_position(&db, &stream, 1).await;
+            let lock = holder.begin().await.unwrap();
+            lock.execute_unprepared("DELETE FROM talks WHERE slug = 'nothing'")
+                .await
+                .expect("takes the write lock");
+            let held_at = service::relay::Relay::position(&db, &stream).await.unwrap();
+            tokio::time::sleep(outage).await;
+            assert_eq!(
+                service::relay::Relay::position(&db, &stream).await.unwrap(),
+                held_at,
+                "the position moved while the database refused writers"
+            );
+            assert!(relay.try_wait().unwrap().is_none(), "the relay gave up");
+            lock.rollback().await.unwrap();
+            add_talks(&db, 3000, 100).await;
+            let last = service::events::last_seq(&db).await.unwrap();
+            wait_for_position(&db, &stream, last).await;
+            assert_exactly_once_in_order(&db, &nats.url(), &stream).await;
+            relay.kill().unwrap();
+            relay.wait().unwrap();
+        }
+    }
+}
