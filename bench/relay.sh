@@ -3,22 +3,27 @@
 # talk.created event carrying its whole state), then `lectern relay` (release build, SQLite)
 # started against a NATS server of this run's own (`nats-server -js` on a free loopback port,
 # its store in a temporary folder), timed until its position reaches the last event. Prints
-# events/s, the relay's CPU time and its peak resident memory.
+# events/s, the relay's CPU time and its peak resident memory. Then, with the relay still
+# running: a follower (`lectern-export --follow … --once`) timed while it catches up the whole
+# stream into an empty folder, checked against `lectern-export`; and the lag from commit to
+# stream while talks are written at RATE writes/s for 20 s (`relay_lag`).
 #
-# Usage: bench/relay.sh [N]   (default 20000)
+# Usage: bench/relay.sh [N] [RATE]   (defaults 20000 and 250)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-20000}"
+RATE="${2:-250}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/lectern-target}"
 NATS_SERVER="${LECTERN_NATS_SERVER:-/usr/sbin/nats-server}"
 if [ ! -x "$NATS_SERVER" ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nats-server > /dev/null
 fi
-cargo build --release --quiet -p api --bin lectern -p tests --example seed_talks
+cargo build --release --quiet -p api --bin lectern -p importer --bin lectern-export -p tests --example seed_talks --example relay_lag
 WORK="$(mktemp -d -t lectern-relay.XXXXXX)"
 mkdir -p "$WORK/bin"
-cp "$CARGO_TARGET_DIR/release/lectern" "$CARGO_TARGET_DIR/release/examples/seed_talks" "$WORK/bin/"
+cp "$CARGO_TARGET_DIR/release/lectern" "$CARGO_TARGET_DIR/release/lectern-export" \
+  "$CARGO_TARGET_DIR/release/examples/seed_talks" "$CARGO_TARGET_DIR/release/examples/relay_lag" "$WORK/bin/"
 NATS=""
 RELAY=""
 cleanup() {
@@ -64,3 +69,20 @@ cpu = (utime + stime) / ticks
 print(f"relayed {int(events)} events in {secs:.2f} s (from start, connecting and creating the stream included): "
       f"{events / secs:,.0f} events/s; relay CPU {cpu:.2f} s ({cpu / events * 1e6:.1f} µs an event); peak RSS {hwm / 1024:.1f} MB")
 EOF
+
+echo "== follower: the stream's $LAST events into an empty folder"
+START="$(date +%s.%N)"
+/usr/bin/time -f "%e s, %M KB peak RSS, %U s user + %S s system" \
+  "$WORK/bin/lectern-export" --follow "nats://127.0.0.1:$PORT" --stream BENCH --subject-prefix bench \
+  --out "$WORK/followed" --once
+END="$(date +%s.%N)"
+python3 -c 'import sys; s = float(sys.argv[2]) - float(sys.argv[1]); n = int(sys.argv[3]); print(f"caught up {n} events in {s:.2f} s: {n / s:,.0f} events/s")' "$START" "$END" "$LAST"
+"$WORK/bin/lectern-export" --database-url "sqlite://$DB?mode=rwc" --out "$WORK/exported" > /dev/null
+if diff -r -x .lectern-follow.json "$WORK/followed" "$WORK/exported" > /dev/null; then
+  echo "the followed folder equals lectern-export's ($(ls "$WORK/exported" | wc -l) documents)"
+else
+  echo "the followed folder differs from lectern-export's" >&2; exit 1
+fi
+
+echo "== lag from commit to stream at $RATE writes/s"
+"$WORK/bin/relay_lag" "sqlite://$DB?mode=rwc" "nats://127.0.0.1:$PORT" bench "$RATE" 20
