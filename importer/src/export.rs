@@ -137,7 +137,7 @@ pub async fn export_selected(
 /// Where the document of `slug` goes: `<out>/<slug>.md`. A valid slug (ASCII letters, digits and
 /// '-') is a safe file name; any other stored slug is refused, and so is a path that exists as
 /// anything but a regular file (a link could point outside `out`).
-pub(crate) fn document_path(out: &Path, slug: &str) -> Result<PathBuf, ExportError> {
+fn document_path(out: &Path, slug: &str) -> Result<PathBuf, ExportError> {
     service::domain::Slug::parse(slug).map_err(|e| ExportError::UnsafeSlug {
         slug: slug.to_owned(),
         reason: e.to_string(),

@@ -129,6 +129,10 @@ struct Event {
     data: State,
 }
 
+/// What a batch does to the folder, by slug: the talk to write there, or none to remove the
+/// file.
+type Plan = BTreeMap<String, Option<TalkRecord>>;
+
 /// A follower of one stream into one folder.
 pub struct Follower {
     settings: FollowSettings,
@@ -221,13 +225,15 @@ impl Follower {
             .map_err(jetstream_error)?;
         let mut last = None;
         let mut count = 0;
+        let mut plan = Plan::new();
         while let Some(message) = messages.next().await {
             let message = message.map_err(jetstream_error)?;
-            self.apply(&message, done)?;
+            self.apply(&message, &mut plan)?;
             count += 1;
             last = Some(message);
         }
         if let Some(message) = last {
+            self.write(plan, done)?;
             self.save()?;
             // `AckPolicy::All`: acknowledging the last acknowledges the batch.
             message.double_ack().await.map_err(jetstream_error)?;
@@ -258,11 +264,10 @@ impl Follower {
         Ok(done)
     }
 
-    fn apply(
-        &mut self,
-        message: &jetstream::Message,
-        done: &mut Followed,
-    ) -> Result<(), FollowError> {
+    /// Plans what an event does to the folder: the talk's document written at its slug, or
+    /// removed, and its old file removed when the slug changed. Within a batch the last plan
+    /// for a file wins, so a talk changed many times is written once.
+    fn apply(&mut self, message: &jetstream::Message, plan: &mut Plan) -> Result<(), FollowError> {
         let info = message.info().map_err(jetstream_error)?;
         let bad = |reason: String| FollowError::Message {
             stream_seq: info.stream_sequence,
@@ -287,26 +292,24 @@ impl Follower {
             }
         };
         let slug = event.data.talk.slug.clone();
-        if let Some(old) = previous.as_deref().filter(|old| !keep || *old != slug) {
-            let path = crate::export::document_path(&self.settings.out, old)?;
-            match std::fs::remove_file(&path) {
-                Ok(()) => done.removed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(FollowError::Io { path, source }),
+        service::domain::Slug::parse(&slug).map_err(|e| {
+            crate::export::ExportError::UnsafeSlug {
+                slug: slug.clone(),
+                reason: e.to_string(),
             }
+        })?;
+        if let Some(old) = previous.filter(|old| !keep || *old != slug) {
+            plan.insert(old, None);
         }
         if keep {
-            let path = crate::export::document_path(&self.settings.out, &slug)?;
-            let record = TalkRecord {
-                talk: event.data.talk,
-                resources: event.data.resources,
-                embeds: event.data.embeds,
-            };
-            match crate::files::write_if_changed(&path, render(&record).as_bytes()) {
-                Ok(true) => done.written += 1,
-                Ok(false) => {}
-                Err(source) => return Err(FollowError::Io { path, source }),
-            }
+            plan.insert(
+                slug.clone(),
+                Some(TalkRecord {
+                    talk: event.data.talk,
+                    resources: event.data.resources,
+                    embeds: event.data.embeds,
+                }),
+            );
         }
         self.record.talks.insert(
             event.aggregate_id,
@@ -315,6 +318,35 @@ impl Follower {
                 seq: event.seq,
             },
         );
+        Ok(())
+    }
+
+    /// Carries out a batch's plan: each document written (when its bytes changed) or removed.
+    /// A link or anything but a regular file where a document goes is refused.
+    fn write(&self, plan: Plan, done: &mut Followed) -> Result<(), FollowError> {
+        for (slug, talk) in plan {
+            let path = self.settings.out.join(format!("{slug}.md"));
+            match talk {
+                Some(talk) => match crate::files::write_if_changed(&path, render(&talk).as_bytes())
+                {
+                    Ok(true) => done.written += 1,
+                    Ok(false) => {}
+                    Err(source) => return Err(FollowError::Io { path, source }),
+                },
+                None => match std::fs::symlink_metadata(&path) {
+                    Ok(meta) if !meta.file_type().is_file() => {
+                        return Err(crate::export::ExportError::NotAFile { path }.into());
+                    }
+                    Ok(_) => {
+                        std::fs::remove_file(&path)
+                            .map_err(|source| FollowError::Io { path, source })?;
+                        done.removed += 1;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(FollowError::Io { path, source }),
+                },
+            }
+        }
         Ok(())
     }
 

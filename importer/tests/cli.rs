@@ -279,3 +279,128 @@ async fn lectern_import_on_guess_fail_fails_the_document_exits_1_and_names_the_f
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(service::talks::count(&db.db).await.unwrap(), 2);
 }
+
+fn nats_url() -> String {
+    std::env::var("LECTERN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// `lectern-export --follow`: exit 2 naming NATS or the stream when it cannot start; with
+/// `--once`, the folder caught up and a summary; without it, documents written as talks change,
+/// until SIGTERM, then exit 0.
+#[tokio::test]
+async fn lectern_export_follows_the_stream_and_names_what_stops_it() {
+    let db = TestDb::new().await;
+    let out = tempfile::tempdir().unwrap();
+    let out_path = out.path().to_str().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = format!("nats://127.0.0.1:{free}");
+    let output = run(
+        "lectern-export",
+        &db,
+        &["--follow", &unreachable, "--out", out_path, "--once"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot reach NATS at"), "{stderr}");
+
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let stream = format!("LECTERN_CLI_{unique}");
+    let prefix = format!("lectern_cli_{unique}");
+    let follow = |extra: &[&str]| {
+        let mut args = vec![
+            "--follow",
+            "",
+            "--stream",
+            &stream,
+            "--subject-prefix",
+            &prefix,
+            "--out",
+            out_path,
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let mut args = follow(&["--once"]);
+    args[1] = nats_url();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run("lectern-export", &db, &argv);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&stream),
+        "names the missing stream: {stderr}"
+    );
+
+    // Two talks relayed, followed once.
+    let import = run("lectern-import", &db, &[corpus_talks().to_str().unwrap()]);
+    assert_eq!(import.status.code(), Some(0));
+    let relay = service::relay::Relay::connect(
+        db.db.clone(),
+        service::relay::RelaySettings {
+            url: nats_url(),
+            stream: stream.clone(),
+            subject_prefix: prefix.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("this test needs NATS with JetStream at {}: {e}", nats_url()));
+    assert!(relay.claim().await.unwrap());
+    while relay.relay_batch().await.unwrap() > 0 {}
+    let output = run("lectern-export", &db, &argv);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("121 events: wrote 121 documents, removed 0"),
+        "{stdout}"
+    );
+    assert_eq!(importer::follow::documents(out.path()).unwrap().len(), 121);
+
+    // Following: a new talk's document appears, then SIGTERM ends it with exit 0.
+    let mut args = follow(&[]);
+    args[1] = nats_url();
+    let mut child = Command::new(bin("lectern-export"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::fs::write(out.path().join("ignored.txt"), "not a document; left alone").unwrap();
+    let new = tempfile::tempdir().unwrap();
+    std::fs::write(new.path().join("new.md"), talk_doc("followed-live", "Live")).unwrap();
+    let import = run("lectern-import", &db, &[new.path().to_str().unwrap()]);
+    assert_eq!(import.status.code(), Some(0));
+    while relay.relay_batch().await.unwrap() > 0 {}
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !out.path().join("followed-live.md").exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the follower stopped");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new talk's document did not appear within 15 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "exit after SIGTERM: {exit}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(out.path().join("ignored.txt").exists());
+    let jetstream = async_nats::jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    jetstream.delete_stream(&stream).await.unwrap();
+}
