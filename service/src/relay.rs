@@ -208,6 +208,22 @@ pub struct Relay {
     settings: RelaySettings,
     holder: String,
     jetstream: jetstream::Context,
+    progress: std::sync::Mutex<Progress>,
+}
+
+/// How often, at most, a relay that keeps publishing writes its position down: the position
+/// written is never past what JetStream acknowledged, and a relay that starts again from an
+/// older one publishes duplicates that JetStream drops.
+const SAVE_EVERY: Duration = Duration::from_millis(200);
+
+/// What this process had acknowledged, and what of it is written down.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    /// The last event JetStream acknowledged to this process; none until it has published
+    /// (the position in the database is where it starts).
+    acked: Option<i64>,
+    saved: i64,
+    saved_at: Option<std::time::Instant>,
 }
 
 impl Relay {
@@ -256,6 +272,7 @@ impl Relay {
             settings,
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             jetstream,
+            progress: std::sync::Mutex::default(),
         })
     }
 
@@ -299,13 +316,31 @@ impl Relay {
             .map_or(0, |p| p.seq))
     }
 
-    /// Publishes the events after the position, up to a batch of them, waits for JetStream to
-    /// acknowledge each, then advances the position, if this process still holds the lease.
-    /// How many events it published (0: caught up).
+    fn progress(&self) -> Progress {
+        self.progress.lock().map(|p| *p).unwrap_or_default()
+    }
+
+    fn set_progress(&self, progress: Progress) {
+        if let Ok(mut p) = self.progress.lock() {
+            *p = progress;
+        }
+    }
+
+    /// Publishes the events after the last one acknowledged, up to a batch of them, and waits
+    /// for JetStream to acknowledge each; writes the position down when it last did so
+    /// [`SAVE_EVERY`] ago or more, and when it has caught up, if this process still holds the
+    /// lease. How many events it published (0: caught up).
     pub async fn relay_batch(&self) -> Result<usize, RelayError> {
-        let after = Self::position(&self.db, &self.settings.stream).await?;
+        let progress = self.progress();
+        let after = match progress.acked {
+            Some(acked) => acked,
+            None => Self::position(&self.db, &self.settings.stream).await?,
+        };
         let events = pending(&self.db, after, self.settings.batch).await?;
         let Some(last) = events.last().map(|e| e.seq) else {
+            if progress.acked.is_some_and(|acked| acked > progress.saved) {
+                self.save(after).await?;
+            }
             return Ok(0);
         };
         let mut acks = Vec::with_capacity(events.len());
@@ -339,22 +374,51 @@ impl Relay {
         for ack in acks {
             ack.await.map_err(jetstream_error)?;
         }
+        self.set_progress(Progress {
+            acked: Some(last),
+            ..progress
+        });
+        if progress
+            .saved_at
+            .is_none_or(|at| at.elapsed() >= SAVE_EVERY)
+        {
+            self.save(last).await?;
+        }
+        Ok(events.len())
+    }
+
+    /// Writes the position down, if this process still holds the lease; if it does not, it
+    /// forgets what it had acknowledged and starts again from the position in the database.
+    async fn save(&self, acked: i64) -> Result<(), RelayError> {
         let advanced = relay_position::Entity::update_many()
-            .col_expr(relay_position::Column::Seq, Expr::value(last))
+            .col_expr(relay_position::Column::Seq, Expr::value(acked))
             .col_expr(relay_position::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(relay_position::Column::Name.eq(self.settings.stream.as_str()))
             .filter(relay_position::Column::Holder.eq(self.holder.as_str()))
-            .filter(relay_position::Column::Seq.lt(last))
+            .filter(relay_position::Column::Seq.lt(acked))
             .exec(&self.db)
             .await?
             .rows_affected;
         if advanced == 0 {
-            tracing::warn!(
-                stream = %self.settings.stream,
-                "the relay lost its lease while publishing; another process goes on from the position it holds"
-            );
+            let held = relay_position::Entity::find_by_id(self.settings.stream.clone())
+                .one(&self.db)
+                .await?
+                .is_some_and(|p| p.holder.as_deref() == Some(self.holder.as_str()));
+            if !held {
+                tracing::warn!(
+                    stream = %self.settings.stream,
+                    "the relay lost its lease while publishing; another process goes on from the position it holds"
+                );
+                self.set_progress(Progress::default());
+                return Ok(());
+            }
         }
-        Ok(events.len())
+        self.set_progress(Progress {
+            acked: Some(acked),
+            saved: acked,
+            saved_at: Some(std::time::Instant::now()),
+        });
+        Ok(())
     }
 
     /// Relays until `stop` resolves: takes the lease (waiting while another process holds

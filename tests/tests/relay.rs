@@ -128,16 +128,25 @@ async fn every_event_reaches_the_stream_once_in_order_with_its_headers() {
         events[3].seq
     );
 
-    // A crash after publishing and before the position moved: the next run publishes the same
-    // events again, and JetStream drops them as duplicates.
+    // A crash after publishing and before the position moved: the next process publishes the
+    // same events again, and JetStream drops them as duplicates.
     db.db
         .execute_unprepared(&format!(
-            "UPDATE relay_positions SET seq = 0 WHERE name = '{}'",
+            "UPDATE relay_positions SET seq = 0, holder = NULL WHERE name = '{}'",
             settings.stream
         ))
         .await
         .unwrap();
+    drop(relay);
+    let relay = Relay::connect(db.db.clone(), settings.clone())
+        .await
+        .unwrap();
     catch_up(&relay).await;
+    assert_eq!(
+        Relay::position(&db.db, &settings.stream).await.unwrap(),
+        events[3].seq,
+        "published again, and written down"
+    );
     a_talk(&db, "fourth").await;
     catch_up(&relay).await;
     let info = stream.info().await.unwrap().state.clone();
@@ -196,11 +205,22 @@ async fn one_relay_at_a_time_and_pruning_keeps_what_it_has_not_published() {
     assert_eq!(Relay::position(&db.db, &settings.stream).await.unwrap(), 0);
     let mut stream = js.get_stream(&settings.stream).await.unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 2);
+    // The position the test took away is the second's to write: it does once it publishes
+    // again.
+    db.db
+        .execute_unprepared(&format!(
+            "UPDATE relay_positions SET seq = 1 WHERE name = '{}'",
+            settings.stream
+        ))
+        .await
+        .unwrap();
+    a_talk(&db, "three").await;
     catch_up(&second).await;
+    assert_eq!(stream.info().await.unwrap().state.messages, 3);
     let report = service::events::prune(&db.db, chrono::Utc::now() + chrono::Duration::days(1))
         .await
         .unwrap();
-    assert_eq!((report.deleted, report.kept_for_webhooks), (2, 0));
+    assert_eq!((report.deleted, report.kept_for_webhooks), (3, 0));
 
     js.delete_stream(&settings.stream).await.unwrap();
 }
