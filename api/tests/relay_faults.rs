@@ -247,3 +247,67 @@ async fn a_relay_outlives_an_unavailable_database_and_repeats_nothing() {
         }
     }
 }
+
+/// Two `lectern relay` processes on one database: one publishes (it holds the lease), the other
+/// waits; the one publishing is killed with SIGKILL, and the other takes over once the lease has
+/// run out (10 s), from the position written down, with every event once and in order.
+#[actix_web::test]
+async fn a_second_relay_takes_over_when_the_first_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("relay.db").display()
+    );
+    let db = service::db::connect(&url).await.unwrap();
+    let nats = Nats::start(free_port(), &dir.path().join("nats"));
+    let stream = format!("TAKEOVER_{}", uuid::Uuid::new_v4().simple());
+    add_talks(&db, 0, 200).await;
+    let mut relays = [
+        relay(&url, &nats.url(), &stream),
+        relay(&url, &nats.url(), &stream),
+    ];
+    let last = service::events::last_seq(&db).await.unwrap();
+    wait_for_position(&db, &stream, last).await;
+    let holder = entity::relay_position::Entity::find_by_id(stream.clone())
+        .one(&db)
+        .await
+        .unwrap()
+        .and_then(|p| p.holder)
+        .expect("a relay holds the lease");
+    let pid: u32 = holder
+        .split('-')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the holder names its process");
+    let (dead, alive) = if relays[0].id() == pid {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    assert_eq!(relays[dead].id(), pid, "the holder is one of the two");
+    relays[dead].kill().unwrap();
+    relays[dead].wait().unwrap();
+    let killed = Instant::now();
+
+    add_talks(&db, 200, 100).await;
+    let last = service::events::last_seq(&db).await.unwrap();
+    wait_for_position(&db, &stream, last).await;
+    let took = killed.elapsed();
+    assert!(
+        took < Duration::from_secs(25),
+        "the other relay took {took:?} to take over"
+    );
+    let holder = entity::relay_position::Entity::find_by_id(stream.clone())
+        .one(&db)
+        .await
+        .unwrap()
+        .and_then(|p| p.holder)
+        .unwrap_or_default();
+    assert!(
+        holder.starts_with(&format!("{}-", relays[alive].id())),
+        "the survivor holds the lease: {holder}"
+    );
+    assert_exactly_once_in_order(&db, &nats.url(), &stream).await;
+    relays[alive].kill().unwrap();
+    relays[alive].wait().unwrap();
+}

@@ -174,10 +174,12 @@ impl Follower {
                 message: e.to_string(),
             })?;
         let context = jetstream::new(client);
-        let stream = context
-            .get_stream(&settings.stream)
-            .await
-            .map_err(|e| FollowError::JetStream(format!("stream {:?}: {e}", settings.stream)))?;
+        let stream = context.get_stream(&settings.stream).await.map_err(|e| {
+            FollowError::JetStream(format!(
+                "stream {:?} (the one `lectern relay --stream` publishes to): {e}",
+                settings.stream
+            ))
+        })?;
         if fresh {
             // A consumer of this name that is not at the start belongs to another folder.
             let _ = stream.delete_consumer(&settings.durable).await;
