@@ -124,23 +124,7 @@ async fn lectern_serves_on_a_free_port_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert_eq!(ready.status().as_u16(), 200);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(exit.success(), "exit after SIGTERM: {exit}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still running 15 s after SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    tests::terminate_gracefully(&mut child);
 }
 
 /// Runs `lectern` on a database with extra environment; returns the exit code, stdout, stderr.
@@ -626,23 +610,7 @@ async fn lectern_relay_publishes_the_outbox_and_stops_on_sigterm() {
         assert!(child.try_wait().unwrap().is_none(), "lectern relay stopped");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(exit.success(), "exit after SIGTERM: {exit}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still running 15 s after SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    tests::terminate_gracefully(&mut child);
     let client = async_nats::connect(&nats).await.unwrap();
     let jetstream = async_nats::jetstream::new(client);
     let mut published = jetstream.get_stream(&stream).await.unwrap();

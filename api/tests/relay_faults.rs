@@ -197,7 +197,9 @@ async fn a_relay_outlives_an_unavailable_database_and_repeats_nothing() {
     add_talks(&db, 0, 3000).await;
     let outage = Duration::from_secs(3);
 
-    match db.get_database_backend() {
+    // Each arm makes the database unavailable under a running relay for `outage`, then
+    // available again, and hands the relay back (with the proxy it reaches PostgreSQL through).
+    let (mut relay, _proxy) = match db.get_database_backend() {
         service::sea_orm::DbBackend::Postgres => {
             let mut url = url::Url::parse(&test_db.url).unwrap();
             let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
@@ -211,12 +213,7 @@ async fn a_relay_outlives_an_unavailable_database_and_repeats_nothing() {
             tokio::time::sleep(outage).await;
             assert!(relay.try_wait().unwrap().is_none(), "the relay gave up");
             proxy.restore();
-            add_talks(&db, 3000, 100).await;
-            let last = service::events::last_seq(&db).await.unwrap();
-            wait_for_position(&db, &stream, last).await;
-            assert_exactly_once_in_order(&db, &nats.url(), &stream).await;
-            relay.kill().unwrap();
-            relay.wait().unwrap();
+            (relay, Some(proxy))
         }
         _ => {
             use service::sea_orm::{ConnectionTrait, TransactionTrait};
@@ -238,14 +235,15 @@ async fn a_relay_outlives_an_unavailable_database_and_repeats_nothing() {
             );
             assert!(relay.try_wait().unwrap().is_none(), "the relay gave up");
             lock.rollback().await.unwrap();
-            add_talks(&db, 3000, 100).await;
-            let last = service::events::last_seq(&db).await.unwrap();
-            wait_for_position(&db, &stream, last).await;
-            assert_exactly_once_in_order(&db, &nats.url(), &stream).await;
-            relay.kill().unwrap();
-            relay.wait().unwrap();
+            (relay, None)
         }
-    }
+    };
+    add_talks(&db, 3000, 100).await;
+    let last = service::events::last_seq(&db).await.unwrap();
+    wait_for_position(&db, &stream, last).await;
+    assert_exactly_once_in_order(&db, &nats.url(), &stream).await;
+    relay.kill().unwrap();
+    relay.wait().unwrap();
 }
 
 /// Two `lectern relay` processes on one database: one publishes (it holds the lease), the other
@@ -285,6 +283,10 @@ async fn a_second_relay_takes_over_when_the_first_dies() {
         (1, 0)
     };
     assert_eq!(relays[dead].id(), pid, "the holder is one of the two");
+    assert!(
+        relays[alive].try_wait().unwrap().is_none(),
+        "the relay without the lease waits for it (it does not give up)"
+    );
     relays[dead].kill().unwrap();
     relays[dead].wait().unwrap();
     let killed = Instant::now();

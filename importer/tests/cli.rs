@@ -383,23 +383,7 @@ async fn lectern_export_follows_the_stream_and_names_what_stops_it() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(exit.success(), "exit after SIGTERM: {exit}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still running 15 s after SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    tests::terminate_gracefully(&mut child);
     assert!(out.path().join("ignored.txt").exists());
     let jetstream = async_nats::jetstream::new(async_nats::connect(nats_url()).await.unwrap());
     jetstream.delete_stream(&stream).await.unwrap();

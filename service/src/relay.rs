@@ -242,7 +242,7 @@ impl Relay {
                 message: e.to_string(),
             })?;
         let jetstream = jetstream::new(client);
-        jetstream
+        let created = jetstream
             .get_or_create_stream(stream::Config {
                 name: settings.stream.clone(),
                 subjects: vec![format!("{}.>", settings.subject_prefix)],
@@ -251,8 +251,15 @@ impl Relay {
                 duplicate_window: settings.duplicate_window,
                 ..Default::default()
             })
-            .await
-            .map_err(jetstream_error)?;
+            .await;
+        if let Err(error) = created {
+            // Another relay starting at the same moment may have created it between this
+            // process's look and its create, which then fails.
+            jetstream
+                .get_stream(&settings.stream)
+                .await
+                .map_err(|_| jetstream_error(error))?;
+        }
         relay_position::Entity::insert(relay_position::ActiveModel {
             name: sea_orm::Set(settings.stream.clone()),
             seq: sea_orm::Set(0),

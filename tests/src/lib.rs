@@ -176,3 +176,25 @@ pub fn proptest_config(default: u32) -> proptest::test_runner::Config {
     }
     config
 }
+
+/// Sends SIGTERM to a child process (a server, a relay, a follower) and checks that it exits
+/// with success within 15 s, as a process manager stopping it would expect.
+pub fn terminate_gracefully(child: &mut std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("cannot run kill");
+    assert!(status.success(), "kill -TERM failed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(exit) = child.try_wait().expect("cannot wait for the child") {
+            assert!(exit.success(), "exit after SIGTERM: {exit}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
