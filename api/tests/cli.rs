@@ -585,8 +585,7 @@ async fn lectern_relay_publishes_the_outbox_and_stops_on_sigterm() {
         .unwrap();
     }
     let last = service::events::last_seq(&db).await.unwrap();
-    let nats =
-        std::env::var("LECTERN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let nats = tests::nats_url();
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let stream = format!("LECTERN_CLI_{unique}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
@@ -611,8 +610,7 @@ async fn lectern_relay_publishes_the_outbox_and_stops_on_sigterm() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     tests::terminate_gracefully(&mut child);
-    let client = async_nats::connect(&nats).await.unwrap();
-    let jetstream = async_nats::jetstream::new(client);
+    let jetstream = tests::jetstream().await;
     let mut published = jetstream.get_stream(&stream).await.unwrap();
     assert_eq!(published.info().await.unwrap().state.messages, 2);
     jetstream.delete_stream(&stream).await.unwrap();

@@ -280,10 +280,6 @@ async fn lectern_import_on_guess_fail_fails_the_document_exits_1_and_names_the_f
     assert_eq!(service::talks::count(&db.db).await.unwrap(), 2);
 }
 
-fn nats_url() -> String {
-    std::env::var("LECTERN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
 /// `lectern-export --follow`: exit 2 naming NATS or the stream when it cannot start; with
 /// `--once`, the folder caught up and a summary; without it, documents written as talks change,
 /// until SIGTERM, then exit 0.
@@ -325,7 +321,7 @@ async fn lectern_export_follows_the_stream_and_names_what_stops_it() {
         args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
     };
     let mut args = follow(&["--once"]);
-    args[1] = nats_url();
+    args[1] = tests::nats_url();
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = run("lectern-export", &db, &argv);
     assert_eq!(output.status.code(), Some(2));
@@ -341,14 +337,19 @@ async fn lectern_export_follows_the_stream_and_names_what_stops_it() {
     let relay = service::relay::Relay::connect(
         db.db.clone(),
         service::relay::RelaySettings {
-            url: nats_url(),
+            url: tests::nats_url(),
             stream: stream.clone(),
             subject_prefix: prefix.clone(),
             ..Default::default()
         },
     )
     .await
-    .unwrap_or_else(|e| panic!("this test needs NATS with JetStream at {}: {e}", nats_url()));
+    .unwrap_or_else(|e| {
+        panic!(
+            "this test needs NATS with JetStream at {}: {e}",
+            tests::nats_url()
+        )
+    });
     assert!(relay.claim().await.unwrap());
     while relay.relay_batch().await.unwrap() > 0 {}
     let output = run("lectern-export", &db, &argv);
@@ -362,7 +363,7 @@ async fn lectern_export_follows_the_stream_and_names_what_stops_it() {
 
     // Following: a new talk's document appears, then SIGTERM ends it with exit 0.
     let mut args = follow(&[]);
-    args[1] = nats_url();
+    args[1] = tests::nats_url();
     let mut child = Command::new(bin("lectern-export"))
         .args(&args)
         .stdout(std::process::Stdio::null())
@@ -385,6 +386,6 @@ async fn lectern_export_follows_the_stream_and_names_what_stops_it() {
     }
     tests::terminate_gracefully(&mut child);
     assert!(out.path().join("ignored.txt").exists());
-    let jetstream = async_nats::jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    let jetstream = tests::jetstream().await;
     jetstream.delete_stream(&stream).await.unwrap();
 }

@@ -198,3 +198,21 @@ pub fn terminate_gracefully(child: &mut std::process::Child) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The NATS server with JetStream that the relay's tests use: `LECTERN_TEST_NATS_URL`, else
+/// `nats://127.0.0.1:4222` (`.ci/run` starts it there when it is down).
+pub fn nats_url() -> String {
+    std::env::var("LECTERN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// A JetStream context on [`nats_url`], or a panic that says how to provide one.
+pub async fn jetstream() -> async_nats::jetstream::Context {
+    let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
+        panic!(
+            "this test needs NATS with JetStream at {} ({e}); start it with \
+             `nats-server -js` or set LECTERN_TEST_NATS_URL",
+            nats_url()
+        )
+    });
+    async_nats::jetstream::new(client)
+}

@@ -11,10 +11,6 @@ use service::relay::{Relay, RelaySettings};
 
 use crate::support::{Reply, TestApp, request};
 
-fn nats_url() -> String {
-    std::env::var("LECTERN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
 /// A small deterministic generator (xorshift64*), seeded from `LECTERN_TEST_SEED` or the clock;
 /// the seed is printed so that a failing run can be repeated.
 struct Rng(u64);
@@ -200,21 +196,26 @@ async fn a_followed_folder_equals_a_fresh_export_after_random_edits() {
     let mut rng = Rng::seeded();
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let relay_settings = RelaySettings {
-        url: nats_url(),
+        url: tests::nats_url(),
         stream: format!("LECTERN_FOLLOW_{unique}"),
         subject_prefix: format!("lectern_follow_{unique}"),
         ..Default::default()
     };
     let relay = Relay::connect(app.connection.clone(), relay_settings.clone())
         .await
-        .unwrap_or_else(|e| panic!("this test needs NATS with JetStream at {}: {e}", nats_url()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "this test needs NATS with JetStream at {}: {e}",
+                tests::nats_url()
+            )
+        });
     assert!(relay.claim().await.expect("the lease"));
     let follow = |out: &std::path::Path, durable: &str, published_only: bool| FollowSettings {
         stream: relay_settings.stream.clone(),
         subject_prefix: relay_settings.subject_prefix.clone(),
         durable: durable.to_owned(),
         published_only,
-        ..FollowSettings::new(nats_url(), out)
+        ..FollowSettings::new(tests::nats_url(), out)
     };
     let everything = tempfile::tempdir().expect("a folder");
     let published = tempfile::tempdir().expect("a folder");
@@ -283,7 +284,7 @@ async fn a_followed_folder_equals_a_fresh_export_after_random_edits() {
     assert_same(&documents(published.path()).unwrap(), &exported);
 
     // The stream carries the state as stored: the abstract as written, not sanitized.
-    let js = async_nats::jetstream::new(async_nats::connect(nats_url()).await.expect("NATS"));
+    let js = tests::jetstream().await;
     let mut stream = js
         .get_stream(&relay_settings.stream)
         .await

@@ -4,35 +4,19 @@
 //! NATS with JetStream on `LECTERN_TEST_NATS_URL` (default `nats://127.0.0.1:4222`; `.ci/run`
 //! starts it when it is down). Each test has a stream and subjects of its own, deleted at the end.
 
-use async_nats::jetstream;
 use service::relay::{Relay, RelaySettings};
 use service::sea_orm::{ConnectionTrait, EntityTrait};
 use tests::TestDb;
 
-fn nats_url() -> String {
-    std::env::var("LECTERN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
 fn settings() -> RelaySettings {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     RelaySettings {
-        url: nats_url(),
+        url: tests::nats_url(),
         stream: format!("LECTERN_TEST_{unique}"),
         subject_prefix: format!("lectern_test_{unique}"),
         batch: 3,
         ..Default::default()
     }
-}
-
-async fn jetstream() -> jetstream::Context {
-    let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
-        panic!(
-            "this test needs NATS with JetStream at {} ({e}); start it with \
-             `nats-server -js` or set LECTERN_TEST_NATS_URL",
-            nats_url()
-        )
-    });
-    jetstream::new(client)
 }
 
 async fn a_talk(db: &TestDb, slug: &str) -> uuid::Uuid {
@@ -62,7 +46,7 @@ async fn catch_up(relay: &Relay) {
 async fn every_event_reaches_the_stream_once_in_order_with_its_headers() {
     let db = TestDb::new().await;
     let settings = settings();
-    let js = jetstream().await;
+    let js = tests::jetstream().await;
     let first = a_talk(&db, "first").await;
     a_talk(&db, "second").await;
     service::editing::set_status(
@@ -162,7 +146,7 @@ async fn every_event_reaches_the_stream_once_in_order_with_its_headers() {
 async fn one_relay_at_a_time_and_pruning_keeps_what_it_has_not_published() {
     let db = TestDb::new().await;
     let settings = settings();
-    let js = jetstream().await;
+    let js = tests::jetstream().await;
     a_talk(&db, "one").await;
     a_talk(&db, "two").await;
     let first = Relay::connect(db.db.clone(), settings.clone())
@@ -229,7 +213,7 @@ async fn one_relay_at_a_time_and_pruning_keeps_what_it_has_not_published() {
 async fn metrics_tell_how_far_the_relay_is_behind() {
     let app = crate::support::TestApp::spawn().await;
     let settings = settings();
-    let js = jetstream().await;
+    let js = tests::jetstream().await;
     a_talk(&app.db, "waiting").await;
     let relay = Relay::connect(app.db.db.clone(), settings.clone())
         .await
@@ -256,7 +240,7 @@ async fn metrics_tell_how_far_the_relay_is_behind() {
 #[actix_web::test]
 async fn a_serving_process_relays_by_configuration_and_stays_ready_without_nats() {
     let settings = settings();
-    let js = jetstream().await;
+    let js = tests::jetstream().await;
     let app = crate::support::TestApp::spawn_configured(TestDb::new().await, |s| {
         s.relay = Some(settings.clone());
     })
