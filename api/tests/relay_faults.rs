@@ -111,7 +111,7 @@ async fn wait_for_position(db: &DatabaseConnection, stream: &str, at_least: i64)
             started.elapsed() < Duration::from_secs(60),
             "the relay did not reach event {at_least} within 60 s"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -151,7 +151,7 @@ async fn a_relay_killed_while_publishing_and_nats_restarted_lose_and_repeat_noth
     let db = service::db::connect(&url).await.unwrap();
     let mut nats = Nats::start(free_port(), &dir.path().join("nats"));
     let stream = format!("FAULTS_{}", uuid::Uuid::new_v4().simple());
-    add_talks(&db, 0, 2500).await;
+    add_talks(&db, 0, 5000).await;
     let last = service::events::last_seq(&db).await.unwrap();
 
     // SIGKILL as soon as the first batch is acknowledged, with more to publish.
@@ -170,11 +170,11 @@ async fn a_relay_killed_while_publishing_and_nats_restarted_lose_and_repeat_noth
 
     // NATS goes away while events are written, and comes back with its store.
     nats.stop();
-    add_talks(&db, 2500, 50).await;
+    add_talks(&db, 5000, 50).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(second.try_wait().unwrap().is_none(), "the relay gave up");
     nats.restart();
-    add_talks(&db, 2550, 50).await;
+    add_talks(&db, 5050, 50).await;
     let last = service::events::last_seq(&db).await.unwrap();
     wait_for_position(&db, &stream, last).await;
     assert_exactly_once_in_order(&db, &nats.url(), &stream).await;
