@@ -8,8 +8,11 @@
 # LECTERN_CACHE_MB=0 bench/http.sh   measures without the response cache.
 # PROFILE=1 also samples the server with `perf record` (Debian's linux-perf, installed when
 # missing) during each GraphQL run and prints the profile's top entries (self time).
-# Afterwards `read_floor` (tests/examples/read_floor.rs) reads the same page and talk without
-# HTTP, one request at a time: through the service functions alone, then through GraphQL.
+# Then the floor: `read_floor --serve` (tests/examples/read_floor.rs) answers the same two
+# requests over HTTP from a GraphQL schema holding Lectern's answers in memory (no database, no
+# cache, none of Lectern's resolvers), loaded by wrk as Lectern was. Last, `read_floor` reads the
+# same page and talk without HTTP, one request at a time: through the service functions alone,
+# then through GraphQL, then from memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TALKS="${1:-1000}"
@@ -109,4 +112,21 @@ awk -v list="$(cat "$WORK/talks(first: 20).rps")" -v health="$(cat "$WORK/health
 echo "peak RSS under load: $(( $(cat "$PEAK_FILE") / 1024 )) MB"
 kill "$SERVER" 2> /dev/null && wait "$SERVER" 2> /dev/null
 SERVER=""
+
+echo "floor: the same requests answered from memory by async-graphql behind actix-web"
+"$BIN/examples/read_floor" "$DB" --serve "127.0.0.1:$PORT" "$SLUG" > /dev/null &
+SERVER=$!
+for _ in $(seq 1 100); do
+  curl -fs -o /dev/null -H 'Content-Type: application/json' --data-binary "@$WORK/list.json" "$URL/graphql" && break
+  sleep 0.1
+done
+for request in list talk; do
+  body="$(curl -fs -H 'Content-Type: application/json' --data-binary "@$WORK/$request.json" "$URL/graphql")"
+  case "$body" in *'"errors"'*|*'"data":null'*|*'"talk":null'*) echo "floor: $request query failed: $body" >&2; exit 1 ;; esac
+done
+run "floor: talks(first: 20)" /graphql "$WORK/list.json"
+run "floor: talk(slug:)" /graphql "$WORK/talk.json"
+kill "$SERVER" 2> /dev/null && wait "$SERVER" 2> /dev/null
+SERVER=""
+
 "$BIN/examples/read_floor" "$DB" "${FLOOR_ITERATIONS:-2000}"

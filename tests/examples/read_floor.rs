@@ -9,10 +9,18 @@
 //!
 //! Usage: `read_floor DATABASE_URL [ITERATIONS]` (default 2,000), against a database that
 //! `seed_talks` filled. One thread, one request at a time: CPU time per request, in µs.
+//!
+//! `read_floor DATABASE_URL --serve ADDR SLUG` measures nothing: it serves the in-memory schema,
+//! holding Lectern's own answers to the list and to `talk(slug: SLUG)`, at `POST http://ADDR/graphql`
+//! with actix-web's defaults, the body read and the answer written as Lectern's handler does
+//! (`serde_json` both ways), until it is stopped. `bench/http.sh` loads it with the same
+//! requests as Lectern: the most requests a second this machine can answer through HTTP and
+//! the GraphQL executor alone, with no database, no cache and none of Lectern's resolvers.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix_web::{App, HttpResponse, HttpServer, web};
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
 use serde::Deserialize;
 
@@ -40,6 +48,7 @@ struct PageInfo {
     end_cursor: Option<String>,
 }
 
+/// A talk of the page, or the one talk (which alone has its `bodyHtml` asked for).
 #[derive(SimpleObject, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Node {
@@ -52,6 +61,8 @@ struct Node {
     image_url: Option<String>,
     pdf_url: Option<String>,
     excerpt: Option<String>,
+    #[serde(default)]
+    body_html: Option<String>,
     resources: Vec<Resource>,
     embeds: Vec<Embed>,
 }
@@ -86,14 +97,39 @@ struct Video {
     provider: Option<String>,
 }
 
-/// A root that answers `talks` with the page it holds, whatever the arguments.
-struct InMemory(Page);
+/// A root that answers `talks` with the page it holds, whatever the arguments, and `talk` with
+/// the talk it holds when the slug is that talk's.
+struct InMemory {
+    page: Page,
+    talk: Option<Node>,
+}
 
 #[Object]
 impl InMemory {
     async fn talks(&self, first: Option<i32>) -> &Page {
         let _ = first;
-        &self.0
+        &self.page
+    }
+    async fn talk(&self, slug: String) -> Option<&Node> {
+        self.talk.as_ref().filter(|talk| talk.slug == slug)
+    }
+}
+
+type Floor = Schema<InMemory, EmptyMutation, EmptySubscription>;
+
+/// `POST /graphql` of the floor server: the body parsed, executed and written as JSON, as
+/// Lectern's own handler does it, and nothing else.
+async fn answer(schema: web::Data<Floor>, body: web::Bytes) -> HttpResponse {
+    let request = match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) => request,
+        Err(e) => return HttpResponse::BadRequest().body(e.to_string()),
+    };
+    let response = schema.execute(request).await;
+    match serde_json::to_vec(&response) {
+        Ok(json) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(json),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
     }
 }
 
@@ -127,13 +163,24 @@ where
     );
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    actix_web::rt::System::new().block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    const USAGE: &str = "usage: read_floor DATABASE_URL [ITERATIONS | --serve ADDR SLUG]";
     let mut args = std::env::args().skip(1);
     let Some(url) = args.next() else {
-        return Err("usage: read_floor DATABASE_URL [ITERATIONS]".into());
+        return Err(USAGE.into());
     };
-    let iterations: u32 = args.next().map(|n| n.parse()).transpose()?.unwrap_or(2_000);
+    let (iterations, serve): (u32, Option<(String, String)>) = match args.next().as_deref() {
+        None => (2_000, None),
+        Some("--serve") => (
+            0,
+            Some((args.next().ok_or(USAGE)?, args.next().ok_or(USAGE)?)),
+        ),
+        Some(n) => (n.parse()?, None),
+    };
     let db = service::db::connect(&url).await?;
     let authority = api::auth::Authority::new(
         &api::auth::AuthSettings {
@@ -166,12 +213,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         first: Some(20),
         ..Default::default()
     };
-    let slug = listing::list(&db, &filter, order, &first_page)
-        .await?
-        .talks
-        .get(10)
-        .map(|t| t.slug.clone())
-        .ok_or("the database holds fewer than 11 published talks")?;
+    let slug = match &serve {
+        Some((_, slug)) => slug.clone(),
+        None => listing::list(&db, &filter, order, &first_page)
+            .await?
+            .talks
+            .get(10)
+            .map(|t| t.slug.clone())
+            .ok_or("the database holds fewer than 11 published talks")?,
+    };
+    let talk_request = || {
+        async_graphql::Request::new(TALK).variables(async_graphql::Variables::from_json(
+            serde_json::json!({ "slug": slug }),
+        ))
+    };
+    let answer_list = serde_json::to_value(schema.execute(LIST).await)?;
+    let answer_talk = serde_json::to_value(schema.execute(talk_request()).await)?;
+    let in_memory = Schema::new(
+        InMemory {
+            page: serde_json::from_value(answer_list["data"]["talks"].clone())?,
+            talk: serde_json::from_value(answer_talk["data"]["talk"].clone())?,
+        },
+        EmptyMutation,
+        EmptySubscription,
+    );
+    if serde_json::to_value(in_memory.execute(LIST).await)? != answer_list {
+        return Err("the in-memory schema answers the list differently".into());
+    }
+    if serde_json::to_value(in_memory.execute(talk_request()).await)? != answer_talk {
+        return Err("the in-memory schema answers talk(slug:) differently".into());
+    }
+    if let Some((addr, _)) = serve {
+        let schema = web::Data::new(in_memory);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(schema.clone())
+                .route("/graphql", web::post().to(answer))
+        })
+        .bind(&addr)?
+        .run();
+        println!("serving the in-memory schema at http://{addr}/graphql");
+        server.await?;
+        return Ok(());
+    }
     println!("{iterations} requests each, one at a time, on one thread:");
 
     measure(
@@ -201,13 +285,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     )
     .await;
-    let answer = serde_json::to_value(schema.execute(LIST).await)?;
-    let page: Page = serde_json::from_value(answer["data"]["talks"].clone())?;
-    let in_memory = Schema::new(InMemory(page), EmptyMutation, EmptySubscription);
-    let same = serde_json::to_value(in_memory.execute(LIST).await)?;
-    if same != answer {
-        return Err("the in-memory schema answers the list differently".into());
-    }
     measure(
         "talks(first: 20): executor alone, from memory",
         iterations,
@@ -236,13 +313,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     measure("talk(slug:): GraphQL, serialized", iterations, || async {
-        let request = async_graphql::Request::new(TALK).variables(
-            async_graphql::Variables::from_json(serde_json::json!({ "slug": slug })),
-        );
-        let response = schema.execute(request).await;
+        let response = schema.execute(talk_request()).await;
         assert!(response.errors.is_empty(), "{:?}", response.errors);
         serde_json::to_vec(&response).expect("JSON").len()
     })
+    .await;
+    measure(
+        "talk(slug:): executor alone, from memory",
+        iterations,
+        || async {
+            let response = in_memory.execute(talk_request()).await;
+            assert!(response.errors.is_empty(), "{:?}", response.errors);
+            serde_json::to_vec(&response).expect("JSON").len()
+        },
+    )
     .await;
     Ok(())
 }
