@@ -7,7 +7,7 @@
 //! live events are looked up or checked here.
 
 use entity::{change_event, talk, talk::Status};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
 
 use crate::ServiceError;
@@ -60,12 +60,39 @@ pub async fn talk<C: ConnectionTrait>(
     audience: Audience,
     key: TalkKey<'_>,
 ) -> Result<Option<talk::Model>, ServiceError> {
+    let Some(query) = lookup(audience, key) else {
+        return Ok(None);
+    };
+    let found = query.one(db).await?;
+    if let Some(talk) = &found {
+        noted(talk);
+    }
+    Ok(found)
+}
+
+/// The talk a reader names, with its resources and embeds, when it is visible to them: one
+/// statement ([`talks::all_with_children`]).
+pub async fn talk_record<C: ConnectionTrait>(
+    db: &C,
+    audience: Audience,
+    key: TalkKey<'_>,
+) -> Result<Option<TalkRecord>, ServiceError> {
+    let Some(query) = lookup(audience, key) else {
+        return Ok(None);
+    };
+    let found = talks::all_with_children(db, query).await?.pop();
+    if let Some(record) = &found {
+        noted(&record.talk);
+    }
+    Ok(found)
+}
+
+/// The query for the talk a reader names, noted as read; `None` when the key names no talk.
+fn lookup(audience: Audience, key: TalkKey<'_>) -> Option<Select<talk::Entity>> {
     let mut query = talk::Entity::find();
     match key {
         TalkKey::Slug(text) => {
-            let Ok(slug) = Slug::parse(text) else {
-                return Ok(None);
-            };
+            let slug = Slug::parse(text).ok()?;
             crate::reads::note(|reads| {
                 reads.slugs.insert(slug.as_str().to_owned());
             });
@@ -81,25 +108,14 @@ pub async fn talk<C: ConnectionTrait>(
     if !audience.sees_drafts() {
         query = query.filter(talk::Column::Status.eq(Status::Published));
     }
-    let found = query.one(db).await?;
-    if let Some(talk) = &found {
-        crate::reads::note(|reads| {
-            reads.talks.insert(talk.id);
-        });
-    }
-    Ok(found)
+    Some(query)
 }
 
-/// The talk a reader names, with its resources and embeds, when it is visible to them.
-pub async fn talk_record<C: ConnectionTrait>(
-    db: &C,
-    audience: Audience,
-    key: TalkKey<'_>,
-) -> Result<Option<TalkRecord>, ServiceError> {
-    match talk(db, audience, key).await? {
-        Some(talk) => Ok(talks::with_children(db, vec![talk]).await?.pop()),
-        None => Ok(None),
-    }
+/// A talk found is a read of that talk, whichever key named it.
+fn noted(talk: &talk::Model) {
+    crate::reads::note(|reads| {
+        reads.talks.insert(talk.id);
+    });
 }
 
 /// Resources or embeds: which list of a talk an item is in.

@@ -24,6 +24,7 @@ mod import_updates;
 mod introspection;
 mod openapi_responses;
 mod operations;
+mod reads;
 mod relay;
 mod rest;
 mod studio;

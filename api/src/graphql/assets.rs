@@ -489,9 +489,7 @@ async fn set_slot(
             editing::update_talk_from(db, record, patch, version, &actor).await
         }
     };
-    record
-        .map(|record| Talk(record.talk))
-        .map_err(|e| to_graphql(&e))
+    record.map(Talk::from).map_err(|e| to_graphql(&e))
 }
 
 #[Object]

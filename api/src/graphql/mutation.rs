@@ -243,9 +243,7 @@ fn db<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a DatabaseConnection>
 }
 
 fn talk(result: Result<service::talks::TalkRecord, ServiceError>) -> async_graphql::Result<Talk> {
-    result
-        .map(|record| Talk(record.talk))
-        .map_err(|e| to_graphql(&e))
+    result.map(Talk::from).map_err(|e| to_graphql(&e))
 }
 
 #[derive(Default)]

@@ -128,10 +128,19 @@ impl TalkQuery {
             _ => return Err(coded("give exactly one of slug and id", "BAD_USER_INPUT")),
         };
         let db = ctx.data::<DatabaseConnection>()?;
-        let talk = visibility::talk(db, viewer(ctx).audience(), key)
+        let audience = viewer(ctx).audience();
+        // A talk asked for with its resources or embeds is read with them, in one statement.
+        let look = ctx.look_ahead();
+        if look.field("resources").exists() || look.field("embeds").exists() {
+            let record = visibility::talk_record(db, audience, key)
+                .await
+                .map_err(|e| to_graphql(&e))?;
+            return Ok(record.map(Talk::from));
+        }
+        let talk = visibility::talk(db, audience, key)
             .await
             .map_err(|e| to_graphql(&e))?;
-        Ok(talk.map(Talk))
+        Ok(talk.map(Talk::from))
     }
 
     /// Talks (published ones; with a token, drafts too), a page at a time (Relay connection). 20 per page unless `first` or
@@ -192,7 +201,7 @@ impl TalkQuery {
             cursors
                 .iter()
                 .zip(page.talks)
-                .map(|(cursor, talk)| Edge::new(encode(cursor), Talk(talk))),
+                .map(|(cursor, talk)| Edge::new(encode(cursor), Talk::from(talk))),
         );
         Ok(connection)
     }

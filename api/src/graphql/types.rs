@@ -10,8 +10,32 @@ use super::errors::to_graphql;
 use super::loaders::{EmbedLoader, ResourceLoader};
 use service::html;
 
-/// A talk.
-pub struct Talk(pub talk::Model);
+/// A talk, with its resources and embeds when they were read with it (otherwise each is
+/// loaded in a batch for every talk of the answer that asks for it).
+pub struct Talk(pub talk::Model, Option<Children>);
+
+struct Children {
+    resources: Vec<resource::Model>,
+    embeds: Vec<embed::Model>,
+}
+
+impl From<talk::Model> for Talk {
+    fn from(talk: talk::Model) -> Self {
+        Self(talk, None)
+    }
+}
+
+impl From<service::talks::TalkRecord> for Talk {
+    fn from(record: service::talks::TalkRecord) -> Self {
+        Self(
+            record.talk,
+            Some(Children {
+                resources: record.resources,
+                embeds: record.embeds,
+            }),
+        )
+    }
+}
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum TalkStatus {
@@ -136,6 +160,9 @@ impl Talk {
     }
     /// In document order.
     async fn resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
+        if let Some(children) = &self.1 {
+            return Ok(children.resources.iter().cloned().map(Resource).collect());
+        }
         let loader = ctx.data::<DataLoader<ResourceLoader>>()?;
         let resources = loader
             .load_one(self.0.id)
@@ -183,6 +210,9 @@ impl Talk {
     }
     /// In document order.
     async fn embeds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Embed>> {
+        if let Some(children) = &self.1 {
+            return Ok(children.embeds.iter().cloned().map(Embed).collect());
+        }
         let loader = ctx.data::<DataLoader<EmbedLoader>>()?;
         let embeds = loader
             .load_one(self.0.id)
