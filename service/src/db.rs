@@ -69,6 +69,12 @@ pub async fn open(url: &str, options: &DbOptions) -> Result<DatabaseConnection, 
                 // each page once instead of many times.
                 .pragma("wal_autocheckpoint", "10000")
         });
+    if url.starts_with("sqlite:") {
+        // sqlx pings a pooled connection each time it is handed out; on SQLite that is a round
+        // trip to the connection's own thread before every statement, and it tests nothing: a
+        // connection to a file is not lost the way one over a network is.
+        connect.test_before_acquire(false);
+    }
     if let Some(max) = options.max_connections {
         connect.max_connections(max);
     }
