@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{FieldError, ServiceError};
+use crate::talks::{self, Children};
 use crate::visibility::Audience;
 
 /// The most talks one page may hold.
@@ -189,6 +190,9 @@ pub struct PageRequest {
 #[derive(Debug, Clone)]
 pub struct TalkPage {
     pub talks: Vec<talk::Model>,
+    /// Each talk's resources and embeds, in the order of `talks`, when the page was read with
+    /// them ([`list_with_children`]; a search ordered by relevance is not).
+    pub children: Option<Vec<Children>>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
     /// Where the first talk of the page stands in the whole list (known for searches).
@@ -530,7 +534,27 @@ pub async fn list<C: ConnectionTrait>(
     order: TalkOrder,
     page: &PageRequest,
 ) -> Result<TalkPage, ServiceError> {
-    let page = list_page(db, filter, order, page).await?;
+    listed(db, filter, order, page, false).await
+}
+
+/// [`list`], with each talk's resources and embeds read in the same statement as the page.
+pub async fn list_with_children<C: ConnectionTrait>(
+    db: &C,
+    filter: &TalkFilter,
+    order: TalkOrder,
+    page: &PageRequest,
+) -> Result<TalkPage, ServiceError> {
+    listed(db, filter, order, page, true).await
+}
+
+async fn listed<C: ConnectionTrait>(
+    db: &C,
+    filter: &TalkFilter,
+    order: TalkOrder,
+    page: &PageRequest,
+    with_children: bool,
+) -> Result<TalkPage, ServiceError> {
+    let page = list_page(db, filter, order, page, with_children).await?;
     crate::reads::note(|reads| {
         reads.lists.push((filter.clone(), Some(order.field)));
         reads.talks.extend(page.talks.iter().map(|talk| talk.id));
@@ -543,6 +567,7 @@ async fn list_page<C: ConnectionTrait>(
     filter: &TalkFilter,
     order: TalkOrder,
     page: &PageRequest,
+    with_children: bool,
 ) -> Result<TalkPage, ServiceError> {
     filter.check()?;
     if page.first.is_some() && page.last.is_some() {
@@ -570,6 +595,7 @@ async fn list_page<C: ConnectionTrait>(
         let Some(matches) = matches else {
             return Err(invalid("orderBy", "relevance needs a search"));
         };
+        // Every match is read to be ranked; their children are left to be loaded for the page.
         return by_relevance(db, filter, &matches, page, backward, limit).await;
     }
     let column = order_column(order.field);
@@ -597,18 +623,40 @@ async fn list_page<C: ConnectionTrait>(
         }
     }
     let direction = if descending { Order::Desc } else { Order::Asc };
-    let mut talks = query
+    let query = query
         .order_by(column, direction.clone())
         .order_by(talk::Column::Id, direction)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
+        .limit(limit + 1);
+    let (mut talks, mut children) = if with_children {
+        let (talks, children): (Vec<talk::Model>, Vec<Children>) =
+            talks::all_with_children(db, query)
+                .await?
+                .into_iter()
+                .map(|record| {
+                    let children = Children {
+                        resources: record.resources,
+                        embeds: record.embeds,
+                    };
+                    (record.talk, children)
+                })
+                .unzip();
+        (talks, Some(children))
+    } else {
+        (query.all(db).await?, None)
+    };
     let more = talks.len() as u64 > limit;
     talks.truncate(limit as usize);
+    if let Some(children) = &mut children {
+        children.truncate(limit as usize);
+    }
     if backward {
         talks.reverse();
+        if let Some(children) = &mut children {
+            children.reverse();
+        }
         Ok(TalkPage {
             talks,
+            children,
             has_next_page: page.before.is_some(),
             has_previous_page: more,
             first_position: 0,
@@ -616,6 +664,7 @@ async fn list_page<C: ConnectionTrait>(
     } else {
         Ok(TalkPage {
             talks,
+            children,
             has_next_page: more,
             has_previous_page: page.after.is_some(),
             first_position: 0,
@@ -662,6 +711,7 @@ async fn by_relevance<C: ConnectionTrait>(
     let has_next_page = to < talks.len();
     Ok(TalkPage {
         talks: talks.drain(from..to).collect(),
+        children: None,
         has_next_page,
         has_previous_page,
         first_position: from,

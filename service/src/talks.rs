@@ -366,6 +366,13 @@ impl TalkInput {
     }
 }
 
+/// A talk's resources and embeds, in document order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Children {
+    pub resources: Vec<resource::Model>,
+    pub embeds: Vec<embed::Model>,
+}
+
 /// A talk with its resources and embeds, in document order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TalkRecord {

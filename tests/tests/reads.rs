@@ -1,7 +1,8 @@
-//! A talk read whole in one statement (its resources and embeds written out as JSON by the
-//! database) is the talk its three tables hold, on SQLite and on PostgreSQL.
+//! A talk, or a page of talks, read whole in one statement (resources and embeds written out
+//! as JSON by the database) is what the three tables hold, on SQLite and on PostgreSQL.
 
 use entity::{embed, resource, talk};
+use service::listing::{self, OrderField, PageRequest, TalkFilter, TalkOrder};
 use service::sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use service::visibility::{self, Audience, TalkKey};
 use tests::{TestDb, corpus_talks};
@@ -108,4 +109,107 @@ async fn a_talk_read_in_one_statement_is_the_talk_its_tables_hold() {
         .await
         .unwrap();
     assert_eq!(none, None);
+}
+
+/// Pages of `filter` in `order`, walked forward `size` at a time, then backward from the
+/// end, each read with its children and without: the same talks, the same paging, and each
+/// talk's children as its tables hold them. Returns how many talks were compared.
+async fn compare_pages(db: &TestDb, filter: &TalkFilter, order: TalkOrder, size: u64) -> usize {
+    let mut compared = 0;
+    for backward in [false, true] {
+        let mut request = PageRequest::default();
+        if backward {
+            request.last = Some(size);
+        } else {
+            request.first = Some(size);
+        }
+        loop {
+            let plain = listing::list(&db.db, filter, order, &request)
+                .await
+                .unwrap();
+            let whole = listing::list_with_children(&db.db, filter, order, &request)
+                .await
+                .unwrap();
+            assert_eq!(whole.talks, plain.talks, "{filter:?} {order:?} {request:?}");
+            assert_eq!(
+                (whole.has_next_page, whole.has_previous_page),
+                (plain.has_next_page, plain.has_previous_page)
+            );
+            assert_eq!(plain.children, None);
+            let children = whole.children.clone().expect("read with children");
+            assert_eq!(children.len(), whole.talks.len());
+            for (t, children) in whole.talks.iter().zip(children) {
+                let rows = talk(db, &t.slug).await;
+                assert_eq!(
+                    (children.resources, children.embeds),
+                    (rows.resources, rows.embeds),
+                    "talk {}",
+                    t.slug
+                );
+                compared += 1;
+            }
+            let cursors = listing::cursors(order, &whole);
+            match (backward, cursors.first(), cursors.last()) {
+                (false, _, Some(last)) if whole.has_next_page => {
+                    request.after = Some(last.clone());
+                }
+                (true, Some(first), _) if whole.has_previous_page => {
+                    request.before = Some(first.clone());
+                }
+                _ => break,
+            }
+        }
+    }
+    compared
+}
+
+#[tokio::test]
+async fn a_page_read_with_its_children_is_the_page_its_tables_hold() {
+    let db = TestDb::new().await;
+    import(&db, &[&corpus_talks()]).await;
+    let all = talk::Entity::find().all(&db.db).await.unwrap();
+    let public = TalkFilter::default();
+    let year = TalkFilter {
+        year: Some(2019),
+        ..Default::default()
+    };
+    let event = TalkFilter {
+        event: all.iter().find_map(|t| t.event.clone()),
+        ..Default::default()
+    };
+    let by_title = TalkOrder {
+        field: OrderField::Title,
+        descending: true,
+    };
+    let mut compared = 0;
+    for (filter, order) in [
+        (&public, TalkOrder::chosen(None, &public)),
+        (&public, by_title),
+        (&year, TalkOrder::chosen(None, &year)),
+        (&event, TalkOrder::chosen(None, &event)),
+    ] {
+        compared += compare_pages(&db, filter, order, 7).await;
+    }
+    // Every talk twice (forward and backward) in the two whole lists, and then some.
+    assert!(compared > 4 * all.len(), "{compared} talks compared");
+
+    // A search in order of relevance ranks every match first: its page is read without
+    // children, which are loaded for the page afterwards.
+    let search = TalkFilter {
+        search: Some("the".into()),
+        ..Default::default()
+    };
+    let relevance = TalkOrder {
+        field: OrderField::Relevance,
+        descending: false,
+    };
+    let request = PageRequest {
+        first: Some(5),
+        ..Default::default()
+    };
+    let page = listing::list_with_children(&db.db, &search, relevance, &request)
+        .await
+        .unwrap();
+    assert!(!page.talks.is_empty());
+    assert_eq!(page.children, None);
 }

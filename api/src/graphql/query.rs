@@ -185,9 +185,18 @@ impl TalkQuery {
             last: page_size("last", last)?,
             before: decode("before", before)?,
         };
-        let page = listing::list(db, &filter, order, &request)
-            .await
-            .map_err(|e| to_graphql(&e))?;
+        // Talks asked for with their resources or embeds are read with them, in the
+        // page's own statement.
+        let look = ctx.look_ahead();
+        let with_children = [look.field("nodes"), look.field("edges").field("node")]
+            .iter()
+            .any(|node| node.field("resources").exists() || node.field("embeds").exists());
+        let page = if with_children {
+            listing::list_with_children(db, &filter, order, &request).await
+        } else {
+            listing::list(db, &filter, order, &request).await
+        }
+        .map_err(|e| to_graphql(&e))?;
         let total_count = listing::count(db, &filter)
             .await
             .map_err(|e| to_graphql(&e))?;
@@ -197,12 +206,13 @@ impl TalkQuery {
             TalkConnectionFields { total_count },
         );
         let cursors = listing::cursors(order, &page);
-        connection.edges.extend(
-            cursors
-                .iter()
-                .zip(page.talks)
-                .map(|(cursor, talk)| Edge::new(encode(cursor), Talk::from(talk))),
-        );
+        let mut children = page.children.map(Vec::into_iter);
+        connection
+            .edges
+            .extend(cursors.iter().zip(page.talks).map(|(cursor, talk)| {
+                let children = children.as_mut().and_then(Iterator::next);
+                Edge::new(encode(cursor), Talk::from((talk, children)))
+            }));
         Ok(connection)
     }
 

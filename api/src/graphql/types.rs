@@ -9,19 +9,21 @@ use super::AssetBase;
 use super::errors::to_graphql;
 use super::loaders::{EmbedLoader, ResourceLoader};
 use service::html;
+use service::talks::Children;
 
 /// A talk, with its resources and embeds when they were read with it (otherwise each is
 /// loaded in a batch for every talk of the answer that asks for it).
 pub struct Talk(pub talk::Model, Option<Children>);
 
-struct Children {
-    resources: Vec<resource::Model>,
-    embeds: Vec<embed::Model>,
-}
-
 impl From<talk::Model> for Talk {
     fn from(talk: talk::Model) -> Self {
         Self(talk, None)
+    }
+}
+
+impl From<(talk::Model, Option<Children>)> for Talk {
+    fn from((talk, children): (talk::Model, Option<Children>)) -> Self {
+        Self(talk, children)
     }
 }
 
