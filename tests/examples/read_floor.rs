@@ -1,5 +1,6 @@
 //! Where an uncached read's time goes, without HTTP: the same page of talks read (1) through the
-//! service functions alone (the database's part: the queries and turning rows into models),
+//! service functions alone, as the GraphQL resolvers call them (the database's part: the
+//! statements and turning rows into models),
 //! and (2) through the GraphQL schema, serialized as the server sends it (the executor's part
 //! on top), then (3) the same page resolved by a schema of plain objects held in memory: the
 //! GraphQL executor and JSON alone, with no database, no data loader and none of Lectern's
@@ -262,16 +263,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "talks(first: 20): service reads only",
         iterations,
         || async {
-            let page = listing::list(&db, &filter, order, &first_page)
+            // As the GraphQL list reads it: resources and embeds in the page's statement, no
+            // long texts (the list asks for none of them), then the count.
+            let reading = listing::Reading {
+                children: true,
+                texts: false,
+            };
+            let page = listing::list_reading(&db, &filter, order, &first_page, reading)
                 .await
                 .expect("list");
             let total = listing::count(&db, &filter).await.expect("count");
-            let ids: Vec<_> = page.talks.iter().map(|t| t.id).collect();
-            let resources = service::talks::resources_of(&db, &ids)
-                .await
-                .expect("resources");
-            let embeds = service::talks::embeds_of(&db, &ids).await.expect("embeds");
-            page.talks.len() + total as usize + resources.len() + embeds.len()
+            page.talks.len() + total as usize + page.children.map_or(0, |c| c.len())
         },
     )
     .await;

@@ -681,3 +681,33 @@ async fn search_finds_known_words_best_match_first_and_pages_through_all_hits() 
         .collect();
     assert!(dates.windows(2).all(|w| w[0] <= w[1]));
 }
+
+/// A page read without the long texts when the query asks for none of them, or with them when
+/// it does, serves each talk as `talk(slug:)` does, field for field.
+#[actix_web::test]
+async fn a_page_serves_each_talk_as_the_talk_itself_whatever_its_selection_reads() {
+    let app = TestApp::spawn().await;
+    import(&app.db, &[&tests::corpus_talks()]).await;
+    const SHORT: &str = "id slug title date event location notistId imageUrl pdfUrl excerpt status version createdAt updatedAt createdBy updatedBy extra resources { id title url description assetId } embeds { id kind html tweet { url author handle text date } video { src provider } }";
+    const LONG: &str = "slug bodyHtml bodyText excerpt short: excerpt(length: 40)";
+    let mut compared = 0;
+    for fields in [SHORT, LONG, "slug excerpt(length: 200)"] {
+        let page = app
+            .data(
+                &format!("{{ talks(first: 100) {{ nodes {{ {fields} }} }} }}"),
+                json!({}),
+            )
+            .await;
+        for node in page["talks"]["nodes"].as_array().unwrap() {
+            let talk = app
+                .data(
+                    &format!("query($slug: String) {{ talk(slug: $slug) {{ {fields} }} }}"),
+                    json!({ "slug": node["slug"] }),
+                )
+                .await;
+            assert_eq!(node, &talk["talk"], "{fields}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 300);
+}

@@ -2,7 +2,7 @@
 //! as JSON by the database) is what the three tables hold, on SQLite and on PostgreSQL.
 
 use entity::{embed, resource, talk};
-use service::listing::{self, OrderField, PageRequest, TalkFilter, TalkOrder};
+use service::listing::{self, OrderField, PageRequest, Reading, TalkFilter, TalkOrder};
 use service::sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use service::visibility::{self, Audience, TalkKey};
 use tests::{TestDb, corpus_talks};
@@ -111,9 +111,18 @@ async fn a_talk_read_in_one_statement_is_the_talk_its_tables_hold() {
     assert_eq!(none, None);
 }
 
+const WHOLE: Reading = Reading {
+    children: true,
+    texts: true,
+};
+const SHORT: Reading = Reading {
+    children: true,
+    texts: false,
+};
+
 /// Pages of `filter` in `order`, walked forward `size` at a time, then backward from the
-/// end, each read with its children and without: the same talks, the same paging, and each
-/// talk's children as its tables hold them. Returns how many talks were compared.
+/// end, each read with its children and without, and without the long texts: the same talks,
+/// the same paging, and each talk's children as its tables hold them. Returns how many talks were compared.
 async fn compare_pages(db: &TestDb, filter: &TalkFilter, order: TalkOrder, size: u64) -> usize {
     let mut compared = 0;
     for backward in [false, true] {
@@ -127,10 +136,28 @@ async fn compare_pages(db: &TestDb, filter: &TalkFilter, order: TalkOrder, size:
             let plain = listing::list(&db.db, filter, order, &request)
                 .await
                 .unwrap();
-            let whole = listing::list_with_children(&db.db, filter, order, &request)
+            let whole = listing::list_reading(&db.db, filter, order, &request, WHOLE)
                 .await
                 .unwrap();
             assert_eq!(whole.talks, plain.talks, "{filter:?} {order:?} {request:?}");
+            // Without the long texts: the same talks, those four fields empty, and no other.
+            let short = listing::list_reading(&db.db, filter, order, &request, SHORT)
+                .await
+                .unwrap();
+            let blanked: Vec<talk::Model> = plain
+                .talks
+                .iter()
+                .cloned()
+                .map(|t| talk::Model {
+                    body: String::new(),
+                    search_text: String::new(),
+                    body_html: String::new(),
+                    body_text: String::new(),
+                    ..t
+                })
+                .collect();
+            assert_eq!(short.talks, blanked, "{filter:?} {order:?} {request:?}");
+            assert_eq!(short.children, whole.children);
             assert_eq!(
                 (whole.has_next_page, whole.has_previous_page),
                 (plain.has_next_page, plain.has_previous_page)
@@ -207,9 +234,25 @@ async fn a_page_read_with_its_children_is_the_page_its_tables_hold() {
         first: Some(5),
         ..Default::default()
     };
-    let page = listing::list_with_children(&db.db, &search, relevance, &request)
+    let page = listing::list_reading(&db.db, &search, relevance, &request, WHOLE)
         .await
         .unwrap();
     assert!(!page.talks.is_empty());
     assert_eq!(page.children, None);
+    let plain = listing::list(&db.db, &search, relevance, &request)
+        .await
+        .unwrap();
+    assert_eq!(page.talks, plain.talks);
+    let short = listing::list_reading(&db.db, &search, relevance, &request, SHORT)
+        .await
+        .unwrap();
+    let ids = |page: &listing::TalkPage| page.talks.iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(&short), ids(&plain));
+    assert!(
+        short
+            .talks
+            .iter()
+            .all(|t| t.body.is_empty() && t.body_html.is_empty())
+    );
+    assert!(plain.talks.iter().any(|t| !t.body_html.is_empty()));
 }

@@ -185,18 +185,9 @@ impl TalkQuery {
             last: page_size("last", last)?,
             before: decode("before", before)?,
         };
-        // Talks asked for with their resources or embeds are read with them, in the
-        // page's own statement.
-        let look = ctx.look_ahead();
-        let with_children = [look.field("nodes"), look.field("edges").field("node")]
-            .iter()
-            .any(|node| node.field("resources").exists() || node.field("embeds").exists());
-        let page = if with_children {
-            listing::list_with_children(db, &filter, order, &request).await
-        } else {
-            listing::list(db, &filter, order, &request).await
-        }
-        .map_err(|e| to_graphql(&e))?;
+        let page = listing::list_reading(db, &filter, order, &request, reading(ctx))
+            .await
+            .map_err(|e| to_graphql(&e))?;
         let total_count = listing::count(db, &filter)
             .await
             .map_err(|e| to_graphql(&e))?;
@@ -221,5 +212,24 @@ impl TalkQuery {
         let db = ctx.data::<DatabaseConnection>()?;
         let events = listing::events(db).await.map_err(|e| to_graphql(&e))?;
         Ok(events.into_iter().map(EventSummary).collect())
+    }
+}
+
+/// What the talks of a page are read with: their resources and embeds (in the page's own
+/// statement) when the query asks for either, and the abstract's long texts only when it asks
+/// for `bodyHtml`, `bodyText` or an excerpt of another length than the stored one.
+fn reading(ctx: &Context<'_>) -> listing::Reading {
+    let look = ctx.look_ahead();
+    let nodes = [look.field("nodes"), look.field("edges").field("node")];
+    let asks = |name: &str| nodes.iter().any(|node| node.field(name).exists());
+    let other_excerpt = nodes.iter().any(|node| {
+        node.field("excerpt")
+            .selection_fields()
+            .iter()
+            .any(|field| field.arguments().map_or(true, |args| !args.is_empty()))
+    });
+    listing::Reading {
+        children: asks("resources") || asks("embeds"),
+        texts: asks("bodyHtml") || asks("bodyText") || other_excerpt,
     }
 }
