@@ -6,6 +6,11 @@
 #
 # Usage: bench/http.sh [TALKS] [SECONDS] [CONNECTIONS]   (defaults: 1000 30 32)
 # LECTERN_CACHE_MB=0 bench/http.sh   measures without the response cache.
+# LECTERN_BIN=PATH serves with that `lectern` binary (another commit's build, to compare two
+# builds on the same machine one run after the other) instead of this checkout's.
+# Each run prints the server's CPU time per request (from /proc). The two GraphQL requests are
+# then loaded again from a single connection, one request at a time: the latency of a request
+# that has the server to itself.
 # PROFILE=1 also samples the server with `perf record` (Debian's linux-perf, installed when
 # missing) during each GraphQL run and prints the profile's top entries (self time).
 # Then the floor: `read_floor --serve` (tests/examples/read_floor.rs) answers the same two
@@ -30,6 +35,7 @@ if [ -n "${PROFILE:-}" ] && ! command -v perf > /dev/null; then
 fi
 cargo build --release --quiet -p api --bin lectern -p tests --example seed_talks --example read_floor
 BIN="$CARGO_TARGET_DIR/release"
+LECTERN="${LECTERN_BIN:-$BIN/lectern}"
 
 WORK="$(mktemp -d)"
 SERVER=""
@@ -43,7 +49,7 @@ DB="sqlite://$WORK/bench.db?mode=rwc"
 "$BIN/examples/seed_talks" "$DB" "$TALKS"
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"
-RUST_LOG=warn "$BIN/lectern" --database-url "$DB" --addr "127.0.0.1:$PORT" &
+RUST_LOG=warn "$LECTERN" --database-url "$DB" --addr "127.0.0.1:$PORT" &
 SERVER=$!
 for _ in $(seq 1 100); do
   curl -fs "$URL/healthz" > /dev/null && break
@@ -73,25 +79,33 @@ echo 0 > "$PEAK_FILE"
 ) &
 SAMPLER=$!
 
-run() { # label, path, [body file]
-  local label="$1" path="$2" body="${3:-}" out="$WORK/wrk.out"
-  local perf_pid=""
+ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER/stat"; }
+
+run() { # label, path, [body file], [connections]
+  local label="$1" path="$2" body="${3:-}" connections="${4:-$CONNECTIONS}" out="$WORK/wrk.out"
+  local perf_pid="" threads=2
+  [ "$connections" -lt 2 ] && threads=1
   # Sampling starts before the load and lasts as long as it does.
   if [ -n "${PROFILE:-}" ] && [ -n "$body" ]; then
     perf record -q -e cpu-clock -F 499 -g -o "$WORK/perf.data" -p "$SERVER" -- sleep "$SECONDS_PER_RUN" 2> /dev/null &
     perf_pid=$!
   fi
+  local before
+  before="$(ticks)"
   if [ -n "$body" ]; then
-    GRAPHQL_BODY="$body" wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s bench/wrk/graphql.lua "$URL$path" > "$out"
+    GRAPHQL_BODY="$body" wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --latency -s bench/wrk/graphql.lua "$URL$path" > "$out"
   else
-    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$URL$path" > "$out"
+    wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "$URL$path" > "$out"
   fi
-  local rps p50 p99 errors
+  local rps p50 p99 errors requests cpu
+  requests="$(awk '/requests in/ { print $1 }' "$out")"
+  # Clock ticks are 1/100 s.
+  cpu="$(awk -v t="$(( $(ticks) - before ))" -v n="$requests" 'BEGIN { printf "%.0f", t * 10000 / n }')"
   rps="$(awk '/^Requests\/sec/ { print $2 }' "$out")"
   p50="$(awk '$1 == "50%" { print $2 }' "$out")"
   p99="$(awk '$1 == "99%" { print $2 }' "$out")"
   errors="$(awk '/Non-2xx|Socket errors/ { $1 = $1; print }' "$out" | paste -sd ';' -)"
-  printf '%-28s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
+  printf '%-32s %10s req/s   p50 %8s   p99 %8s   server CPU %5s µs/request   %s\n' "$label" "$rps" "$p50" "$p99" "$cpu" "$errors"
   echo "$rps" > "$WORK/$label.rps"
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" 2> /dev/null || true
@@ -101,10 +115,12 @@ run() { # label, path, [body file]
   fi
 }
 
-echo "lectern $(git describe --always --dirty 2> /dev/null || echo '?'), $TALKS talks, ${SECONDS_PER_RUN}s per run, $CONNECTIONS connections, cache ${LECTERN_CACHE_MB:-32} MiB"
+echo "lectern $(git describe --always --dirty 2> /dev/null || echo '?')${LECTERN_BIN:+ (serving with $LECTERN_BIN)}, $TALKS talks, ${SECONDS_PER_RUN}s per run, $CONNECTIONS connections, cache ${LECTERN_CACHE_MB:-32} MiB"
 run healthz /healthz
 run "talks(first: 20)" /graphql "$WORK/list.json"
 run "talk(slug:)" /graphql "$WORK/talk.json"
+run "talks(first: 20), 1 connection" /graphql "$WORK/list.json" 1
+run "talk(slug:), 1 connection" /graphql "$WORK/talk.json" 1
 kill "$SAMPLER" 2> /dev/null || true
 wait "$SAMPLER" 2> /dev/null || true
 awk -v list="$(cat "$WORK/talks(first: 20).rps")" -v health="$(cat "$WORK/healthz.rps")" \
