@@ -2,15 +2,7 @@
 //! `CONFLICT`, `UNAUTHENTICATED`, `FORBIDDEN`, `RATE_LIMITED`, `NOT_SUPPORTED`, `SERVICE_UNAVAILABLE` (the database cannot be reached for now)
 //! or `INTERNAL`. Internal errors are logged with their cause and never shown.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
-};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{
-    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
-};
+use async_graphql::{ErrorExtensions, Response, ServerError};
 use service::ServiceError;
 
 use crate::auth::AuthError;
@@ -100,17 +92,6 @@ pub fn coded(message: &str, code: &'static str) -> async_graphql::Error {
 /// The most validation errors a response lists (as graphql-js does); the rest are counted.
 pub const MAX_VALIDATION_ERRORS: usize = 100;
 
-/// Gives codes to the errors async-graphql raises before any resolver runs.
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
-    }
-}
-
-struct ErrorCodesExtension;
-
 fn with_code(mut error: ServerError, code: &str) -> ServerError {
     let has_code = error
         .extensions
@@ -125,41 +106,46 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
     error
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        // An argument async-graphql could not read (a variable out of an argument's range,
-        // say): found as the field resolves, worded so.
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(|e| {
-                if e.message.starts_with("Failed to parse ") {
-                    with_code(e, "BAD_USER_INPUT")
-                } else {
-                    e
-                }
-            })
-            .collect();
-        response
-    }
+/// Codes for the errors of a response that async-graphql raised as fields resolved: an
+/// argument it could not read (a variable out of an argument's range, say), worded so.
+pub(super) fn coded_execution(mut response: Response) -> Response {
+    response.errors = std::mem::take(&mut response.errors)
+        .into_iter()
+        .map(|e| {
+            if e.message.starts_with("Failed to parse ") {
+                with_code(e, "BAD_USER_INPUT")
+            } else {
+                e
+            }
+        })
+        .collect();
+    response
+}
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|e| {
-            // The parser's nesting limit, and async-graphql's own (checked as it parses).
-            let limit = e.message.contains("recursion limit exceeded")
-                || e.message.contains("recursion depth");
+/// The code of an error the parser raised: its nesting limit, and async-graphql's own
+/// (checked as it parses), or a bad query.
+pub(super) fn coded_parse_error(e: ServerError) -> ServerError {
+    let limit =
+        e.message.contains("recursion limit exceeded") || e.message.contains("recursion depth");
+    with_code(
+        e,
+        if limit {
+            "LIMIT_EXCEEDED"
+        } else {
+            "BAD_USER_INPUT"
+        },
+    )
+}
+
+/// Codes for validation errors, at most [`MAX_VALIDATION_ERRORS`] of them and a count of the rest.
+pub(super) fn coded_validation(errors: Vec<ServerError>) -> Vec<ServerError> {
+    let count = errors.len();
+    let mut errors: Vec<ServerError> = errors
+        .into_iter()
+        .take(MAX_VALIDATION_ERRORS)
+        .map(|e| {
+            // async-graphql words its two limits so; everything else is a bad query.
+            let limit = e.message.contains("nested too deep") || e.message.contains("too complex");
             with_code(
                 e,
                 if limit {
@@ -169,45 +155,18 @@ impl Extension for ErrorCodesExtension {
                 },
             )
         })
+        .collect();
+    if count > MAX_VALIDATION_ERRORS {
+        errors.push(with_code(
+            ServerError::new(
+                format!(
+                    "{} more errors are not shown",
+                    count - MAX_VALIDATION_ERRORS
+                ),
+                None,
+            ),
+            "BAD_USER_INPUT",
+        ));
     }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            let count = errors.len();
-            let mut errors: Vec<ServerError> = errors
-                .into_iter()
-                .take(MAX_VALIDATION_ERRORS)
-                .map(|e| {
-                    // async-graphql words its two limits so; everything else is a bad query.
-                    let limit =
-                        e.message.contains("nested too deep") || e.message.contains("too complex");
-                    with_code(
-                        e,
-                        if limit {
-                            "LIMIT_EXCEEDED"
-                        } else {
-                            "BAD_USER_INPUT"
-                        },
-                    )
-                })
-                .collect();
-            if count > MAX_VALIDATION_ERRORS {
-                errors.push(with_code(
-                    ServerError::new(
-                        format!(
-                            "{} more errors are not shown",
-                            count - MAX_VALIDATION_ERRORS
-                        ),
-                        None,
-                    ),
-                    "BAD_USER_INPUT",
-                ));
-            }
-            errors
-        })
-    }
+    errors
 }

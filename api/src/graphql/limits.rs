@@ -5,16 +5,12 @@
 //! turned off, that it does not ask for `__schema` or `__type` (which async-graphql would
 //! answer with a silent null).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, Selection, SelectionSet,
 };
 use async_graphql::{IntrospectionMode, Pos, Positioned, Request, ServerError, ServerResult};
+use std::collections::{HashMap, HashSet};
 
 use super::errors::coded;
 use super::{MAX_COMPLEXITY, MAX_DEPTH};
@@ -23,74 +19,58 @@ use super::{MAX_COMPLEXITY, MAX_DEPTH};
 /// expanded; no query within the complexity limit needs more.
 pub const MAX_NODES: usize = MAX_COMPLEXITY;
 
-/// Refuses queries larger than [`MAX_NODES`] and operation names the query does not define.
-pub struct QueryLimits;
-
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimitsExtension)
-    }
-}
-
-struct QueryLimitsExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryLimitsExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let operation_name = request.operation_name.clone();
-        // A query that does not parse is refused as async-graphql parses it again, with the
-        // parser's own words; a parsed one is kept and not parsed twice.
-        if let Ok(document) = request.parsed_query() {
-            check_operation(document, operation_name.as_deref())?;
-            if ctx.schema_env.registry.introspection_mode == IntrospectionMode::Disabled
-                && let Some((name, pos)) = introspection_field(document)
-            {
-                return Err(refusal(
-                    &format!("introspection ({name}) is turned off on this server"),
-                    "NOT_SUPPORTED",
-                    Some(pos),
-                ));
-            }
-            let introspection =
-                ctx.schema_env.registry.introspection_mode != IntrospectionMode::Disabled;
-            let Ok(Measure { nodes, too_deep }) = measure(document, introspection) else {
-                return Err(refusal(
-                    &format!(
-                        "the query is nested too deep: more than {MAX_NESTING} levels of \
-                         selections once its fragments are expanded"
-                    ),
-                    "LIMIT_EXCEEDED",
-                    None,
-                ));
-            };
-            if let Some((depth, limit, name)) = too_deep {
-                return Err(refusal(
-                    &format!(
-                        "the query is nested too deep: {depth} levels of fields under \
-                         {name}; at most {limit} are allowed"
-                    ),
-                    "LIMIT_EXCEEDED",
-                    None,
-                ));
-            }
-            if nodes > MAX_NODES {
-                return Err(refusal(
-                    &format!(
-                        "the query is too large: {nodes} fields, fragments, directives and arguments \
-                         once its fragments are expanded; at most {MAX_NODES} are allowed"
-                    ),
-                    "LIMIT_EXCEEDED",
-                    None,
-                ));
-            }
+/// Refuses queries larger than [`MAX_NODES`], nested too deep, asking for introspection where it
+/// is turned off, or naming an operation the query does not define; runs before async-graphql
+/// validates the request.
+pub(super) fn check(ctx: &ExtensionContext<'_>, request: &mut Request) -> ServerResult<()> {
+    let operation_name = request.operation_name.clone();
+    // A query that does not parse is refused as async-graphql parses it again, with the
+    // parser's own words; a parsed one is kept and not parsed twice.
+    if let Ok(document) = request.parsed_query() {
+        check_operation(document, operation_name.as_deref())?;
+        if ctx.schema_env.registry.introspection_mode == IntrospectionMode::Disabled
+            && let Some((name, pos)) = introspection_field(document)
+        {
+            return Err(refusal(
+                &format!("introspection ({name}) is turned off on this server"),
+                "NOT_SUPPORTED",
+                Some(pos),
+            ));
         }
-        next.run(ctx, request).await
+        let introspection =
+            ctx.schema_env.registry.introspection_mode != IntrospectionMode::Disabled;
+        let Ok(Measure { nodes, too_deep }) = measure(document, introspection) else {
+            return Err(refusal(
+                &format!(
+                    "the query is nested too deep: more than {MAX_NESTING} levels of \
+                     selections once its fragments are expanded"
+                ),
+                "LIMIT_EXCEEDED",
+                None,
+            ));
+        };
+        if let Some((depth, limit, name)) = too_deep {
+            return Err(refusal(
+                &format!(
+                    "the query is nested too deep: {depth} levels of fields under \
+                     {name}; at most {limit} are allowed"
+                ),
+                "LIMIT_EXCEEDED",
+                None,
+            ));
+        }
+        if nodes > MAX_NODES {
+            return Err(refusal(
+                &format!(
+                    "the query is too large: {nodes} fields, fragments, directives and arguments \
+                     once its fragments are expanded; at most {MAX_NODES} are allowed"
+                ),
+                "LIMIT_EXCEEDED",
+                None,
+            ));
+        }
     }
+    Ok(())
 }
 
 fn refusal(message: &str, code: &'static str, pos: Option<Pos>) -> ServerError {

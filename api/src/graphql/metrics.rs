@@ -1,26 +1,15 @@
 //! GraphQL operations counted by type (query, mutation, subscription) and outcome, and timed.
 //! Operation names are the clients' own words and are not used as labels.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-};
+use async_graphql::Response;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Response, ServerResult, Variables};
-
-pub struct OperationMetrics;
-
-impl ExtensionFactory for OperationMetrics {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Operation::default())
-    }
-}
 
 /// One request's operations, as parsed; the name of the one to run comes with the request.
 #[derive(Default)]
-struct Operation {
+pub(super) struct Operation {
     kinds: Mutex<Vec<(Option<String>, OperationType)>>,
     /// The operation name the request chose, when it runs.
     chosen: Mutex<Option<String>>,
@@ -34,11 +23,9 @@ fn label(kind: OperationType) -> &'static str {
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for Operation {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let started = Instant::now();
-        let response = next.run(ctx).await;
+impl Operation {
+    /// Counts and times the request's operation, once `response` is its answer.
+    pub(super) fn answered(&self, started: Instant, response: &Response) {
         let kind = {
             let kinds = self.kinds.lock().map(|k| k.clone()).unwrap_or_default();
             match kinds.as_slice() {
@@ -65,17 +52,10 @@ impl Extension for Operation {
         .increment(1);
         metrics::histogram!("lectern_graphql_operation_duration_seconds", "type" => kind)
             .record(started.elapsed().as_secs_f64());
-        response
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+    /// Notes the operations of the parsed document.
+    pub(super) fn parsed(&self, document: &ExecutableDocument) {
         let kinds = match &document.operations {
             DocumentOperations::Single(operation) => vec![(None, operation.node.ty)],
             DocumentOperations::Multiple(operations) => operations
@@ -86,18 +66,12 @@ impl Extension for Operation {
         if let Ok(mut slot) = self.kinds.lock() {
             *slot = kinds;
         }
-        Ok(document)
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
+    /// Notes the name of the operation that runs.
+    pub(super) fn chosen(&self, operation_name: Option<&str>) {
         if let Ok(mut slot) = self.chosen.lock() {
             *slot = operation_name.map(str::to_owned);
         }
-        next.run(ctx, operation_name).await
     }
 }

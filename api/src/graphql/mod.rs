@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod changes;
 pub mod errors;
+mod hooks;
 pub mod limits;
 pub mod live;
 pub mod loaders;
@@ -69,13 +70,11 @@ pub fn build_schema(
         .data(assets)
         .data(AssetBase(asset_base_url))
         .data(db)
-        // Checked per root field by `limits::QueryLimits` (MAX_DEPTH, deeper for
+        // Checked per root field by `limits::check` (MAX_DEPTH, deeper for
         // introspection); this is the backstop.
         .limit_depth(limits::MAX_INTROSPECTION_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .extension(errors::ErrorCodes)
-        .extension(limits::QueryLimits)
-        .extension(metrics::OperationMetrics);
+        .extension(hooks::Hooks);
     if introspection {
         builder.finish()
     } else {
