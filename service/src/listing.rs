@@ -538,7 +538,7 @@ pub async fn list<C: ConnectionTrait>(
         children: false,
         texts: true,
     };
-    listed(db, filter, order, page, whole).await
+    list_reading(db, filter, order, page, whole).await
 }
 
 /// What of each talk a page is read with, beyond what [`list`] reads.
@@ -561,7 +561,12 @@ pub async fn list_reading<C: ConnectionTrait>(
     page: &PageRequest,
     reading: Reading,
 ) -> Result<TalkPage, ServiceError> {
-    listed(db, filter, order, page, reading).await
+    let page = list_page(db, filter, order, page, reading).await?;
+    crate::reads::note(|reads| {
+        reads.lists.push((filter.clone(), Some(order.field)));
+        reads.talks.extend(page.talks.iter().map(|talk| talk.id));
+    });
+    Ok(page)
 }
 
 /// The talk's columns, with the long texts read as empty strings unless `reading` asks for them.
@@ -580,21 +585,6 @@ fn shaped(select: Select<talk::Entity>, reading: Reading) -> Select<talk::Entity
         };
     }
     select
-}
-
-async fn listed<C: ConnectionTrait>(
-    db: &C,
-    filter: &TalkFilter,
-    order: TalkOrder,
-    page: &PageRequest,
-    reading: Reading,
-) -> Result<TalkPage, ServiceError> {
-    let page = list_page(db, filter, order, page, reading).await?;
-    crate::reads::note(|reads| {
-        reads.lists.push((filter.clone(), Some(order.field)));
-        reads.talks.extend(page.talks.iter().map(|talk| talk.id));
-    });
-    Ok(page)
 }
 
 async fn list_page<C: ConnectionTrait>(
