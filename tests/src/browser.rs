@@ -124,9 +124,12 @@ impl Browser {
         serde_json::from_value(urls).expect("a list of URLs")
     }
 
-    /// Writes a PNG of the viewport to `path`.
+    /// Writes a PNG of the viewport to `path`, making its folder when it is missing.
     pub async fn screenshot(&self, path: &std::path::Path) {
         let png = self.client.screenshot().await.expect("a screenshot");
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).expect("the screenshots' folder is made");
+        }
         std::fs::write(path, png).expect("the screenshot is written");
     }
 
