@@ -294,17 +294,16 @@ impl ChangeHub {
             // Subscribed before reading the database: whatever the tail hands on from here is
             // either read below or received.
             let mut live = self.live.subscribe();
+            // The tail starts from the last event committed when it first reads; an event
+            // committed before that is never handed on. Waiting for that first read makes the
+            // database read below see every such event.
+            let mut started = self.latest.subscribe();
+            if started.wait_for(|&latest| latest >= 0).await.is_err() {
+                return;
+            }
             let mut cursor = match after {
                 Some(after) => after,
-                None if self.latest() >= 0 => self.latest(),
-                // The tail has not read yet (the server is starting): from the last event.
-                None => match events::last_seq(&self.db).await {
-                    Ok(seq) => seq,
-                    Err(e) => {
-                        yield Err(e);
-                        return;
-                    }
-                },
+                None => self.latest(),
             };
             let mut request = FeedRequest {
                 after: cursor,
