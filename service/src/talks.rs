@@ -386,14 +386,8 @@ pub async fn find_by_slug<C: ConnectionTrait>(
     db: &C,
     slug: &str,
 ) -> Result<Option<TalkRecord>, ServiceError> {
-    let Some(talk) = talk::Entity::find()
-        .filter(talk::Column::Slug.eq(slug))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let mut records = with_children(db, vec![talk]).await?;
+    let mut records =
+        all_with_children(db, talk::Entity::find().filter(talk::Column::Slug.eq(slug))).await?;
     Ok(records.pop())
 }
 
@@ -402,10 +396,7 @@ pub async fn find_by_id<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
 ) -> Result<Option<TalkRecord>, ServiceError> {
-    let Some(talk) = talk::Entity::find_by_id(id).one(db).await? else {
-        return Ok(None);
-    };
-    let mut records = with_children(db, vec![talk]).await?;
+    let mut records = all_with_children(db, talk::Entity::find_by_id(id)).await?;
     Ok(records.pop())
 }
 
