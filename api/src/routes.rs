@@ -266,6 +266,7 @@ async fn execute(
         Ok(request) => request,
         Err(message) => return bad_request(&message),
     };
+    crate::graphql::parsed::prepare(&mut request);
     let (kind, followed) = operation_type(&mut request);
     let cacheable = position.is_some() && kind == Some(OperationType::Query);
     let request = request.data(caller.viewer).data(ClientAddr(caller.client));

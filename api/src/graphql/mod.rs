@@ -9,6 +9,7 @@ pub mod live;
 pub mod loaders;
 pub mod metrics;
 pub mod mutation;
+pub mod parsed;
 pub mod query;
 pub mod splices;
 pub mod types;

@@ -1,0 +1,78 @@
+//! Parsed queries, kept by their text: a front end sends the same few queries again and again,
+//! and parsing one costs more than the rest of answering a single talk from memory.
+//!
+//! Only the parse is kept. Everything that depends on the request or the schema (validation,
+//! the depth and complexity limits, variables, the viewer) is done for every request, as it
+//! would be without this.
+
+use std::sync::OnceLock;
+
+use async_graphql::parser::types::ExecutableDocument;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+
+/// Query text kept at most, in bytes, with the documents parsed from it.
+const KEPT_TEXT: u64 = 1024 * 1024;
+/// A longer query is parsed each time rather than kept.
+const LONGEST_KEPT: usize = 16 * 1024;
+
+#[derive(Clone)]
+struct TextLength;
+
+impl Weighter<String, ExecutableDocument> for TextLength {
+    fn weight(&self, query: &String, _: &ExecutableDocument) -> u64 {
+        // A parsed document takes several times its text; the text's length orders them.
+        query.len() as u64 + 1
+    }
+}
+
+fn documents() -> &'static Cache<String, ExecutableDocument, TextLength> {
+    static DOCUMENTS: OnceLock<Cache<String, ExecutableDocument, TextLength>> = OnceLock::new();
+    DOCUMENTS.get_or_init(|| Cache::with_weighter(1024, KEPT_TEXT, TextLength))
+}
+
+/// Gives `request` its parsed query, from the documents kept when its text was seen before;
+/// otherwise parses it (keeping the document when it parsed). A query that does not parse
+/// is left to the schema, which reports the error as it always does.
+pub fn prepare(request: &mut async_graphql::Request) {
+    if request.query.len() > LONGEST_KEPT {
+        return;
+    }
+    if let Some(document) = documents().get(request.query.as_str()) {
+        request.set_parsed_query(document);
+        return;
+    }
+    if let Ok(document) = request.parsed_query() {
+        let document = document.clone();
+        documents().insert(request.query.clone(), document);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_seen_before_is_given_the_same_document() {
+        let query = "query Kept($slug: String) { talk(slug: $slug) { title } }";
+        let mut first = async_graphql::Request::new(query);
+        prepare(&mut first);
+        let mut second = async_graphql::Request::new(query);
+        // Nothing parsed it yet; `prepare` sets the kept document.
+        prepare(&mut second);
+        let (Ok(a), Ok(b)) = (first.parsed_query(), second.parsed_query()) else {
+            panic!("the query parses");
+        };
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        assert!(documents().get(query).is_some());
+    }
+
+    #[test]
+    fn a_query_that_does_not_parse_is_not_kept() {
+        let query = "{ talk(slug: ";
+        let mut request = async_graphql::Request::new(query);
+        prepare(&mut request);
+        assert!(request.parsed_query().is_err());
+        assert!(documents().get(query).is_none());
+    }
+}
