@@ -6,6 +6,11 @@ use api::startup::Application;
 use clap::Parser;
 use service::db::{DbOptions, connect_with, redact_url};
 
+// The server allocates and frees many small values per request (parsed JSON, GraphQL values,
+// rows); mimalloc serves them with less work than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
