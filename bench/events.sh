@@ -11,7 +11,9 @@
 #   only, hooks = the WEBHOOKS only),
 #   LECTERN_BENCH_PG (postgres://postgres@127.0.0.1:5432) for --postgres, PROFILE (when set,
 #   samples the server with `perf record -e cpu-clock` during each run and prints the top
-#   entries by self time).
+#   entries by self time and the share of each thread; PROFILE_KEEP=PREFIX keeps each run's
+#   samples as PREFIX-MODE.data for `perf report`), LECTERN_BIN (a `lectern` binary to serve
+#   with instead of this checkout's build: another commit's, to compare two builds).
 # With MODES="off subs hooks" (see `cost` below) it also prints what each delivery costs the
 # server: its CPU time (from /proc/PID/stat) from the first measured write until every listener
 # has every event, per write with nobody listening, and, beyond that, per subscription message
@@ -38,6 +40,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/lectern-target}"
 
 cargo build --release --quiet -p api --bin lectern -p tests --example seed_talks --example events_bench
 BIN="$CARGO_TARGET_DIR/release"
+LECTERN="${LECTERN_BIN:-$BIN/lectern}"
 
 WORK="$(mktemp -d)"
 SERVER=""
@@ -84,10 +87,10 @@ run() { # mode: off | on | subs | hooks
     db="sqlite://$WORK/events-$mode.db?mode=rwc"
   fi
   RUST_LOG=warn "$BIN/examples/seed_talks" "$db" "$TALKS" > /dev/null
-  RUST_LOG=warn "$BIN/lectern" --database-url "$db" user add --email "$EMAIL" --role admin > /dev/null
+  RUST_LOG=warn "$LECTERN" --database-url "$db" user add --email "$EMAIL" --role admin > /dev/null
   local log="$WORK/server-$mode.log"
   NO_COLOR=1 LECTERN_LOG_FORMAT=text RUST_LOG="warn,api::startup=info" DATABASE_URL="$db" LECTERN_ADDR=127.0.0.1:0 \
-    "$BIN/lectern" > "$log" 2>&1 &
+    "$LECTERN" > "$log" 2>&1 &
   SERVER=$!
   local address=""
   for _ in $(seq 1 100); do
@@ -111,6 +114,10 @@ run() { # mode: off | on | subs | hooks
     echo "profile of the server ($mode), self time, top entries:"
     perf report -i "$WORK/perf-$mode.data" --no-children --sort symbol --percent-limit 1 --stdio 2> /dev/null \
       | grep -E '^ +[0-9.]+%' | head -n 40 | cut -c1-150
+    echo "profile of the server ($mode), by thread:"
+    perf report -i "$WORK/perf-$mode.data" --no-children --sort comm --stdio 2> /dev/null \
+      | grep -E '^ +[0-9.]+%' | head -n 10
+    [ -n "${PROFILE_KEEP:-}" ] && cp "$WORK/perf-$mode.data" "$PROFILE_KEEP-$mode.data"
   fi
   if grep -qiE 'panicked|error' "$log"; then
     echo "server log ($mode), errors:"; grep -iE 'panicked|error' "$log" | head -n 10
