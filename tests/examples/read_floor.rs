@@ -29,6 +29,10 @@ use service::listing::{self, PageRequest, TalkFilter, TalkOrder};
 use service::sea_orm::{ConnectionTrait, Statement};
 use service::visibility::{self, Audience, TalkKey};
 
+// The allocator `lectern` uses, so that the floor and the server allocate alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The list `bench/http.sh` loads: 20 talks, every field, resources and embeds.
 const LIST: &str = "{ talks(first: 20) { totalCount pageInfo { hasNextPage endCursor } nodes { id slug title date event location imageUrl pdfUrl excerpt resources { title url description } embeds { kind html tweet { url author handle text date } video { src provider } } } } }";
 const TALK: &str = "query ($slug: String!) { talk(slug: $slug) { id slug title date event location imageUrl pdfUrl excerpt bodyHtml resources { title url description } embeds { kind html tweet { url author handle text date } video { src provider } } } }";
