@@ -11,24 +11,27 @@ use async_graphql::parser::types::ExecutableDocument;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-/// Query text kept at most, in bytes, with the documents parsed from it.
-const KEPT_TEXT: u64 = 1024 * 1024;
+/// What the kept documents may weigh in all, each counted as [`PER_TEXT_BYTE`] times its
+/// query's text: 256 KiB of query text, hundreds of the queries a front end sends.
+const KEPT_WEIGHT: u64 = 4 * 1024 * 1024;
+/// A parsed document is counted as this many bytes per byte of its text (an estimate on the
+/// safe side: every name, argument and position of the text becomes a node of its own).
+const PER_TEXT_BYTE: u64 = 16;
 /// A longer query is parsed each time rather than kept.
-const LONGEST_KEPT: usize = 16 * 1024;
+const LONGEST_KEPT: usize = 8 * 1024;
 
 #[derive(Clone)]
-struct TextLength;
+struct Estimated;
 
-impl Weighter<String, ExecutableDocument> for TextLength {
+impl Weighter<String, ExecutableDocument> for Estimated {
     fn weight(&self, query: &String, _: &ExecutableDocument) -> u64 {
-        // A parsed document takes several times its text; the text's length orders them.
-        query.len() as u64 + 1
+        (query.len() as u64 + 1) * PER_TEXT_BYTE
     }
 }
 
-fn documents() -> &'static Cache<String, ExecutableDocument, TextLength> {
-    static DOCUMENTS: OnceLock<Cache<String, ExecutableDocument, TextLength>> = OnceLock::new();
-    DOCUMENTS.get_or_init(|| Cache::with_weighter(1024, KEPT_TEXT, TextLength))
+fn documents() -> &'static Cache<String, ExecutableDocument, Estimated> {
+    static DOCUMENTS: OnceLock<Cache<String, ExecutableDocument, Estimated>> = OnceLock::new();
+    DOCUMENTS.get_or_init(|| Cache::with_weighter(1024, KEPT_WEIGHT, Estimated))
 }
 
 /// Gives `request` its parsed query, from the documents kept when its text was seen before;
