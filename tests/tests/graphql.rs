@@ -365,6 +365,45 @@ async fn unknown_talks_are_null_and_bad_requests_say_why() {
     );
 }
 
+/// A query sent again is answered from the document kept when it was first parsed: it is
+/// still validated and limited each time, and its variables are its own.
+#[actix_web::test]
+async fn a_query_sent_again_is_checked_again_with_its_own_variables() {
+    let app = TestApp::with_corpus().await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.error_code("{ talks { nodes { nope } } }", json!({}))
+                .await,
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            app.error_code("{ talks(first: 101) { totalCount } }", json!({}))
+                .await,
+            "LIMIT_EXCEEDED"
+        );
+        let deep =
+            "{ talks { nodes { resources { a { b { c { d { e { f { g { h } } } } } } } } } } }";
+        assert_eq!(app.error_code(deep, json!({})).await, "LIMIT_EXCEEDED");
+        let named = app
+            .graphql_named("query A { talks { totalCount } }", "B", json!({}))
+            .await;
+        assert_eq!(
+            named["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{named:#}"
+        );
+    }
+    let query = "query ($first: Int) { talks(first: $first) { nodes { slug } } }";
+    for first in [1, 3, 2] {
+        let data = app.data(query, json!({ "first": first })).await;
+        let nodes = data["talks"]["nodes"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), first, "{data:#}");
+    }
+    assert_eq!(
+        app.error_code(query, json!({ "first": "three" })).await,
+        "BAD_USER_INPUT"
+    );
+}
+
 #[actix_web::test]
 async fn page_size_depth_and_complexity_are_limited() {
     let app = TestApp::with_corpus().await;
