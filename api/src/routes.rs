@@ -270,7 +270,7 @@ async fn execute(
     let (kind, followed) = operation_type(&mut request);
     let cacheable = position.is_some() && kind == Some(OperationType::Query);
     let request = request.data(caller.viewer).data(ClientAddr(caller.client));
-    let (response, mut reads) = service::reads::recording(schema.execute(request)).await;
+    let (response, mut reads) = service::reads::recording(schema.execute_prepared(request)).await;
     if !followed {
         reads.anything = true;
     }

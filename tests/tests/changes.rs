@@ -1407,6 +1407,85 @@ async fn upgrade_request(app: &TestApp, token: &str) -> crate::support::Reply {
     .await
 }
 
+/// A query sent over a websocket meets the same checks as over HTTP, with the same codes: the
+/// depth limit, parsing, validation (variables included), the choice of operation. Each
+/// refusal is an error of that subscription, which completes; the connection stays open.
+#[actix_web::test]
+async fn queries_over_a_websocket_are_checked_and_coded_as_over_http() {
+    let app = TestApp::spawn().await;
+    let too_deep = format!(
+        "{{ __type(name: \"Talk\") {{ fields {{ type {{ {} name {} }} }} }} }}",
+        "ofType { ".repeat(21),
+        "} ".repeat(21)
+    );
+    let cases = [
+        (
+            too_deep.as_str(),
+            json!({}),
+            "LIMIT_EXCEEDED",
+            "nested too deep",
+        ),
+        (
+            "subscription { talkChanges { noSuchField } }",
+            json!({}),
+            "BAD_USER_INPUT",
+            "noSuchField",
+        ),
+        (
+            "query A { __typename } query B { __typename }",
+            json!({}),
+            "BAD_USER_INPUT",
+            "operationName",
+        ),
+        (
+            "subscription { talkChanges(",
+            json!({}),
+            "BAD_USER_INPUT",
+            "",
+        ),
+        (
+            "subscription($types: [ChangeType!]) { talkChanges(types: $types) { seq } }",
+            json!({ "types": ["NO_SUCH_TYPE"] }),
+            "BAD_USER_INPUT",
+            "NO_SUCH_TYPE",
+        ),
+    ];
+    for (query, variables, code, words) in cases {
+        let mut refused = subscribe_to(&app.address, None, None, query, variables).await;
+        match receive(&mut refused.socket).await {
+            Incoming::Message(m) if m["type"] == "next" && m["id"] == "1" => {
+                let error = &m["payload"]["errors"][0];
+                assert_eq!(error["extensions"]["code"], code, "{query}: {m}");
+                let message = error["message"].as_str().unwrap_or_default();
+                assert!(message.contains(words), "{query}: {m}");
+            }
+            other => panic!("{query}: {other:?}"),
+        }
+        match receive(&mut refused.socket).await {
+            Incoming::Message(m) if m["type"] == "complete" && m["id"] == "1" => {}
+            other => panic!("{query}: not completed: {other:?}"),
+        }
+        let typename = json!({"query": "{ __typename }"});
+        send(
+            &mut refused.socket,
+            json!({"id": "2", "type": "subscribe", "payload": typename}),
+        )
+        .await;
+        match receive(&mut refused.socket).await {
+            Incoming::Message(m) if m["type"] == "next" && m["id"] == "2" => {
+                assert_eq!(m["payload"]["data"]["__typename"], "Query", "{query}: {m}");
+            }
+            other => panic!("{query}: the connection did not go on: {other:?}"),
+        }
+    }
+    // Subscriptions that pass the checks are served as ever.
+    let mut good = subscribe(&app.address, None, Some(0), None).await;
+    let token = editor(&app).await;
+    create(&app.address, &token, "checked").await;
+    publish(&app.address, &token, "checked").await;
+    assert_eq!(good.next().await["type"], "talk.published");
+}
+
 /// A valid token that cannot be checked because the database is unavailable is an outage, not
 /// a bad token: the upgrade is refused with 503 and `SERVICE_UNAVAILABLE`, and a
 /// `connection_init` closes with 1013 (try again later); a bad token is still `UNAUTHENTICATED`.

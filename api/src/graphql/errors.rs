@@ -106,67 +106,62 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
     error
 }
 
-/// Codes for the errors of a response that async-graphql raised as fields resolved: an
-/// argument it could not read (a variable out of an argument's range, say), worded so.
-pub(super) fn coded_execution(mut response: Response) -> Response {
-    response.errors = std::mem::take(&mut response.errors)
-        .into_iter()
-        .map(|e| {
-            if e.message.starts_with("Failed to parse ") {
-                with_code(e, "BAD_USER_INPUT")
-            } else {
-                e
+/// Words by which async-graphql's parser and validation say a request passed one of their
+/// limits (the parser's nesting, the schema's depth and complexity).
+const LIMIT_WORDS: [&str; 4] = [
+    "recursion limit exceeded",
+    "recursion depth",
+    "nested too deep",
+    "too complex",
+];
+
+/// Codes for the errors async-graphql raised itself; resolvers' errors carry theirs already.
+/// A request error (one without a path: the query did not parse or failed validation) is
+/// `LIMIT_EXCEEDED` when it says a limit was passed and `BAD_USER_INPUT` otherwise, and at most
+/// [`MAX_VALIDATION_ERRORS`] of them are listed, with a count of the rest. A field error that
+/// async-graphql raised as the field resolved (an argument it could not read, a variable out of
+/// the argument's range, worded "Failed to parse") is `BAD_USER_INPUT`.
+pub(super) fn coded_response(mut response: Response) -> Response {
+    if response.errors.is_empty() {
+        return response;
+    }
+    let mut request_errors = 0;
+    let mut coded = Vec::with_capacity(response.errors.len().min(MAX_VALIDATION_ERRORS + 1));
+    for error in std::mem::take(&mut response.errors) {
+        if error.path.is_empty() {
+            request_errors += 1;
+            if request_errors > MAX_VALIDATION_ERRORS {
+                continue;
             }
-        })
-        .collect();
-    response
-}
-
-/// The code of an error the parser raised: its nesting limit, and async-graphql's own
-/// (checked as it parses), or a bad query.
-pub(super) fn coded_parse_error(e: ServerError) -> ServerError {
-    let limit =
-        e.message.contains("recursion limit exceeded") || e.message.contains("recursion depth");
-    with_code(
-        e,
-        if limit {
-            "LIMIT_EXCEEDED"
-        } else {
-            "BAD_USER_INPUT"
-        },
-    )
-}
-
-/// Codes for validation errors, at most [`MAX_VALIDATION_ERRORS`] of them and a count of the rest.
-pub(super) fn coded_validation(errors: Vec<ServerError>) -> Vec<ServerError> {
-    let count = errors.len();
-    let mut errors: Vec<ServerError> = errors
-        .into_iter()
-        .take(MAX_VALIDATION_ERRORS)
-        .map(|e| {
-            // async-graphql words its two limits so; everything else is a bad query.
-            let limit = e.message.contains("nested too deep") || e.message.contains("too complex");
-            with_code(
-                e,
+            let limit = LIMIT_WORDS
+                .iter()
+                .any(|words| error.message.contains(words));
+            coded.push(with_code(
+                error,
                 if limit {
                     "LIMIT_EXCEEDED"
                 } else {
                     "BAD_USER_INPUT"
                 },
-            )
-        })
-        .collect();
-    if count > MAX_VALIDATION_ERRORS {
-        errors.push(with_code(
+            ));
+        } else if error.message.starts_with("Failed to parse ") {
+            coded.push(with_code(error, "BAD_USER_INPUT"));
+        } else {
+            coded.push(error);
+        }
+    }
+    if request_errors > MAX_VALIDATION_ERRORS {
+        coded.push(with_code(
             ServerError::new(
                 format!(
                     "{} more errors are not shown",
-                    count - MAX_VALIDATION_ERRORS
+                    request_errors - MAX_VALIDATION_ERRORS
                 ),
                 None,
             ),
             "BAD_USER_INPUT",
         ));
     }
-    errors
+    response.errors = coded;
+    response
 }

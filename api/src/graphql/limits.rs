@@ -5,11 +5,10 @@
 //! turned off, that it does not ask for `__schema` or `__type` (which async-graphql would
 //! answer with a silent null).
 
-use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, Selection, SelectionSet,
 };
-use async_graphql::{IntrospectionMode, Pos, Positioned, Request, ServerError, ServerResult};
+use async_graphql::{Pos, Positioned, Request, ServerError, ServerResult};
 use std::collections::{HashMap, HashSet};
 
 use super::errors::coded;
@@ -21,24 +20,21 @@ pub const MAX_NODES: usize = MAX_COMPLEXITY;
 
 /// Refuses queries larger than [`MAX_NODES`], nested too deep, asking for introspection where it
 /// is turned off, or naming an operation the query does not define; runs before async-graphql
-/// validates the request.
-pub(super) fn check(ctx: &ExtensionContext<'_>, request: &mut Request) -> ServerResult<()> {
+/// validates the request. `introspection` says whether the schema answers `__schema` and
+/// `__type`.
+pub(super) fn check(request: &mut Request, introspection: bool) -> ServerResult<()> {
     let operation_name = request.operation_name.clone();
     // A query that does not parse is refused as async-graphql parses it again, with the
     // parser's own words; a parsed one is kept and not parsed twice.
     if let Ok(document) = request.parsed_query() {
         check_operation(document, operation_name.as_deref())?;
-        if ctx.schema_env.registry.introspection_mode == IntrospectionMode::Disabled
-            && let Some((name, pos)) = introspection_field(document)
-        {
+        if !introspection && let Some((name, pos)) = introspection_field(document) {
             return Err(refusal(
                 &format!("introspection ({name}) is turned off on this server"),
                 "NOT_SUPPORTED",
                 Some(pos),
             ));
         }
-        let introspection =
-            ctx.schema_env.registry.introspection_mode != IntrospectionMode::Disabled;
         let Ok(Measure { nodes, too_deep }) = measure(document, introspection) else {
             return Err(refusal(
                 &format!(

@@ -2,8 +2,8 @@
 
 pub mod assets;
 pub mod changes;
+mod checked;
 pub mod errors;
-mod hooks;
 pub mod limits;
 pub mod live;
 pub mod loaders;
@@ -27,7 +27,10 @@ use self::query::Query;
 use crate::auth::Authority;
 use crate::changes::ChangeHub;
 
-pub type AppSchema = Schema<Query, Mutation, Subscription>;
+pub use self::checked::AppSchema;
+
+/// The schema as async-graphql builds it, without [`AppSchema`]'s checks.
+type RawSchema = Schema<Query, Mutation, Subscription>;
 
 /// The deepest query accepted, but for introspection ([`limits::MAX_INTROSPECTION_DEPTH`]).
 pub const MAX_DEPTH: usize = 10;
@@ -74,11 +77,11 @@ pub fn build_schema(
         // Checked per root field by `limits::check` (MAX_DEPTH, deeper for
         // introspection); this is the backstop.
         .limit_depth(limits::MAX_INTROSPECTION_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .extension(hooks::Hooks);
-    if introspection {
+        .limit_complexity(MAX_COMPLEXITY);
+    let schema = if introspection {
         builder.finish()
     } else {
         builder.disable_introspection().finish()
-    }
+    };
+    AppSchema::new(schema, introspection)
 }
