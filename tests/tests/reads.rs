@@ -157,7 +157,19 @@ async fn compare_pages(db: &TestDb, filter: &TalkFilter, order: TalkOrder, size:
                 })
                 .collect();
             assert_eq!(short.talks, blanked, "{filter:?} {order:?} {request:?}");
-            assert_eq!(short.children, whole.children);
+            // … and each embed's markup as written empty, its sanitized markup kept.
+            let unwritten = whole.children.clone().map(|pages| {
+                pages
+                    .into_iter()
+                    .map(|mut children| {
+                        for embed in &mut children.embeds {
+                            embed.html = String::new();
+                        }
+                        children
+                    })
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(short.children, unwritten);
             assert_eq!(
                 (whole.has_next_page, whole.has_previous_page),
                 (plain.has_next_page, plain.has_previous_page)
