@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use serde::Deserialize;
 use service::sea_orm::DatabaseConnection;
 
@@ -351,12 +351,8 @@ fn operation_type(request: &mut async_graphql::Request) -> (Option<OperationType
     let Ok(document) = request.parsed_query() else {
         return (None, false);
     };
-    let operation = match (&document.operations, &operation_name) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    let Some(operation) = operation else {
+    let Some(operation) = crate::graphql::parsed::operation(document, operation_name.as_deref())
+    else {
         return (None, false);
     };
     let followed = operation

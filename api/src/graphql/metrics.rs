@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response};
 
 /// The type of the operation `request` runs, as a label: "unknown" when its query does not
@@ -13,14 +13,7 @@ pub(super) fn kind(request: &mut Request) -> &'static str {
     let Ok(document) = request.parsed_query() else {
         return "unknown";
     };
-    let operation = match (&document.operations, name) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            operations.values().next()
-        }
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
-        _ => None,
-    };
+    let operation = super::parsed::operation(document, name.as_deref());
     operation.map_or("unknown", |operation| match operation.node.ty {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",

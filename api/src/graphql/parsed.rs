@@ -7,7 +7,8 @@
 
 use std::sync::OnceLock;
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::Positioned;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
@@ -51,6 +52,22 @@ pub fn prepare(request: &mut async_graphql::Request) {
     }
 }
 
+/// The operation a request runs in `document`: the one `name` names, or the only one. None
+/// when the document does not hold it (`limits::check` refuses such a request).
+pub fn operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +85,22 @@ mod tests {
         };
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
         assert!(documents().get(query).is_some());
+    }
+
+    #[test]
+    fn the_operation_run_is_the_one_named_or_the_only_one() {
+        let kind = |query: &str, name: Option<&str>| {
+            let document = async_graphql::parser::parse_query(query).expect("the query parses");
+            operation(&document, name).map(|operation| operation.node.ty)
+        };
+        use async_graphql::parser::types::OperationType::{Mutation, Query};
+        assert_eq!(kind("{ talks { totalCount } }", None), Some(Query));
+        assert_eq!(kind("query One { __typename }", None), Some(Query));
+        let two = "query A { __typename } mutation B { logout }";
+        assert_eq!(kind(two, Some("B")), Some(Mutation));
+        assert_eq!(kind(two, Some("A")), Some(Query));
+        assert_eq!(kind(two, None), None);
+        assert_eq!(kind(two, Some("C")), None);
     }
 
     #[test]
