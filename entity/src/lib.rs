@@ -1,10 +1,11 @@
 //! SeaORM entities for Lectern's tables, and how the derived columns among them are computed
-//! from the others ([`html`]). Every query and write lives in `service`.
+//! from the others ([`html`], [`children`]). Every query and write lives in `service`.
 
 pub mod asset;
 pub mod asset_path;
 pub mod asset_variant;
 pub mod change_event;
+pub mod children;
 pub mod embed;
 pub mod html;
 pub mod machine_token;

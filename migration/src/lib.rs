@@ -14,6 +14,7 @@ mod m20261206_000009_create_studio_sessions;
 mod m20261206_000010_index_staff_orders;
 mod m20261206_000011_create_assets;
 mod m20261206_000012_create_relay_positions;
+mod m20261207_000013_store_talk_children;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_index_staff_orders::Migration),
             Box::new(m20261206_000011_create_assets::Migration),
             Box::new(m20261206_000012_create_relay_positions::Migration),
+            Box::new(m20261207_000013_store_talk_children::Migration),
         ]
     }
 }

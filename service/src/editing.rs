@@ -934,13 +934,15 @@ async fn stale(txn: &DatabaseTransaction, id: Uuid) -> ServiceError {
     }
 }
 
-/// Reads the talk back as written, bumps the content version, appends the event and commits.
+/// Rewrites the talk's stored children ([`talks::refresh_children`]), reads the talk back as
+/// written, bumps the content version, appends the event and commits.
 async fn finish(
     txn: DatabaseTransaction,
     id: Uuid,
     kind: ChangeType,
     actor: &str,
 ) -> Result<TalkRecord, ServiceError> {
+    talks::refresh_children(&txn, id).await?;
     let record = record(&txn, id).await?;
     events::bump_and_append(&txn, kind, &record, actor).await?;
     txn.commit().await?;

@@ -282,6 +282,7 @@ async fn upsert(
         .exec(txn)
         .await?;
     insert_children(txn, input, existing.id, &links).await?;
+    crate::talks::refresh_children(txn, existing.id).await?;
     let record = crate::talks::find_by_id(txn, existing.id)
         .await?
         .ok_or(ServiceError::NotFound)?;
@@ -331,6 +332,7 @@ async fn create(
     };
     let mut statements = vec![talk::Entity::insert(model).build(backend)];
     statements.extend(children(resources, embeds, backend));
+    statements.push(crate::talks::refresh_children_statement(backend, id));
     statements.push(events::append_statement(
         backend,
         ChangeType::Created,

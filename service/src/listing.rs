@@ -544,12 +544,13 @@ pub async fn list<C: ConnectionTrait>(
 /// What of each talk a page is read with, beyond what [`list`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reading {
-    /// Each talk's resources and embeds, in the page's own statement ([`TalkPage::children`]).
+    /// Each talk's resources and embeds, in the page's own statement ([`TalkPage::children`]):
+    /// those stored on each talk's row, in which an embed's `html` (its markup as written, not
+    /// its `safe_html`) is empty.
     pub children: bool,
-    /// The abstract as written, as sanitized HTML and as text, the search text, and each
-    /// embed's markup as written. Without them (`false`), those four fields of each talk and
-    /// the `html` of each embed (not its `safe_html`) are read as empty strings, and a page of
-    /// 20 talks carries about 7 KB less per talk: for readers that serve none of them (the
+    /// The abstract as written, as sanitized HTML and as text, and the search text. Without
+    /// them (`false`), those four fields of each talk are read as empty strings, and a page of
+    /// 20 talks carries about 6 KB less per talk: for readers that serve none of them (the
     /// excerpt is a column of its own).
     pub texts: bool,
 }
@@ -653,14 +654,9 @@ async fn list_page<C: ConnectionTrait>(
         .order_by(column, direction.clone())
         .order_by(talk::Column::Id, direction)
         .limit(limit + 1);
-    let markup = if reading.texts {
-        talks::Markup::AsWritten
-    } else {
-        talks::Markup::Left
-    };
     let (mut talks, mut children) = if reading.children {
         let (talks, children): (Vec<talk::Model>, Vec<Children>) =
-            talks::all_with_children_reading(db, query, markup)
+            talks::all_with_children_reading(db, query, talks::Markup::Left)
                 .await?
                 .into_iter()
                 .map(|record| {

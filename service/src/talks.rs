@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 
+pub use entity::children::Markup;
+use entity::children::{Part, children_sql};
 use entity::{embed, resource, talk};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Select, Statement,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -454,30 +456,22 @@ pub(crate) async fn all_with_children<C: ConnectionTrait>(
     all_with_children_reading(db, select, Markup::AsWritten).await
 }
 
-/// Whether [`all_with_children_reading`] reads each embed's markup as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Markup {
-    AsWritten,
-    /// Read as an empty string: for readers that serve only the sanitized markup.
-    Left,
-}
-
 /// [`all_with_children`], reading the embeds' markup as written or not, as `markup` says.
+/// Without it ([`Markup::Left`]) the children are the ones stored on each talk's row
+/// ([`entity::children`]), not built from their rows.
 pub(crate) async fn all_with_children_reading<C: ConnectionTrait>(
     db: &C,
     select: Select<talk::Entity>,
     markup: Markup,
 ) -> Result<Vec<TalkRecord>, ServiceError> {
     let backend = db.get_database_backend();
+    let part = |part: Part| match markup {
+        Markup::AsWritten => Expr::cust(children_sql(backend, part, markup)),
+        Markup::Left => Expr::col((talk::Entity, Alias::new(part.column()))),
+    };
     let rows = select
-        .column_as(
-            Expr::cust(children_sql(backend, Part::Resources, markup)),
-            RESOURCES,
-        )
-        .column_as(
-            Expr::cust(children_sql(backend, Part::Embeds, markup)),
-            EMBEDS,
-        )
+        .column_as(part(Part::Resources), RESOURCES)
+        .column_as(part(Part::Embeds), EMBEDS)
         .into_model::<WithChildren>()
         .all(db)
         .await?;
@@ -569,57 +563,57 @@ impl WithChildren {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Part {
-    Resources,
-    Embeds,
+/// Rewrites the children stored on talk `id`'s row from its resources and embeds
+/// ([`entity::children`]): every write of a talk calls it in its transaction, after its rows.
+pub(crate) async fn refresh_children<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<(), ServiceError> {
+    db.execute_raw(refresh_children_statement(db.get_database_backend(), id))
+        .await?;
+    Ok(())
 }
 
-/// The subquery that writes a talk's resources or embeds as one JSON array of arrays (see
-/// [`ResourceTuple`] and [`EmbedTuple`]), for a query whose table is `talks`.
-fn children_sql(backend: DatabaseBackend, part: Part, markup: Markup) -> String {
-    let (table, columns) = match part {
-        Part::Resources => ("resources", ["title", "url", "description"].as_slice()),
-        Part::Embeds => ("embeds", ["kind", "html", "safe_html"].as_slice()),
-    };
-    let columns: Vec<String> = columns
-        .iter()
-        .map(|c| match (*c, markup) {
-            ("html", Markup::Left) => "''".to_owned(),
-            _ => format!("c.{c}"),
-        })
-        .collect();
-    let columns = columns.join(", ");
-    if backend == DatabaseBackend::Postgres {
-        let (tail, asset) = match part {
-            Part::Resources => ("", ", c.asset_id"),
-            Part::Embeds => (", c.tweet, c.video", ""),
+/// The statement of [`refresh_children`], for writers that send several at once.
+pub(crate) fn refresh_children_statement(backend: DatabaseBackend, id: Uuid) -> Statement {
+    backend.build(entity::children::refresh(backend).and_where(talk::Column::Id.eq(id)))
+}
+
+/// Rewrites the children stored on every talk's row from their rows: for a database whose
+/// rows were changed by other means than Lectern's writes.
+pub async fn refresh_all_children<C: ConnectionTrait>(db: &C) -> Result<(), ServiceError> {
+    let backend = db.get_database_backend();
+    db.execute_raw(backend.build(&entity::children::refresh(backend)))
+        .await?;
+    Ok(())
+}
+
+/// The talks whose stored children differ from what their rows give now, by slug: none, as
+/// long as every writer refreshes them. For checks and tests.
+pub async fn stale_stored_children<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<String>, ServiceError> {
+    let mut stale = Vec::new();
+    let stored = all_with_children_reading(db, talk::Entity::find(), Markup::Left).await?;
+    let mut fresh: HashMap<Uuid, TalkRecord> =
+        all_with_children_reading(db, talk::Entity::find(), Markup::AsWritten)
+            .await?
+            .into_iter()
+            .map(|record| (record.talk.id, record))
+            .collect();
+    for record in stored {
+        let Some(mut whole) = fresh.remove(&record.talk.id) else {
+            continue;
         };
-        format!(
-            "(SELECT coalesce(json_agg(json_build_array(c.id, c.position, {columns}{asset}{tail}) \
-             ORDER BY c.position), '[]'::json)::text FROM {table} c WHERE c.talk_id = \"talks\".\"id\")"
-        )
-    } else {
-        // SQLite holds a UUID as 16 bytes (a blob), which JSON cannot hold: it is written as hex.
-        let hex = |column: &str| {
-            format!(
-                "CASE WHEN {column} IS NULL THEN NULL WHEN typeof({column}) = 'blob' \
-                 THEN lower(hex({column})) ELSE {column} END"
-            )
-        };
-        let (tail, asset) = match part {
-            Part::Resources => (String::new(), format!(", {}", hex("c.asset_id"))),
-            Part::Embeds => (", json(c.tweet), json(c.video)".to_owned(), String::new()),
-        };
-        // The rows come in the order of the (talk_id, position) index; the array is not
-        // ordered by the statement (a subquery ordering them took a sixth of the page's time)
-        // but by `into_record`, which sorts each talk's children by position.
-        format!(
-            "(SELECT json_group_array(json_array({}, c.position, {columns}{asset}{tail})) \
-             FROM {table} c WHERE c.talk_id = \"talks\".\"id\")",
-            hex("c.id")
-        )
+        for embed in &mut whole.embeds {
+            embed.html.clear();
+        }
+        if (&whole.resources, &whole.embeds) != (&record.resources, &record.embeds) {
+            stale.push(record.talk.slug);
+        }
     }
+    stale.sort();
+    Ok(stale)
 }
 
 /// The resources of many talks, in one query, grouped by talk in document order.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::ServiceError;
 use crate::domain::Slug;
-use crate::talks::{self, TalkRecord};
+use crate::talks::{self, Markup, TalkRecord};
 
 /// Whose eyes a read is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,16 +71,22 @@ pub async fn talk<C: ConnectionTrait>(
 }
 
 /// The talk a reader names, with its resources and embeds, when it is visible to them: one
-/// statement ([`talks::all_with_children`]).
+/// statement. With [`Markup::Left`] (for readers that serve only each embed's sanitized
+/// markup) the children are those stored on the talk's row and each embed's `html` is empty;
+/// with [`Markup::AsWritten`] (for a write that starts from what is stored) they are read from
+/// their rows.
 pub async fn talk_record<C: ConnectionTrait>(
     db: &C,
     audience: Audience,
     key: TalkKey<'_>,
+    markup: Markup,
 ) -> Result<Option<TalkRecord>, ServiceError> {
     let Some(query) = lookup(audience, key) else {
         return Ok(None);
     };
-    let found = talks::all_with_children(db, query).await?.pop();
+    let found = talks::all_with_children_reading(db, query, markup)
+        .await?
+        .pop();
     if let Some(record) = &found {
         noted(&record.talk);
     }
@@ -135,8 +141,9 @@ impl Part {
     }
 }
 
-/// The talk a reader names with its items, when the talk is visible to them and holds the item
-/// `id` of `part`: an item is visible exactly when its talk is.
+/// The talk a reader names with its items as readers are served them ([`Markup::Left`]), when
+/// the talk is visible to them and holds the item `id` of `part`: an item is visible exactly
+/// when its talk is.
 pub async fn item<C: ConnectionTrait>(
     db: &C,
     audience: Audience,
@@ -144,7 +151,7 @@ pub async fn item<C: ConnectionTrait>(
     part: Part,
     id: Uuid,
 ) -> Result<Option<TalkRecord>, ServiceError> {
-    Ok(talk_record(db, audience, key)
+    Ok(talk_record(db, audience, key, Markup::Left)
         .await?
         .filter(|record| part.holds(record, id)))
 }

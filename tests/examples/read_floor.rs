@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use service::listing::{self, PageRequest, TalkFilter, TalkOrder};
 use service::sea_orm::{ConnectionTrait, Statement};
+use service::talks::Markup;
 use service::visibility::{self, Audience, TalkKey};
 
 // The allocator `lectern` uses, so that the floor and the server allocate alike.
@@ -311,10 +312,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     measure("talk(slug:): service reads only", iterations, || async {
-        let talk = visibility::talk_record(&db, Audience::Public, TalkKey::Slug(&slug))
-            .await
-            .expect("talk")
-            .expect("the talk exists");
+        let talk =
+            visibility::talk_record(&db, Audience::Public, TalkKey::Slug(&slug), Markup::Left)
+                .await
+                .expect("talk")
+                .expect("the talk exists");
         talk.resources.len() + talk.embeds.len()
     })
     .await;

@@ -1,13 +1,14 @@
 //! The columns derived from stored HTML (an abstract's sanitized markup, text and excerpt; an
-//! embed's sanitized markup, tweet and video) agree with a fresh computation after every kind
-//! of write, and the migration that added them fills them for the rows that existed.
+//! embed's sanitized markup, tweet and video), and a talk's children stored on its row, agree
+//! with a fresh computation after every kind of write, and the migrations that added them fill
+//! them for the rows that existed.
 
 use entity::html::{Abstract, EmbedFacts};
 use entity::{embed, talk};
 use migration::{Migrator, MigratorTrait};
 use service::editing::{self, By, TalkPatch};
 use service::sea_orm::{ActiveValue::Set, EntityTrait};
-use service::talks::{NewEmbed, NewTalk};
+use service::talks::{NewEmbed, NewResource, NewTalk};
 use tests::{TestDb, corpus_talks, folder_with, talk_doc};
 use uuid::Uuid;
 
@@ -38,6 +39,11 @@ async fn assert_derived_current(db: &TestDb) -> (usize, usize) {
             e.talk_id
         );
     }
+    assert_eq!(
+        service::talks::stale_stored_children(&db.db).await.unwrap(),
+        Vec::<String>::new(),
+        "talks whose stored children differ from their rows"
+    );
     (talks.len(), embeds.len())
 }
 
@@ -117,7 +123,7 @@ async fn derived_values_follow_every_write_imports_edits_and_restores() {
     .await
     .unwrap();
     assert_derived_current(&db).await;
-    let changed = editing::update_embed(
+    editing::update_embed(
         &db.db,
         added.embeds[1].id,
         NewEmbed {
@@ -130,6 +136,54 @@ async fn derived_values_follow_every_write_imports_edits_and_restores() {
     .unwrap();
     assert_derived_current(&db).await;
     let video = talk(&db, "derived").await.embeds[1].clone();
+    // Resources added, reordered, changed and removed.
+    for title in ["First", "Second"] {
+        editing::add_resource(
+            &db.db,
+            created.talk.id,
+            NewResource {
+                title: title.into(),
+                url: format!("https://example.com/{title}"),
+                description: Some(format!("{title} & more")),
+            },
+            Some(0),
+            "tester",
+        )
+        .await
+        .unwrap();
+        assert_derived_current(&db).await;
+    }
+    let resources = talk(&db, "derived").await.resources;
+    let reversed: Vec<Uuid> = resources.iter().rev().map(|r| r.id).collect();
+    editing::reorder_resources(&db.db, created.talk.id, reversed, "tester")
+        .await
+        .unwrap();
+    assert_derived_current(&db).await;
+    editing::update_resource(
+        &db.db,
+        resources[0].id,
+        NewResource {
+            title: "Changed".into(),
+            url: "https://example.com/changed".into(),
+            description: None,
+        },
+        "tester",
+    )
+    .await
+    .unwrap();
+    assert_derived_current(&db).await;
+    editing::remove_resource(&db.db, resources[1].id, "tester")
+        .await
+        .unwrap();
+    assert_derived_current(&db).await;
+    let now = talk(&db, "derived").await;
+    assert_eq!(
+        now.resources
+            .iter()
+            .map(|r| (r.title.as_str(), r.position))
+            .collect::<Vec<_>>(),
+        [("Changed", 0)]
+    );
     assert_eq!(video.tweet, None);
     assert_eq!(
         video.video.as_ref().map(|v| v.provider.as_str()),
@@ -137,12 +191,13 @@ async fn derived_values_follow_every_write_imports_edits_and_restores() {
     );
     assert!(!video.safe_html.contains("onload"));
 
-    // Restored to the version before the embed changed: the tweet is back, derived again.
+    // Restored to the version before the embed changed: the tweet is back, derived again,
+    // and the resources added since are gone.
     let restored = editing::restore_talk(
         &db.db,
         created.talk.id,
         added.talk.version,
-        changed.talk.version,
+        now.talk.version,
         "tester",
     )
     .await
@@ -151,6 +206,12 @@ async fn derived_values_follow_every_write_imports_edits_and_restores() {
     let back = talk(&db, "derived").await;
     assert_eq!(back.talk.version, restored.talk.version);
     assert!(back.embeds[1].tweet.is_some() && back.embeds[1].video.is_none());
+    assert!(back.resources.is_empty());
+    // An embed removed.
+    editing::remove_embed(&db.db, back.embeds[0].id, "tester")
+        .await
+        .unwrap();
+    assert_derived_current(&db).await;
 
     // An import that changes a talk's embed.
     let before = folder_with(&[("one.md", talk_doc("imported", "Imported").as_bytes())]);
@@ -232,4 +293,44 @@ async fn the_migration_fills_derived_values_for_rows_written_before_it() {
     assert_eq!(old.talk.body_text, "An old abstract");
     assert_eq!(old.talk.excerpt, "An old abstract");
     assert!(old.embeds[0].tweet.is_some() && old.embeds[1].video.is_some());
+}
+
+#[tokio::test]
+async fn the_migration_stores_the_children_of_talks_written_before_it() {
+    let db = TestDb::new().await;
+    import(&db, &[&corpus_talks()]).await;
+    let before = service::talks::page_by_slug(&db.db, None, 10_000)
+        .await
+        .unwrap();
+    let migrations = Migrator::migrations();
+    let stored = migrations
+        .iter()
+        .position(|m| m.name() == "m20261207_000013_store_talk_children")
+        .expect("the migration that stores the children");
+    Migrator::down(&db.db, Some((migrations.len() - stored) as u32))
+        .await
+        .unwrap();
+    Migrator::up(&db.db, None).await.unwrap();
+    assert_derived_current(&db).await;
+    // Read as served, every talk has the children its rows hold, none left empty.
+    let mut children = 0;
+    for record in before {
+        let served = service::visibility::talk_record(
+            &db.db,
+            service::visibility::Audience::Staff,
+            service::visibility::TalkKey::Id(record.talk.id),
+            service::talks::Markup::Left,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let mut expected = record.embeds.clone();
+        for embed in &mut expected {
+            embed.html.clear();
+        }
+        assert_eq!(served.resources, record.resources, "{}", record.talk.slug);
+        assert_eq!(served.embeds, expected, "{}", record.talk.slug);
+        children += served.resources.len() + served.embeds.len();
+    }
+    assert!(children > 200, "{children} children compared");
 }

@@ -1,14 +1,18 @@
 //! A talk, or a page of talks, read whole in one statement (resources and embeds written out
-//! as JSON by the database) is what the three tables hold, on SQLite and on PostgreSQL.
+//! as JSON by the database, or as stored on each talk's row for readers) is what the three
+//! tables hold, on SQLite and on PostgreSQL.
+
+use std::collections::HashMap;
 
 use entity::{embed, resource, talk};
 use service::listing::{self, OrderField, PageRequest, Reading, TalkFilter, TalkOrder};
 use service::sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use service::talks::{self, Markup, TalkRecord};
 use service::visibility::{self, Audience, TalkKey};
 use tests::{TestDb, corpus_talks};
 use uuid::Uuid;
 
-use crate::support::{import, talk};
+use crate::support::{all_talks, import, talk};
 
 #[tokio::test]
 async fn a_talk_read_in_one_statement_is_the_talk_its_tables_hold() {
@@ -37,20 +41,49 @@ async fn a_talk_read_in_one_statement_is_the_talk_its_tables_hold() {
     .await
     .unwrap();
 
+    // Changed by hand, the children stored on those two talks' rows are stale until they are
+    // rewritten from the rows.
+    let mut changed = talk::Entity::find()
+        .all(&db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.id == linked.talk_id || t.id == escaped.talk_id)
+        .map(|t| t.slug)
+        .collect::<Vec<_>>();
+    changed.sort();
+    assert_eq!(talks::stale_stored_children(&db.db).await.unwrap(), changed);
+    talks::refresh_all_children(&db.db).await.unwrap();
+    assert_eq!(
+        talks::stale_stored_children(&db.db).await.unwrap(),
+        Vec::<String>::new()
+    );
+
+    // The three tables read apart, one statement for all of them.
+    let mut tables: HashMap<String, TalkRecord> = all_talks(&db)
+        .await
+        .into_iter()
+        .map(|record| (record.talk.slug.clone(), record))
+        .collect();
     let talks = talk::Entity::find().all(&db.db).await.unwrap();
+    assert_eq!(tables.len(), talks.len());
     let (mut resources, mut embeds, mut tweets, mut videos, mut bare) = (0, 0, 0, 0, 0);
     for t in &talks {
-        let rows = talk(&db, &t.slug).await;
-        let by_slug = visibility::talk_record(&db.db, Audience::Staff, TalkKey::Slug(&t.slug))
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{} not found by slug", t.slug));
+        let rows = tables.remove(&t.slug).unwrap();
+        let conn = &db.db;
+        let read = |audience, key, markup| async move {
+            visibility::talk_record(conn, audience, key, markup)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{} not found by {key:?}", t.slug))
+        };
+        let by_slug = read(Audience::Staff, TalkKey::Slug(&t.slug), Markup::AsWritten).await;
         assert_eq!(by_slug, rows, "talk {}", t.slug);
-        let by_id = visibility::talk_record(&db.db, Audience::Public, TalkKey::Id(t.id))
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{} not found by id", t.slug));
+        let by_id = read(Audience::Public, TalkKey::Id(t.id), Markup::AsWritten).await;
         assert_eq!(by_id, rows, "talk {}", t.slug);
+        // As stored for readers: the same, but for each embed's markup as written.
+        let stored = read(Audience::Public, TalkKey::Slug(&t.slug), Markup::Left).await;
+        assert_eq!(stored, unwritten(rows.clone()), "talk {}", t.slug);
         resources += rows.resources.len();
         embeds += rows.embeds.len();
         tweets += rows.embeds.iter().filter(|e| e.tweet.is_some()).count();
@@ -66,25 +99,37 @@ async fn a_talk_read_in_one_statement_is_the_talk_its_tables_hold() {
     assert!(tweets > 0 && videos > 0, "{tweets} tweets, {videos} videos");
     assert!(bare > 0, "no talk without resources and embeds");
     let linked_talk = talks.iter().find(|t| t.id == linked.talk_id).unwrap();
-    let read = visibility::talk_record(&db.db, Audience::Staff, TalkKey::Id(linked_talk.id))
-        .await
-        .unwrap()
-        .unwrap();
+    let read = visibility::talk_record(
+        &db.db,
+        Audience::Staff,
+        TalkKey::Id(linked_talk.id),
+        Markup::Left,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let read = read.resources.iter().find(|r| r.id == linked.id).unwrap();
     assert_eq!(
         (read.asset_id, read.description.as_deref()),
         (Some(asset), None)
     );
     let escaped_talk = talks.iter().find(|t| t.id == escaped.talk_id).unwrap();
-    let read = visibility::talk_record(&db.db, Audience::Staff, TalkKey::Slug(&escaped_talk.slug))
+    for (markup_read, html) in [(Markup::AsWritten, markup), (Markup::Left, "")] {
+        let read = visibility::talk_record(
+            &db.db,
+            Audience::Staff,
+            TalkKey::Slug(&escaped_talk.slug),
+            markup_read,
+        )
         .await
         .unwrap()
         .unwrap();
-    let read = read.embeds.iter().find(|e| e.id == escaped.id).unwrap();
-    assert_eq!(
-        (read.html.as_str(), read.safe_html.as_str()),
-        (markup, markup)
-    );
+        let read = read.embeds.iter().find(|e| e.id == escaped.id).unwrap();
+        assert_eq!(
+            (read.html.as_str(), read.safe_html.as_str()),
+            (html, markup)
+        );
+    }
 
     // A draft is read whole by staff and not at all by the public.
     let draft = &talks[0];
@@ -95,20 +140,39 @@ async fn a_talk_read_in_one_statement_is_the_talk_its_tables_hold() {
     .update(&db.db)
     .await
     .unwrap();
-    let public = visibility::talk_record(&db.db, Audience::Public, TalkKey::Slug(&draft.slug))
-        .await
-        .unwrap();
+    let public = visibility::talk_record(
+        &db.db,
+        Audience::Public,
+        TalkKey::Slug(&draft.slug),
+        Markup::Left,
+    )
+    .await
+    .unwrap();
     assert_eq!(public, None);
-    let staff = visibility::talk_record(&db.db, Audience::Staff, TalkKey::Slug(&draft.slug))
-        .await
-        .unwrap()
-        .unwrap();
+    let staff = visibility::talk_record(
+        &db.db,
+        Audience::Staff,
+        TalkKey::Slug(&draft.slug),
+        Markup::AsWritten,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(staff, talk(&db, &draft.slug).await);
     // What is not a slug names nothing, and nothing is looked up.
-    let none = visibility::talk_record(&db.db, Audience::Staff, TalkKey::Slug("../x"))
-        .await
-        .unwrap();
+    let none =
+        visibility::talk_record(&db.db, Audience::Staff, TalkKey::Slug("../x"), Markup::Left)
+            .await
+            .unwrap();
     assert_eq!(none, None);
+}
+
+/// `record` as readers are served it: each embed's markup as written left out.
+fn unwritten(mut record: TalkRecord) -> TalkRecord {
+    for embed in &mut record.embeds {
+        embed.html.clear();
+    }
+    record
 }
 
 const WHOLE: Reading = Reading {
@@ -157,19 +221,8 @@ async fn compare_pages(db: &TestDb, filter: &TalkFilter, order: TalkOrder, size:
                 })
                 .collect();
             assert_eq!(short.talks, blanked, "{filter:?} {order:?} {request:?}");
-            // … and each embed's markup as written empty, its sanitized markup kept.
-            let unwritten = whole.children.clone().map(|pages| {
-                pages
-                    .into_iter()
-                    .map(|mut children| {
-                        for embed in &mut children.embeds {
-                            embed.html = String::new();
-                        }
-                        children
-                    })
-                    .collect::<Vec<_>>()
-            });
-            assert_eq!(short.children, unwritten);
+            // … and the same children.
+            assert_eq!(short.children, whole.children);
             assert_eq!(
                 (whole.has_next_page, whole.has_previous_page),
                 (plain.has_next_page, plain.has_previous_page)
@@ -178,7 +231,8 @@ async fn compare_pages(db: &TestDb, filter: &TalkFilter, order: TalkOrder, size:
             let children = whole.children.clone().expect("read with children");
             assert_eq!(children.len(), whole.talks.len());
             for (t, children) in whole.talks.iter().zip(children) {
-                let rows = talk(db, &t.slug).await;
+                // Each embed's markup as written empty, its sanitized markup kept.
+                let rows = unwritten(talk(db, &t.slug).await);
                 assert_eq!(
                     (children.resources, children.embeds),
                     (rows.resources, rows.embeds),

@@ -7,6 +7,7 @@ use service::listing::{
     self, Cursor, OrderField, PageRequest, TalkFilter as Filter, TalkOrder as Order,
 };
 use service::sea_orm::DatabaseConnection;
+use service::talks::Markup;
 use service::visibility::{self, TalkKey};
 use uuid::Uuid;
 
@@ -132,7 +133,7 @@ impl TalkQuery {
         // A talk asked for with its resources or embeds is read with them, in one statement.
         let look = ctx.look_ahead();
         if look.field("resources").exists() || look.field("embeds").exists() {
-            let record = visibility::talk_record(db, audience, key)
+            let record = visibility::talk_record(db, audience, key, Markup::Left)
                 .await
                 .map_err(|e| to_graphql(&e))?;
             return Ok(record.map(Talk::from));

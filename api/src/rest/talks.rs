@@ -14,7 +14,7 @@ use service::accounts::Role;
 use service::editing::{self, By, TalkPatch};
 use service::listing::{self, Cursor, OrderField, PageRequest, TalkFilter, TalkOrder};
 use service::sea_orm::DatabaseConnection;
-use service::talks::{self, NewEmbed, NewResource, NewTalk, TalkRecord};
+use service::talks::{self, Markup, NewEmbed, NewResource, NewTalk, TalkRecord};
 use service::visibility::{self, Audience, TalkKey};
 use uuid::Uuid;
 
@@ -57,8 +57,9 @@ async fn visible(
     db: &DatabaseConnection,
     viewer: &Viewer,
     slug: &str,
+    markup: Markup,
 ) -> Result<TalkRecord, Problem> {
-    visibility::talk_record(db, viewer.audience(), TalkKey::Slug(slug))
+    visibility::talk_record(db, viewer.audience(), TalkKey::Slug(slug), markup)
         .await?
         .ok_or_else(Problem::not_found)
 }
@@ -72,7 +73,8 @@ pub(crate) async fn editable(
 ) -> Result<(String, TalkRecord), Problem> {
     let viewer = viewer(authority, request).await?;
     viewer.require(Role::Editor)?;
-    let record = visible(db, &viewer, slug).await?;
+    // Its embeds' markup as written: a change of one field keeps the others as they are.
+    let record = visible(db, &viewer, slug, Markup::AsWritten).await?;
     Ok((viewer.actor(), record))
 }
 
@@ -282,7 +284,7 @@ pub async fn show(
     slug: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let viewer = viewer(&authority, &request).await?;
-    let record = visible(&db, &viewer, &slug).await?;
+    let record = visible(&db, &viewer, &slug, Markup::Left).await?;
     read_of(
         &request,
         &viewer,
