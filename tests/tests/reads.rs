@@ -12,7 +12,7 @@ use service::visibility::{self, Audience, TalkKey};
 use tests::{TestDb, corpus_talks};
 use uuid::Uuid;
 
-use crate::support::{all_talks, import, talk};
+use crate::support::{all_talks, import, talk, unwritten};
 
 #[tokio::test]
 async fn a_talk_read_in_one_statement_is_the_talk_its_tables_hold() {
@@ -165,14 +165,6 @@ async fn a_talk_read_in_one_statement_is_the_talk_its_tables_hold() {
             .await
             .unwrap();
     assert_eq!(none, None);
-}
-
-/// `record` as readers are served it: each embed's markup as written left out.
-fn unwritten(mut record: TalkRecord) -> TalkRecord {
-    for embed in &mut record.embeds {
-        embed.html.clear();
-    }
-    record
 }
 
 const WHOLE: Reading = Reading {

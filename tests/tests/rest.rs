@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 use service::accounts::Role;
+use service::sea_orm::EntityTrait;
+use uuid::Uuid;
 
 use crate::support::{Reply, TestApp, request};
 
@@ -573,6 +575,30 @@ async fn resources_and_embeds_have_their_own_routes() {
     .await;
     assert_problem(&bad, 422);
     assert_eq!(bad.body["errors"][0]["path"], "kind");
+    // A change of the kind alone keeps the markup as written, which readers are never served.
+    let kind = call(
+        &app,
+        "PATCH",
+        &format!("/talks/parts/embeds/{tweet_id}"),
+        Some(&editor),
+        &[("If-Match", &etag)],
+        json_body(json!({"kind": "video"})),
+    )
+    .await;
+    assert_eq!(kind.status, 200, "{}", kind.body);
+    let stored = entity::embed::Entity::find_by_id(Uuid::parse_str(&tweet_id).unwrap())
+        .one(&app.db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.kind.as_str(), stored.html.as_str()),
+        (
+            "video",
+            "<blockquote class=\"twitter-tweet\"><p>Hi</p></blockquote>"
+        )
+    );
+    let etag = kind.header("etag").to_owned();
     let gone = call(
         &app,
         "DELETE",

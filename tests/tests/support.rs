@@ -41,6 +41,14 @@ pub async fn talk(db: &TestDb, slug: &str) -> TalkRecord {
         .unwrap_or_else(|| panic!("talk {slug} is not stored"))
 }
 
+/// `record` as readers are served it: each embed's markup as written left out.
+pub fn unwritten(mut record: TalkRecord) -> TalkRecord {
+    for embed in &mut record.embeds {
+        embed.html.clear();
+    }
+    record
+}
+
 pub async fn all_talks(db: &TestDb) -> Vec<TalkRecord> {
     service::talks::page_by_slug(&db.db, None, 10_000)
         .await
