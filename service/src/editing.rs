@@ -233,6 +233,7 @@ pub async fn update_talk_from(
         ..Default::default()
     };
     input.apply(&mut model, &links);
+    talks::keep_changed(&mut model, &stored.talk);
     let written = TalkRecord {
         talk: talk::Model {
             version: expected_version + 1,
@@ -295,7 +296,7 @@ pub async fn replace_talk(
     if TalkInput::parse_over(as_stored, Some(&stored)).is_ok_and(|same| same == input) {
         return unchanged(txn, id).await;
     }
-    write_whole(txn, id, input, expected_version, actor).await
+    write_whole(txn, &stored, input, actor).await
 }
 
 /// Writes back the state a talk had at `version`, as its change event holds it: its fields,
@@ -312,7 +313,7 @@ pub async fn restore_talk(
     actor: &str,
 ) -> Result<TalkRecord, ServiceError> {
     let txn = begin_write(db).await?;
-    lock_talk(&txn, id, Some(expected_version)).await?;
+    let stored = lock_talk(&txn, id, Some(expected_version)).await?;
     let old = events::state_at(&txn, id, version).await?.ok_or_else(|| {
         ServiceError::Invalid(vec![FieldError::new(
             "version",
@@ -320,7 +321,7 @@ pub async fn restore_talk(
         )])
     })?;
     let input = TalkInput::parse(new_talk_of(old.talk, old.resources, old.embeds))?;
-    write_whole(txn, id, input, expected_version, actor).await
+    write_whole(txn, &stored, input, actor).await
 }
 
 /// A stored talk as the input that would store it again.
@@ -363,14 +364,14 @@ pub fn new_talk_of(
 }
 
 /// Writes `input` as the talk's new version, its children replaced, in `txn` (which holds the
-/// talk, checked at `expected_version`).
+/// talk, `stored` as read there).
 async fn write_whole(
     txn: DatabaseTransaction,
-    id: Uuid,
+    stored: &talk::Model,
     input: TalkInput,
-    expected_version: i32,
     actor: &str,
 ) -> Result<TalkRecord, ServiceError> {
+    let (id, expected_version) = (stored.id, stored.version);
     let mut model = talk::ActiveModel {
         version: Set(expected_version + 1),
         updated_at: Set(Utc::now()),
@@ -379,6 +380,7 @@ async fn write_whole(
     };
     let links = input.links(&txn).await?;
     input.apply(&mut model, &links);
+    talks::keep_changed(&mut model, stored);
     let updated = talk::Entity::update_many()
         .set(model)
         .filter(talk::Column::Id.eq(id))

@@ -262,6 +262,7 @@ async fn upsert(
     };
     let links = input.links(txn).await?;
     input.apply(&mut model, &links);
+    crate::talks::keep_changed(&mut model, &existing);
     // Guarded by the version read above, so an edit committed in between is never overwritten.
     let updated = talk::Entity::update_many()
         .set(model)

@@ -368,6 +368,28 @@ impl TalkInput {
     }
 }
 
+/// Leaves out of `model` each column it sets to the value `stored` holds, so that an update
+/// names only the columns that change. SQLite maintains an index, and runs the full-text
+/// update trigger, for every column an `UPDATE` names, whatever its value: a talk whose
+/// title alone changed would otherwise have its abstract indexed again and every order's
+/// index rewritten.
+pub(crate) fn keep_changed(model: &mut talk::ActiveModel, stored: &talk::Model) {
+    use sea_orm::{ActiveModelTrait, ActiveValue, Iterable, ModelTrait, Value};
+    for column in talk::Column::iter() {
+        let ActiveValue::Set(value) = model.get(column) else {
+            continue;
+        };
+        let same = match (&value, &stored.get(column)) {
+            // Equal JSON objects may list their keys in another order, which counts.
+            (Value::Json(Some(new)), Value::Json(Some(old))) => new.to_string() == old.to_string(),
+            (new, old) => new == old,
+        };
+        if same {
+            model.not_set(column);
+        }
+    }
+}
+
 /// A talk's resources and embeds, in document order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Children {

@@ -285,6 +285,100 @@ async fn an_update_changes_only_the_fields_it_names_and_makes_a_new_version() {
     assert_eq!(stored(&db, t.id).await, updated);
 }
 
+/// Counts the `UPDATE`s of `talks` that name `column`, with a trigger (a statement that names
+/// a column maintains its indexes and runs its triggers whether or not its value changes).
+async fn count_updates_of(db: &TestDb, column: &str) {
+    use service::sea_orm::{ConnectionTrait, DbBackend};
+    let statements = match db.db.get_database_backend() {
+        DbBackend::Sqlite => vec![
+            "CREATE TABLE column_updates (n INTEGER NOT NULL)".to_owned(),
+            format!(
+                "CREATE TRIGGER count_updates AFTER UPDATE OF {column} ON talks
+                 BEGIN INSERT INTO column_updates VALUES (1); END"
+            ),
+        ],
+        _ => vec![
+            "CREATE TABLE column_updates (n INTEGER NOT NULL)".to_owned(),
+            "CREATE FUNCTION count_update() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN INSERT INTO column_updates VALUES (1); RETURN NULL; END $$"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER count_updates AFTER UPDATE OF {column} ON talks
+                 FOR EACH ROW EXECUTE FUNCTION count_update()"
+            ),
+        ],
+    };
+    for statement in statements {
+        db.db.execute_unprepared(&statement).await.unwrap();
+    }
+}
+
+async fn updates_counted(db: &TestDb) -> i64 {
+    use service::sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .db
+        .query_one_raw(Statement::from_string(
+            db.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM column_updates",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn a_write_names_only_the_columns_it_changes() {
+    let db = TestDb::new().await;
+    let created = create(&db, new_talk("columns")).await;
+    let id = created.talk.id;
+    count_updates_of(&db, "body_html").await;
+
+    // An update of the location leaves the abstract's columns out of the statement.
+    let location = TalkPatch {
+        location: Some(Some("Lund, Sweden".into())),
+        ..Default::default()
+    };
+    let updated = editing::update_talk(&db.db, id, location, 1, EDITOR)
+        .await
+        .unwrap();
+    assert_eq!(updated.talk.location.as_deref(), Some("Lund, Sweden"));
+    assert_eq!(updates_counted(&db).await, 0);
+
+    // So does saving the whole talk with another title (an editor's form).
+    let mut form = new_talk("columns");
+    form.title = "Tables and the log".into();
+    form.location = Some("Lund, Sweden".into());
+    let replaced = editing::replace_talk(&db.db, id, form, 2, EDITOR)
+        .await
+        .unwrap();
+    assert_eq!(replaced.talk.title, "Tables and the log");
+    assert_eq!(updates_counted(&db).await, 0);
+
+    // An update of the abstract names them, once.
+    let body = TalkPatch {
+        body: Some("<p>About <em>tables</em>.</p>".into()),
+        ..Default::default()
+    };
+    let updated = editing::update_talk(&db.db, id, body, 3, EDITOR)
+        .await
+        .unwrap();
+    assert_eq!(updated.talk.body_html, "<p>About <em>tables</em>.</p>");
+    assert_eq!(updates_counted(&db).await, 1);
+
+    // A restore of the first version writes the first abstract back.
+    let restored = editing::restore_talk(&db.db, id, 1, 4, EDITOR)
+        .await
+        .unwrap();
+    assert_eq!(restored.talk.body_html, "<p>About logs.</p>");
+    assert_eq!(updates_counted(&db).await, 2);
+    let mut expected = created.talk.clone();
+    expected.version = 5;
+    expected.updated_at = restored.talk.updated_at;
+    assert_eq!(restored.talk, expected);
+    assert_eq!(stored(&db, id).await, restored);
+}
+
 #[tokio::test]
 async fn an_update_from_a_stale_version_is_a_conflict_that_changes_nothing() {
     let db = TestDb::new().await;
