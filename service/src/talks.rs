@@ -370,9 +370,9 @@ impl TalkInput {
 
 /// Leaves out of `model` each column it sets to the value `stored` holds, so that an update
 /// names only the columns that change. SQLite maintains an index, and runs the full-text
-/// update trigger, for every column an `UPDATE` names, whatever its value: a talk whose
-/// title alone changed would otherwise have its abstract indexed again and every order's
-/// index rewritten.
+/// update trigger, for every column an `UPDATE` names, whatever its value: otherwise a change
+/// of the date alone would index the search text again, and every edit would rewrite the
+/// talk's entry in every index on its columns.
 pub(crate) fn keep_changed(model: &mut talk::ActiveModel, stored: &talk::Model) {
     use sea_orm::{ActiveModelTrait, ActiveValue, Iterable, ModelTrait, Value};
     for column in talk::Column::iter() {
