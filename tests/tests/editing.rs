@@ -377,6 +377,17 @@ async fn a_write_names_only_the_columns_it_changes() {
     expected.updated_at = restored.talk.updated_at;
     assert_eq!(restored.talk, expected);
     assert_eq!(stored(&db, id).await, restored);
+
+    // An import that moves a talk to another location leaves them out too.
+    let document = talk_doc("imported", "Imported");
+    let dir = folder_with(&[("imported.md", document.as_bytes())]);
+    assert_eq!(import(&db, &[dir.path()]).await.created, 1);
+    let moved = document.replace("Malmö, Sweden", "Lund, Sweden");
+    std::fs::write(dir.path().join("imported.md"), moved).unwrap();
+    assert_eq!(import(&db, &[dir.path()]).await.updated, 1);
+    let imported = talk(&db, "imported").await.talk;
+    assert_eq!(imported.location.as_deref(), Some("Lund, Sweden"));
+    assert_eq!(updates_counted(&db).await, 2);
 }
 
 #[tokio::test]
