@@ -203,7 +203,10 @@ pub(crate) fn start_subscribers(
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
+            // Each subscriber holds its connection for the whole run; awc's connector holds
+            // at most 100 at once unless told otherwise, and the others would wait for one.
             let client = awc::Client::builder()
+                .connector(awc::Connector::new().limit(listeners.len().max(1)))
                 .timeout(Duration::from_secs(30))
                 .finish();
             let token = Rc::new(token);
