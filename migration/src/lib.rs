@@ -15,6 +15,7 @@ mod m20261206_000010_index_staff_orders;
 mod m20261206_000011_create_assets;
 mod m20261206_000012_create_relay_positions;
 mod m20261207_000013_store_talk_children;
+mod m20261207_000014_index_search_positions;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_create_assets::Migration),
             Box::new(m20261206_000012_create_relay_positions::Migration),
             Box::new(m20261207_000013_store_talk_children::Migration),
+            Box::new(m20261207_000014_index_search_positions::Migration),
         ]
     }
 }

@@ -54,9 +54,20 @@ pub async fn connect_with(url: &str, options: &DbOptions) -> Result<DatabaseConn
         // still take the write lock one at a time. Each connection keeps its own page cache.
         options.max_connections = Some(SQLITE_CONNECTIONS);
     }
-    let db = open(url, &options).await?;
-    Migrator::up(&db, None).await?;
-    Ok(db)
+    // Migrated through a connection of its own, closed before the pool opens: a connection
+    // opened before a migration that makes a virtual table again (14: the search index) may
+    // keep the old one ("no such table: main.talks_fts" at the next write on SQLite).
+    let migrating = open(
+        url,
+        &DbOptions {
+            max_connections: Some(1),
+            ..options.clone()
+        },
+    )
+    .await?;
+    Migrator::up(&migrating, None).await?;
+    migrating.close().await?;
+    open(url, &options).await
 }
 
 /// Connects to `url`, migrated already: a pool of its own for work beside the requests.

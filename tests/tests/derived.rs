@@ -330,3 +330,130 @@ async fn the_migration_stores_the_children_of_talks_written_before_it() {
     }
     assert!(children > 200, "{children} children compared");
 }
+
+/// The talks a relevance search for each of `words` lists first, in order.
+async fn ranked(db: &TestDb, words: &[&str]) -> Vec<Vec<Uuid>> {
+    use service::listing::{self, OrderField, PageRequest, TalkFilter, TalkOrder};
+    let mut all = Vec::new();
+    for word in words {
+        let filter = TalkFilter {
+            search: Some((*word).to_owned()),
+            ..Default::default()
+        };
+        let order = TalkOrder {
+            field: OrderField::Relevance,
+            descending: false,
+        };
+        let page = listing::list(
+            &db.db,
+            &filter,
+            order,
+            &PageRequest {
+                first: Some(100),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        all.push(page.talks.iter().map(|t| t.id).collect());
+    }
+    all
+}
+
+/// How SQLite's full-text index is declared; None on other databases.
+async fn search_index(db: &TestDb) -> Option<String> {
+    use service::sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if db.db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let row = db
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT sql FROM sqlite_master WHERE name = 'talks_fts'",
+        ))
+        .await
+        .unwrap()
+        .expect("the full-text index exists");
+    Some(row.try_get::<String>("", "sql").unwrap())
+}
+
+#[tokio::test]
+async fn the_search_index_keeps_positions_and_ranks_as_before() {
+    let db = TestDb::new().await;
+    import(&db, &[&corpus_talks()]).await;
+    let words = ["the", "data", "kafka", "streaming", "event", "api"];
+    let now = ranked(&db, &words).await;
+    assert!(
+        now.iter().filter(|ids| ids.len() >= 5).count() >= 3,
+        "too few matches to compare: {now:?}"
+    );
+    if let Some(sql) = search_index(&db).await {
+        assert!(sql.contains("detail='full'"), "{sql}");
+    }
+
+    // Back to the index without positions: the same talks in the same order.
+    let migrations = Migrator::migrations();
+    let positions = migrations
+        .iter()
+        .position(|m| m.name() == "m20261207_000014_index_search_positions")
+        .expect("the migration that keeps positions");
+    Migrator::down(&db.db, Some((migrations.len() - positions) as u32))
+        .await
+        .unwrap();
+    if let Some(sql) = search_index(&db).await {
+        assert!(sql.contains("detail='column'"), "{sql}");
+    }
+    assert_eq!(ranked(&db, &words).await, now);
+    Migrator::up(&db.db, None).await.unwrap();
+    assert_eq!(ranked(&db, &words).await, now);
+
+    // The index made again is kept in step by the triggers: a new title is found, the old
+    // one no longer.
+    let record = talk(&db, &talk_slug_of(&db, now[1][0]).await).await;
+    let old_title = record.talk.title.clone();
+    let version = record.talk.version;
+    let patch = TalkPatch {
+        title: Some("Quixotically zymurgical".into()),
+        ..Default::default()
+    };
+    editing::update_talk_from(&db.db, record, patch, version, "tester")
+        .await
+        .unwrap();
+    assert_eq!(
+        ranked(&db, &["zymurgical"]).await,
+        vec![vec![now[1][0]]],
+        "the new title is not found"
+    );
+    let old_word = old_title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 3)
+        .max_by_key(|w| w.len())
+        .expect("a word in the old title")
+        .to_owned();
+    assert!(
+        !ranked(&db, &[old_word.as_str()]).await[0].contains(&now[1][0])
+            || search_text_holds(&db, now[1][0], &old_word).await,
+        "the old title's word {old_word} still finds the talk"
+    );
+}
+
+/// The slug of the talk `id`.
+async fn talk_slug_of(db: &TestDb, id: Uuid) -> String {
+    service::talks::find_by_id(&db.db, id)
+        .await
+        .unwrap()
+        .expect("the talk exists")
+        .talk
+        .slug
+}
+
+/// Whether the talk's search text (its event, location or abstract) still holds `word`.
+async fn search_text_holds(db: &TestDb, id: Uuid, word: &str) -> bool {
+    let record = service::talks::find_by_id(&db.db, id)
+        .await
+        .unwrap()
+        .expect("the talk exists");
+    let folded = |text: &str| service::listing::fold_diacritics(text).to_lowercase();
+    folded(&record.talk.search_text).contains(&folded(word))
+}
