@@ -164,10 +164,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// parameters of consecutive statements in order, and each command is a round trip to the
 /// connection's worker thread, which a write makes while it holds the database's write lock.
 /// Elsewhere, one by one.
-pub(crate) async fn run_all(
-    txn: &DatabaseTransaction,
-    statements: Vec<Statement>,
-) -> Result<u64, DbErr> {
+pub async fn run_all(txn: &DatabaseTransaction, statements: Vec<Statement>) -> Result<u64, DbErr> {
     if txn.get_database_backend() != DbBackend::Sqlite {
         let mut changed = 0;
         for statement in statements {

@@ -25,8 +25,7 @@ use service::events::{self, ChangeType};
 use service::sea_orm::prelude::Expr;
 use service::sea_orm::sea_query::Value;
 use service::sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
-    Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Statement,
 };
 use service::talks::{self, TalkRecord};
 use uuid::Uuid;
@@ -184,29 +183,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 let txn = service::db::begin_write(one)
                     .await
                     .map_err(|e| failed(&e))?;
-                let changed = if backend == DbBackend::Sqlite {
-                    let mut sql = String::new();
-                    let mut values = Vec::new();
-                    for statement in statements {
-                        sql.push_str(&statement.sql);
-                        sql.push_str(";\n");
-                        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
-                    }
-                    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-                        .await
-                        .map_err(|e| failed(&e))?
-                        .rows_affected()
-                } else {
-                    let mut changed = 0;
-                    for statement in statements {
-                        changed += txn
-                            .execute_raw(statement)
-                            .await
-                            .map_err(|e| failed(&e))?
-                            .rows_affected();
-                    }
-                    changed
-                };
+                let changed = service::db::run_all(&txn, statements)
+                    .await
+                    .map_err(|e| failed(&e))?;
                 if changed != 3 {
                     return Err(format!("the write changed {changed} rows, not 3"));
                 }
