@@ -25,6 +25,10 @@ lectern_build() {
   cargo build --release --quiet -p api --bin lectern -p importer --bin lectern-import -p tests --example load
   mkdir -p "$BIN"
   cp "$out/lectern" "$out/lectern-import" "$out/examples/load" "$BIN/"
+  # LECTERN_BIN=PATH serves with that `lectern` (another commit's build, to compare two builds
+  # on the same machine one run after the other); the importer and the driver stay this
+  # checkout's.
+  if [ -n "${LECTERN_BIN:-}" ]; then cp "$LECTERN_BIN" "$BIN/lectern"; fi
 }
 
 # Waits (at most $2 seconds) for a process to exit; true when it has (a zombie counts).

@@ -26,6 +26,8 @@
 # when the server's VmRSS at a phase's end exceeds its post-warm-up level by more than 10%
 # (MAX_RSS_GROWTH): `STEADY_SECONDS=600 bench/load.sh --steady 50` is the long run for memory.
 #
+# LECTERN_BIN=PATH serves with that `lectern` binary instead of this checkout's build.
+#
 # Usage: bench/load.sh [--postgres] [SECONDS] [CONNECTIONS]               (defaults: 60 32)
 #        bench/load.sh [--postgres] --steady [RATES] [CONNECTIONS]        (defaults: 0,10,50,200 32)
 # Environment: WARMUP (10), WRITE_PERCENT (10), STEADY_SECONDS (30), MAX_RSS_GROWTH (10),
