@@ -196,9 +196,10 @@ mod tests {
     use super::*;
 
     /// `.cargo/config.toml` compiles SQLite with the query planner stability guarantee, without
-    /// which every statement with a bound LIMIT is prepared again at each execution.
+    /// which every statement with a bound LIMIT is prepared again at each execution, and
+    /// without memory statistics, which put a process-wide mutex around every allocation.
     #[tokio::test]
-    async fn sqlite_plans_statements_without_their_bound_values() {
+    async fn sqlite_is_compiled_with_the_flags_of_cargo_config() {
         let db = open("sqlite::memory:", &DbOptions::default())
             .await
             .expect("an in-memory database opens");
@@ -216,6 +217,11 @@ mod tests {
         assert!(
             options.iter().any(|o| o == "ENABLE_QPSG"),
             "SQLite was compiled without SQLITE_ENABLE_QPSG (LIBSQLITE3_FLAGS in \
+             .cargo/config.toml): {options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "SQLite was compiled with memory statistics (LIBSQLITE3_FLAGS in \
              .cargo/config.toml): {options:?}"
         );
     }
